@@ -1,0 +1,513 @@
+//! The device value and its transitions.
+
+use rand::rngs::ChaCha20Rng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::cert_store::{CertStore, CertificateEntry, KeyEntry};
+use crate::clock::BiosClock;
+use crate::error::DeviceError;
+use crate::keys::DeviceKey;
+use crate::profile::FirmwareProfile;
+use crate::provisioning::{ControlMode, ProvisioningState};
+use crate::self_signed;
+use crate::tls_settings::TlsSettings;
+
+/// 32 bytes that seed a device's random generator. The driver takes them
+/// from the OS, or derives them from a user's `--seed` for a reproducible
+/// device.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Entropy(pub [u8; 32]);
+
+impl Entropy {
+    /// Entropy derived from a small seed: the same seed always yields the
+    /// same device (realm, UUID, keys, certificates).
+    pub fn from_seed(seed: u64) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"amt-emu device seed v1");
+        h.update(seed.to_le_bytes());
+        Entropy(h.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for Entropy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Entropy(..)")
+    }
+}
+
+/// What a new device is made from.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceConfig {
+    pub profile: FirmwareProfile,
+    pub bios_clock: BiosClock,
+}
+
+/// One emulated AMT device.
+#[derive(Debug)]
+pub struct Device {
+    pub(crate) profile: FirmwareProfile,
+    pub(crate) uuid: [u8; 16],
+    pub(crate) digest_realm: String,
+    pub(crate) provisioning_state: ProvisioningState,
+    pub(crate) control_mode: ControlMode,
+    pub(crate) bios_clock: BiosClock,
+    /// The network admin password, kept as HA1 = MD5(admin:realm:password)
+    /// the way host-based setup hands it over.
+    pub(crate) admin_password_ha1: Option<[u8; 16]>,
+    pub(crate) configuration_nonce: [u8; 20],
+    pub(crate) host_name: String,
+    pub(crate) domain_name: String,
+    pub(crate) certs: CertStore,
+    pub(crate) tls: TlsSettings,
+    /// `AMT_TLSCredentialContext`: the certificate the TLS listener serves.
+    pub(crate) tls_credential_context: Option<u32>,
+    pub(crate) rng: ChaCha20Rng,
+}
+
+/// The user name of the built-in administrator.
+pub const ADMIN_USER: &str = "admin";
+
+impl Device {
+    /// A device at INIT, its first start: fresh identity, factory
+    /// settings and, on firmware that has one, the self-signed certificate.
+    pub fn new(
+        config: DeviceConfig,
+        entropy: Entropy,
+        now: OffsetDateTime,
+    ) -> Result<Self, DeviceError> {
+        let mut rng = ChaCha20Rng::from_seed(entropy.0);
+        let mut realm_bytes = [0u8; 16];
+        rng.fill_bytes(&mut realm_bytes);
+        let mut uuid = [0u8; 16];
+        rng.fill_bytes(&mut uuid);
+        uuid[6] = (uuid[6] & 0x0f) | 0x40; // RFC 4122 version 4
+        uuid[8] = (uuid[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let mut configuration_nonce = [0u8; 20];
+        rng.fill_bytes(&mut configuration_nonce);
+        let mut device = Device {
+            profile: config.profile,
+            uuid,
+            digest_realm: format!("Digest:{}", hex::encode_upper(realm_bytes)),
+            provisioning_state: ProvisioningState::PreProvisioning,
+            control_mode: ControlMode::None,
+            bios_clock: config.bios_clock,
+            admin_password_ha1: None,
+            configuration_nonce,
+            host_name: String::new(),
+            domain_name: String::new(),
+            certs: CertStore::default(),
+            tls: TlsSettings::factory(&config.profile),
+            tls_credential_context: None,
+            rng,
+        };
+        if device.profile.mints_self_signed_certificate() {
+            device.mint_self_signed_certificate(now)?;
+        }
+        Ok(device)
+    }
+
+    pub fn profile(&self) -> &FirmwareProfile {
+        &self.profile
+    }
+
+    /// The UUID as AMT prints it (`8-4-4-4-12`, lower case).
+    pub fn uuid(&self) -> String {
+        let h = hex::encode(self.uuid);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    }
+
+    /// `Digest:` followed by 32 upper-case hex digits; stable for the life
+    /// of the device.
+    pub fn digest_realm(&self) -> &str {
+        &self.digest_realm
+    }
+
+    pub fn provisioning_state(&self) -> ProvisioningState {
+        self.provisioning_state
+    }
+
+    pub fn control_mode(&self) -> ControlMode {
+        self.control_mode
+    }
+
+    pub fn bios_clock(&self) -> BiosClock {
+        self.bios_clock
+    }
+
+    pub fn set_bios_clock(&mut self, clock: BiosClock) {
+        self.bios_clock = clock;
+    }
+
+    pub fn configuration_nonce(&self) -> &[u8; 20] {
+        &self.configuration_nonce
+    }
+
+    pub fn host_name(&self) -> &str {
+        &self.host_name
+    }
+
+    pub fn domain_name(&self) -> &str {
+        &self.domain_name
+    }
+
+    pub fn cert_store(&self) -> &CertStore {
+        &self.certs
+    }
+
+    pub fn tls_settings(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    pub fn tls_credential_context(&self) -> Option<u32> {
+        self.tls_credential_context
+    }
+
+    /// HA1 of the network admin account, if a password is set.
+    pub fn admin_password_ha1(&self) -> Option<[u8; 16]> {
+        self.admin_password_ha1
+    }
+
+    /// HA1 = MD5(`user:realm:password`) for this device's realm.
+    pub fn digest_ha1(&self, user: &str, password: &str) -> [u8; 16] {
+        use md5::Digest as _;
+        let mut h = md5::Md5::new();
+        h.update(user.as_bytes());
+        h.update(b":");
+        h.update(self.digest_realm.as_bytes());
+        h.update(b":");
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    /// The certificate and key the TLS listener presents: the one the TLS
+    /// credential context names, else the self-signed certificate.
+    pub fn active_tls_certificate(&self) -> Option<(&CertificateEntry, &KeyEntry)> {
+        let cert = match self.tls_credential_context {
+            Some(h) => self.certs.certificate(h),
+            None => self.certs.self_signed(),
+        }?;
+        let key = self.certs.key(cert.key_handle?)?;
+        Some((cert, key))
+    }
+
+    /// Mints the firmware's self-signed certificate with a brand-new key,
+    /// replacing the previous one (and its key) if any. This is what INIT,
+    /// provisioning start and unprovision do.
+    pub fn mint_self_signed_certificate(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<u32, DeviceError> {
+        let key = DeviceKey::generate(self.profile.firmware_key_algorithm(), &mut self.rng)?;
+        let der = self_signed::mint(&key, self.bios_clock.certificate_time(now))?;
+        let old = self.certs.self_signed().map(|c| (c.handle, c.key_handle));
+        if let Some((old_cert, old_key)) = old {
+            self.certs.remove_certificate_as_firmware(old_cert);
+            if let Some(k) = old_key {
+                let still_used = self
+                    .certs
+                    .certificates()
+                    .iter()
+                    .any(|c| c.key_handle == Some(k));
+                if !still_used {
+                    self.certs.remove_key_as_firmware(k);
+                }
+            }
+        }
+        let key_handle = self.certs.add_key(key);
+        let handle = self
+            .certs
+            .add_certificate(der, true, false, Some(key_handle));
+        let context_was_old = match (self.tls_credential_context, old) {
+            (Some(ctx), Some((old_cert, _))) => ctx == old_cert,
+            // INIT or unprovision: nothing configured yet.
+            (None, None) => true,
+            _ => false,
+        };
+        if context_was_old && self.profile.mints_self_signed_certificate() {
+            self.tls_credential_context = Some(handle);
+        }
+        Ok(handle)
+    }
+
+    /// Testing shortcut (`serve --admin-password`): a device already in
+    /// post-provisioning, client control mode, with this admin password.
+    pub fn provision_client_for_testing(&mut self, password: &str) {
+        self.admin_password_ha1 = Some(self.digest_ha1(ADMIN_USER, password));
+        self.provisioning_state = ProvisioningState::PostProvisioning;
+        self.control_mode = ControlMode::Client;
+    }
+
+    /// Full unprovision: back to pre-provisioning with factory settings,
+    /// the admin password cleared, every user certificate and key removed,
+    /// and a brand-new self-signed certificate on a brand-new key.
+    pub fn unprovision(&mut self, now: OffsetDateTime) -> Result<(), DeviceError> {
+        self.provisioning_state = ProvisioningState::PreProvisioning;
+        self.control_mode = ControlMode::None;
+        self.admin_password_ha1 = None;
+        self.tls = TlsSettings::factory(&self.profile);
+        self.tls_credential_context = None;
+        self.host_name.clear();
+        self.domain_name.clear();
+        self.rng.fill_bytes(&mut self.configuration_nonce);
+        self.certs.clear();
+        if self.profile.mints_self_signed_certificate() {
+            self.mint_self_signed_certificate(now)?;
+        }
+        Ok(())
+    }
+
+    /// The device as a user may see it: everything but private keys.
+    pub fn public_view(&self) -> DeviceView {
+        DeviceView {
+            firmware_version: self.profile.version().to_string(),
+            uuid: self.uuid(),
+            digest_realm: self.digest_realm.clone(),
+            provisioning_state: self.provisioning_state,
+            provisioning_state_value: self.provisioning_state.as_u8(),
+            control_mode: self.control_mode,
+            control_mode_value: self.control_mode.as_u8(),
+            bios_clock: self.bios_clock,
+            admin_password_set: self.admin_password_ha1.is_some(),
+            tls_settings: self.tls.clone(),
+            tls_credential_context: self.tls_credential_context,
+            active_tls_certificate: self.active_tls_certificate().map(|(c, _)| c.handle),
+            certificates: self
+                .certs
+                .certificates()
+                .iter()
+                .map(|c| CertificateView {
+                    handle: c.handle,
+                    instance_id: format!("Intel(r) AMT Certificate: Handle: {}", c.handle),
+                    read_only: c.read_only,
+                    trusted_root: c.trusted_root,
+                    key_handle: c.key_handle,
+                    pem: pem_encode("CERTIFICATE", &c.der),
+                })
+                .collect(),
+            keys: self
+                .certs
+                .keys()
+                .iter()
+                .map(|k| KeyView {
+                    handle: k.handle,
+                    instance_id: format!("Intel(r) AMT Key: Handle: {}", k.handle),
+                    bits: k.key.bits(),
+                    public_key_pem: pem_encode("PUBLIC KEY", k.key.spki_der()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// PEM with 64-column lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// JSON view of a device, without private keys (`amt-emu state show`).
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    pub firmware_version: String,
+    pub uuid: String,
+    pub digest_realm: String,
+    pub provisioning_state: ProvisioningState,
+    pub provisioning_state_value: u8,
+    pub control_mode: ControlMode,
+    pub control_mode_value: u8,
+    pub bios_clock: BiosClock,
+    pub admin_password_set: bool,
+    pub tls_settings: TlsSettings,
+    pub tls_credential_context: Option<u32>,
+    pub active_tls_certificate: Option<u32>,
+    pub certificates: Vec<CertificateView>,
+    pub keys: Vec<KeyView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CertificateView {
+    pub handle: u32,
+    pub instance_id: String,
+    pub read_only: bool,
+    pub trusted_root: bool,
+    pub key_handle: Option<u32>,
+    pub pem: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub handle: u32,
+    pub instance_id: String,
+    pub bits: usize,
+    pub public_key_pem: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-29 10:00:00 UTC);
+
+    fn device(seed: u64, clock: BiosClock) -> Device {
+        let config = DeviceConfig {
+            profile: FirmwareProfile::default(),
+            bios_clock: clock,
+        };
+        Device::new(config, Entropy::from_seed(seed), NOW).unwrap()
+    }
+
+    #[test]
+    fn init_mints_a_read_only_self_signed_certificate_that_tls_serves() {
+        let d = device(1, BiosClock::Host);
+        assert_eq!(d.provisioning_state(), ProvisioningState::PreProvisioning);
+        assert_eq!(d.control_mode(), ControlMode::None);
+        let ss = d.cert_store().self_signed().expect("minted at INIT");
+        assert!(ss.read_only);
+        let (active, key) = d.active_tls_certificate().unwrap();
+        assert_eq!(active.handle, ss.handle);
+        assert_eq!(Some(key.handle), ss.key_handle);
+        assert_eq!(d.tls_credential_context(), Some(ss.handle));
+    }
+
+    #[test]
+    fn realm_and_uuid_have_amt_shapes_and_follow_the_seed() {
+        let a = device(5, BiosClock::Host);
+        let b = device(5, BiosClock::Host);
+        let c = device(6, BiosClock::Host);
+        let realm = a.digest_realm();
+        assert!(realm.starts_with("Digest:"));
+        let hexpart = &realm["Digest:".len()..];
+        assert_eq!(hexpart.len(), 32);
+        assert!(hexpart
+            .chars()
+            .all(|ch| ch.is_ascii_digit() || ('A'..='F').contains(&ch)));
+        assert_eq!(a.digest_realm(), b.digest_realm());
+        assert_eq!(a.uuid(), b.uuid());
+        assert_ne!(a.digest_realm(), c.digest_realm());
+        assert_eq!(a.uuid().len(), 36);
+        let a_cert = &a.cert_store().self_signed().unwrap().der;
+        assert_eq!(a_cert, &b.cert_store().self_signed().unwrap().der);
+    }
+
+    #[test]
+    fn not_before_follows_the_bios_clock() {
+        use x509_parser::prelude::*;
+        let unset = device(1, BiosClock::Unset);
+        let der = &unset.cert_store().self_signed().unwrap().der;
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        assert_eq!(
+            cert.validity().not_before.timestamp(),
+            datetime!(2020-01-01 00:00:00 UTC).unix_timestamp()
+        );
+        let bios = datetime!(2022-07-04 09:30:00 UTC);
+        let set = device(1, BiosClock::set(bios, NOW));
+        let der = &set.cert_store().self_signed().unwrap().der;
+        let (_, cert) = X509Certificate::from_der(der).unwrap();
+        assert_eq!(
+            cert.validity().not_before.timestamp(),
+            bios.unix_timestamp()
+        );
+    }
+
+    #[test]
+    fn read_only_certificate_cannot_be_deleted() {
+        let mut d = device(2, BiosClock::Host);
+        let h = d.cert_store().self_signed().unwrap().handle;
+        assert!(
+            matches!(d.certs.delete_certificate(h), Err(DeviceError::ReadOnlyCertificate(x)) if x == h)
+        );
+        assert!(d.cert_store().self_signed().is_some());
+    }
+
+    #[test]
+    fn unprovision_replaces_key_and_certificate() {
+        let mut d = device(3, BiosClock::Host);
+        d.provision_client_for_testing("P@ssw0rd");
+        let before = d.cert_store().self_signed().unwrap().clone();
+        let before_key = d
+            .cert_store()
+            .key(before.key_handle.unwrap())
+            .unwrap()
+            .key
+            .clone();
+        let nonce = *d.configuration_nonce();
+        d.unprovision(NOW).unwrap();
+        assert_eq!(d.provisioning_state(), ProvisioningState::PreProvisioning);
+        assert_eq!(d.control_mode(), ControlMode::None);
+        assert!(d.admin_password_ha1().is_none());
+        let after = d.cert_store().self_signed().unwrap();
+        let after_key = &d.cert_store().key(after.key_handle.unwrap()).unwrap().key;
+        assert_ne!(after.der, before.der);
+        assert_ne!(after_key.spki_der(), before_key.spki_der());
+        assert_ne!(after.handle, before.handle, "handles are not reused");
+        assert!(
+            d.cert_store().certificate(before.handle).is_none(),
+            "old certificate is gone"
+        );
+        assert_eq!(d.cert_store().certificates().len(), 1);
+        assert_eq!(d.cert_store().keys().len(), 1);
+        assert_eq!(d.active_tls_certificate().unwrap().0.handle, after.handle);
+        assert_ne!(*d.configuration_nonce(), nonce);
+    }
+
+    #[test]
+    fn realm_survives_unprovision() {
+        let mut d = device(4, BiosClock::Host);
+        let realm = d.digest_realm().to_string();
+        d.unprovision(NOW).unwrap();
+        assert_eq!(d.digest_realm(), realm);
+    }
+
+    #[test]
+    fn pre_16_1_firmware_has_no_certificate_at_init() {
+        let config = DeviceConfig {
+            profile: FirmwareProfile::new("15.0.23".parse().unwrap()),
+            bios_clock: BiosClock::Host,
+        };
+        let d = Device::new(config, Entropy::from_seed(1), NOW).unwrap();
+        assert!(d.cert_store().certificates().is_empty());
+        assert!(d.active_tls_certificate().is_none());
+    }
+
+    #[test]
+    fn testing_shortcut_sets_admin_password() {
+        let mut d = device(9, BiosClock::Host);
+        d.provision_client_for_testing("secret");
+        assert_eq!(d.provisioning_state(), ProvisioningState::PostProvisioning);
+        assert_eq!(d.control_mode(), ControlMode::Client);
+        assert_eq!(
+            d.admin_password_ha1(),
+            Some(d.digest_ha1("admin", "secret"))
+        );
+    }
+
+    #[test]
+    fn public_view_has_no_private_key() {
+        let d = device(1, BiosClock::Host);
+        let json = serde_json::to_string(&d.public_view()).unwrap();
+        assert!(json.contains("BEGIN CERTIFICATE"));
+        assert!(!json.contains("PRIVATE KEY"));
+        use base64::Engine;
+        let pkcs8 = base64::engine::general_purpose::STANDARD
+            .encode(d.cert_store().keys()[0].key.pkcs8_der());
+        assert!(!json.contains(&pkcs8[..40]));
+    }
+}

@@ -1,0 +1,39 @@
+//! The emulated Intel AMT device, as pure logic.
+//!
+//! A [`Device`] is one management engine: its firmware profile, provisioning
+//! state, digest realm, certificate and key store and TLS settings. Nothing in
+//! this crate does I/O: no sockets, no files, no clocks, no OS randomness. The
+//! caller passes the host time (`now`) into every operation that needs it and
+//! supplies the entropy that seeds the device's own random generator when the
+//! device is created or loaded. That keeps every transition testable in
+//! microseconds and makes a seeded device reproducible byte for byte.
+//!
+//! Layout:
+//! - [`profile`]: firmware versions and what each allows;
+//! - [`clock`]: the BIOS/host clock the firmware reads;
+//! - [`provisioning`]: provisioning state and control mode;
+//! - [`keys`]: key pairs held by the "firmware";
+//! - [`self_signed`]: the firmware's self-signed TLS certificate;
+//! - [`cert_store`]: certificates and keys with their AMT handles;
+//! - [`tls_settings`]: `AMT_TLSSettingData` for the remote and local interfaces;
+//! - [`device`]: the device value and its transitions;
+//! - [`flash`]: the persisted flash image format.
+
+pub mod cert_store;
+pub mod clock;
+pub mod device;
+mod error;
+pub mod flash;
+pub mod keys;
+pub mod profile;
+pub mod provisioning;
+pub mod self_signed;
+pub mod tls_settings;
+
+pub use cert_store::{CertStore, CertificateEntry, KeyEntry};
+pub use clock::BiosClock;
+pub use device::{Device, DeviceConfig, Entropy};
+pub use error::DeviceError;
+pub use profile::{FirmwareProfile, FirmwareVersion};
+pub use provisioning::{ControlMode, ProvisioningState};
+pub use tls_settings::{TlsSettingData, TlsSettings};
