@@ -1,1 +1,170 @@
-fn main() {}
+//! `amt-emu`: an emulated Intel AMT device on the network.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use amt_device::{flash, BiosClock, Entropy, FirmwareVersion};
+use amt_server::{Emulator, EmulatorConfig, FlashStore, Ports};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Emulates the network side of an Intel AMT (CSME) device: WS-Man over
+/// HTTP digest on 16992/16993, the provisioning state machine and the
+/// firmware's self-signed TLS certificate.
+#[derive(Parser, Debug)]
+#[command(name = "amt-emu", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one emulated device until Ctrl-C.
+    Serve(ServeArgs),
+    /// Inspect a device's stored state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Directory holding the device's flash image (created if missing).
+    #[arg(long, default_value = ".amt-emu", env = "AMT_EMU_STATE_DIR")]
+    state_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: IpAddr,
+    /// Added to every AMT port (16992, 16993, ...), to run several devices
+    /// on one address or to avoid needing root for low ports.
+    #[arg(long, default_value_t = 0)]
+    port_offset: u16,
+    /// Firmware version of a new device, e.g. 16.1.25 (CSME 16.1, the
+    /// default), 15.0.23, 19.0.5.
+    #[arg(long, value_parser = parse_firmware)]
+    firmware: Option<FirmwareVersion>,
+    /// BIOS clock: an RFC 3339 time, "host" (follow the host clock, the
+    /// default for a new device) or "unset" (not configured: the firmware
+    /// then dates its certificate 2020-01-01).
+    #[arg(long, value_parser = parse_bios_time)]
+    bios_time: Option<BiosTime>,
+    /// Seed for a reproducible new device: the same seed gives the same
+    /// realm, UUID, keys and certificates.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Testing shortcut: start (or keep) the device in post-provisioning,
+    /// client control mode, with this network admin password.
+    #[arg(long, env = "AMT_EMU_ADMIN_PASSWORD")]
+    admin_password: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// Print the device state as JSON (certificates in PEM; never private keys).
+    Show {
+        #[arg(long, default_value = ".amt-emu", env = "AMT_EMU_STATE_DIR")]
+        state_dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum BiosTime {
+    Host,
+    Unset,
+    At(OffsetDateTime),
+}
+
+fn parse_bios_time(s: &str) -> Result<BiosTime, String> {
+    match s {
+        "unset" => Ok(BiosTime::Unset),
+        "host" => Ok(BiosTime::Host),
+        _ => OffsetDateTime::parse(s, &Rfc3339)
+            .map(BiosTime::At)
+            .map_err(|e| format!("expected an RFC 3339 time, \"host\" or \"unset\": {e}")),
+    }
+}
+
+fn parse_firmware(s: &str) -> Result<FirmwareVersion, String> {
+    s.parse()
+        .map_err(|e: amt_device::DeviceError| e.to_string())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::State {
+            command: StateCommand::Show { state_dir },
+        } => state_show(state_dir),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    init_logging();
+    let ports = Ports::with_offset(args.port_offset).context("--port-offset is too large")?;
+    let now = OffsetDateTime::now_utc();
+    let config = EmulatorConfig {
+        state_dir: Some(args.state_dir),
+        listen: args.listen,
+        ports,
+        firmware: args.firmware,
+        bios_clock: args.bios_time.map(|t| match t {
+            BiosTime::Host => BiosClock::Host,
+            BiosTime::Unset => BiosClock::Unset,
+            BiosTime::At(at) => BiosClock::set(at, now),
+        }),
+        seed: args.seed,
+        admin_password: args.admin_password,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let running = Emulator::start(config).await?;
+        running.host().with_device(|d| {
+            tracing::info!(
+                firmware = %d.profile().version(),
+                uuid = %d.uuid(),
+                realm = %d.digest_realm(),
+                state = ?d.provisioning_state(),
+                "device ready"
+            );
+        });
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+fn state_show(state_dir: PathBuf) -> Result<()> {
+    if !state_dir.exists() {
+        bail!("no state directory at {}", state_dir.display());
+    }
+    let store = FlashStore::open(&state_dir)?;
+    let Some(bytes) = store.read()? else {
+        bail!(
+            "no device stored in {} (run `amt-emu serve` first)",
+            state_dir.display()
+        );
+    };
+    let device = flash::decode(&bytes, Entropy([0; 32]))
+        .with_context(|| format!("flash image {} is unusable", store.image_path().display()))?;
+    println!("{}", serde_json::to_string_pretty(&device.public_view())?);
+    Ok(())
+}

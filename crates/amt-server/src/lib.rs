@@ -1,1 +1,278 @@
+//! The network face of an emulated Intel AMT device, and the library test
+//! authors embed.
+//!
+//! [`Emulator::start`] loads (or creates) a device from its state directory
+//! and opens the listeners its firmware profile and TLS settings allow:
+//! WS-Man over plain HTTP on 16992 and over TLS on 16993 (plus an offset).
+//! See docs/architecture.md for the path of a connection.
 
+pub mod device_host;
+pub mod digest;
+pub mod flash_store;
+pub mod http;
+pub mod listener;
+pub mod ports;
+pub mod tls;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use amt_device::{
+    flash, BiosClock, Device, DeviceConfig, Entropy, FirmwareProfile, FirmwareVersion,
+};
+use rand::Rng;
+use thiserror::Error;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+pub use device_host::{DeviceHost, HostError};
+pub use flash_store::{FlashStore, FlashStoreError};
+pub use listener::{Listener, Transport};
+pub use ports::{PortPolicy, Ports};
+
+/// How to start one emulated device.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Where the flash image lives; `None` keeps the device in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: IpAddr,
+    pub ports: Ports,
+    /// Firmware of a new device (an existing one keeps its own).
+    pub firmware: Option<FirmwareVersion>,
+    /// BIOS clock to set (applies to an existing device too).
+    pub bios_clock: Option<BiosClock>,
+    /// Seed for a reproducible new device.
+    pub seed: Option<u64>,
+    /// Testing shortcut: a device in post-provisioning, client control
+    /// mode, with this network admin password.
+    pub admin_password: Option<String>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            state_dir: None,
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: Ports::ephemeral(),
+            firmware: None,
+            bios_clock: None,
+            seed: None,
+            admin_password: None,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Flash(#[from] FlashStoreError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Device(#[from] amt_device::DeviceError),
+    #[error(
+        "the state directory {dir} holds a device with firmware {stored}, not {requested}; \
+         use another --state-dir or remove that one"
+    )]
+    FirmwareMismatch {
+        dir: PathBuf,
+        stored: FirmwareVersion,
+        requested: FirmwareVersion,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("port offset {0} is too large")]
+    PortOffset(u16),
+}
+
+/// Entropy for a device: from the seed when given, else from the OS.
+fn entropy(seed: Option<u64>) -> Entropy {
+    match seed {
+        Some(s) => Entropy::from_seed(s),
+        None => {
+            let mut e = [0u8; 32];
+            rand::rng().fill_bytes(&mut e);
+            Entropy(e)
+        }
+    }
+}
+
+/// Loads the device from `store`, or makes a new one.
+fn load_or_create(
+    config: &EmulatorConfig,
+    store: Option<&FlashStore>,
+) -> Result<Device, ServerError> {
+    let now = OffsetDateTime::now_utc();
+    if let Some(store) = store {
+        if let Some(bytes) = store.read()? {
+            let device = flash::decode(&bytes, entropy(None)).map_err(|source| {
+                FlashStoreError::Corrupt {
+                    path: store.image_path(),
+                    source,
+                }
+            })?;
+            if let Some(requested) = config.firmware {
+                if requested != device.profile().version() {
+                    return Err(ServerError::FirmwareMismatch {
+                        dir: store.dir().to_path_buf(),
+                        stored: device.profile().version(),
+                        requested,
+                    });
+                }
+            }
+            if config.seed.is_some() {
+                tracing::warn!("--seed only applies to a new device; the stored device is kept");
+            }
+            return Ok(device);
+        }
+    }
+    let device_config = DeviceConfig {
+        profile: FirmwareProfile::new(config.firmware.unwrap_or(FirmwareVersion::DEFAULT)),
+        bios_clock: config.bios_clock.unwrap_or_default(),
+    };
+    Ok(Device::new(device_config, entropy(config.seed), now)?)
+}
+
+/// Starts emulated devices.
+pub struct Emulator;
+
+impl Emulator {
+    /// Loads or creates the device and opens its listeners.
+    pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, ServerError> {
+        let store = match &config.state_dir {
+            Some(dir) => Some(FlashStore::open(dir)?),
+            None => None,
+        };
+        let device = load_or_create(&config, store.as_ref())?;
+        let host = Arc::new(DeviceHost::new(device, store)?);
+        let bios_clock = config.bios_clock;
+        let admin_password = config.admin_password.clone();
+        // Persist the device as it starts: a new device is written once
+        // here, and start-up options (clock, password) land in flash.
+        host.change_device(|d, now| {
+            if let Some(clock) = bios_clock {
+                d.set_bios_clock(match clock {
+                    BiosClock::Set { at, .. } => BiosClock::set(at, now),
+                    other => other,
+                });
+            }
+            if let Some(pw) = &admin_password {
+                d.provision_client_for_testing(pw);
+            }
+            Ok(())
+        })?;
+        let mut running = RunningEmulator {
+            host,
+            listen: config.listen,
+            ports: config.ports,
+            http: None,
+            tls: None,
+        };
+        running.reconcile_listeners().await?;
+        Ok(running)
+    }
+}
+
+/// A device with its listeners open. Dropping it stops accepting.
+pub struct RunningEmulator {
+    host: Arc<DeviceHost>,
+    listen: IpAddr,
+    ports: Ports,
+    http: Option<Listener>,
+    tls: Option<Listener>,
+}
+
+impl RunningEmulator {
+    pub fn host(&self) -> &Arc<DeviceHost> {
+        &self.host
+    }
+
+    /// Address of the plain HTTP listener, if the device has it open.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(Listener::local_addr)
+    }
+
+    /// Address of the TLS listener, if the device has it open.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().map(Listener::local_addr)
+    }
+
+    /// Opens and closes listeners to match the device's port policy.
+    pub async fn reconcile_listeners(&mut self) -> Result<(), ServerError> {
+        let policy = self.host.with_device(PortPolicy::of);
+        Self::reconcile_one(
+            &mut self.http,
+            policy.http,
+            self.listen,
+            &mut self.ports.http,
+            Transport::Plain,
+            &self.host,
+        )
+        .await?;
+        Self::reconcile_one(
+            &mut self.tls,
+            policy.tls,
+            self.listen,
+            &mut self.ports.tls,
+            Transport::Tls,
+            &self.host,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn reconcile_one(
+        slot: &mut Option<Listener>,
+        want: bool,
+        ip: IpAddr,
+        port: &mut u16,
+        transport: Transport,
+        host: &Arc<DeviceHost>,
+    ) -> Result<(), ServerError> {
+        match (slot.is_some(), want) {
+            (false, true) => {
+                // Reuse the port a listener had before, so addresses stay
+                // stable across a close and reopen.
+                let addr = SocketAddr::new(ip, *port);
+                let socket = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                let listener = Listener::start(socket, transport, host.clone())
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                *port = listener.local_addr().port();
+                tracing::info!(addr = %listener.local_addr(), ?transport, "listening");
+                *slot = Some(listener);
+            }
+            (true, false) => {
+                if let Some(l) = slot.take() {
+                    tracing::info!(addr = %l.local_addr(), ?transport, "closing listener");
+                    l.stop().await;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Unprovisions the device (as MEBx or a control API would) and updates
+    /// the listeners.
+    pub async fn unprovision(&mut self) -> Result<(), ServerError> {
+        self.host.change_device(|d, now| d.unprovision(now))?;
+        self.reconcile_listeners().await
+    }
+
+    /// Stops both listeners.
+    pub async fn shutdown(mut self) {
+        if let Some(l) = self.http.take() {
+            l.stop().await;
+        }
+        if let Some(l) = self.tls.take() {
+            l.stop().await;
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! One device with its network-side state: the device value, its WS-Man
+//! service state, its digest nonces, its flash store and its TLS face.
+//!
+//! Requests for a device are serialised through one mutex: the firmware
+//! answers one request at a time, and a change is persisted before its
+//! reply leaves, so an acknowledged change survives a crash.
+
+use std::sync::{Mutex, MutexGuard};
+
+use amt_device::device::ADMIN_USER;
+use amt_device::{flash, Device};
+use rand::Rng;
+use time::OffsetDateTime;
+
+use crate::digest::{DigestError, NonceTracker};
+use crate::flash_store::{FlashStore, FlashStoreError};
+use crate::tls::{TlsError, TlsFace};
+
+/// Who an authenticated request acts as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The network administrator, `admin`.
+    Admin,
+}
+
+/// A WS-Man reply ready for HTTP.
+#[derive(Debug)]
+pub struct WsmanHttpReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+struct HostState {
+    device: Device,
+    nonces: NonceTracker,
+}
+
+/// A device and everything its listeners share.
+pub struct DeviceHost {
+    state: Mutex<HostState>,
+    store: Option<FlashStore>,
+    tls: TlsFace,
+    server_header: String,
+}
+
+impl std::fmt::Debug for DeviceHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceHost")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors while changing a device from the host side.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Device(#[from] amt_device::DeviceError),
+    #[error(transparent)]
+    Flash(#[from] FlashStoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+impl DeviceHost {
+    pub(crate) fn new(device: Device, store: Option<FlashStore>) -> Result<Self, HostError> {
+        let tls = TlsFace::new()?;
+        let server_header = device.profile().server_header();
+        let host = DeviceHost {
+            state: Mutex::new(HostState {
+                device,
+                nonces: NonceTracker::new(),
+            }),
+            store,
+            tls,
+            server_header,
+        };
+        host.refresh_tls()?;
+        Ok(host)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HostState> {
+        // A panic while holding the lock cannot leave a half-applied change
+        // on disk (writes are atomic), so carry on with the value.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn server_header(&self) -> String {
+        self.server_header.clone()
+    }
+
+    pub(crate) fn tls(&self) -> &TlsFace {
+        &self.tls
+    }
+
+    /// Reads the device.
+    pub fn with_device<R>(&self, f: impl FnOnce(&Device) -> R) -> R {
+        f(&self.lock().device)
+    }
+
+    /// Changes the device, persists it and updates the TLS face. The
+    /// change is durable when this returns `Ok`.
+    pub fn change_device<R>(
+        &self,
+        f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
+    ) -> Result<R, HostError> {
+        let mut st = self.lock();
+        let r = f(&mut st.device, OffsetDateTime::now_utc())?;
+        self.persist(&st.device)?;
+        self.present(&st.device)?;
+        Ok(r)
+    }
+
+    fn persist(&self, device: &Device) -> Result<(), FlashStoreError> {
+        if let Some(store) = &self.store {
+            store.write(&flash::encode(device))?;
+        }
+        Ok(())
+    }
+
+    fn present(&self, device: &Device) -> Result<(), TlsError> {
+        self.tls.present(
+            device
+                .active_tls_certificate()
+                .map(|(c, k)| (c.der.as_slice(), k.key.pkcs8_der())),
+        )
+    }
+
+    fn refresh_tls(&self) -> Result<(), TlsError> {
+        let st = self.lock();
+        self.present(&st.device)
+    }
+
+    /// A fresh digest challenge (`WWW-Authenticate` value).
+    pub fn challenge(&self, stale: bool) -> String {
+        let mut random = [0u8; 24];
+        rand::rng().fill_bytes(&mut random);
+        let mut st = self.lock();
+        let nonce = st.nonces.issue(random, OffsetDateTime::now_utc());
+        crate::digest::challenge_header(st.device.digest_realm(), &nonce, stale)
+    }
+
+    /// Checks an `Authorization` header.
+    pub fn authenticate(
+        &self,
+        header: &str,
+        method: &str,
+        uri: &str,
+    ) -> Result<Principal, DigestError> {
+        let mut st = self.lock();
+        let HostState { device, nonces } = &mut *st;
+        let ha1 = device.admin_password_ha1();
+        let auth = nonces.verify(
+            header,
+            method,
+            uri,
+            device.digest_realm(),
+            OffsetDateTime::now_utc(),
+            |user| {
+                if user == ADMIN_USER {
+                    ha1
+                } else {
+                    None
+                }
+            },
+        )?;
+        match auth.username.as_str() {
+            ADMIN_USER => Ok(Principal::Admin),
+            _ => Err(DigestError::UnknownUser),
+        }
+    }
+
+    /// Handles one WS-Man request body.
+    pub async fn wsman(&self, _principal: Principal, _body: &[u8]) -> WsmanHttpReply {
+        WsmanHttpReply {
+            status: 404,
+            body: Vec::new(),
+        }
+    }
+}

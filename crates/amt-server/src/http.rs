@@ -1,0 +1,187 @@
+//! The HTTP face shared by the plain and TLS listeners: routing, digest
+//! authentication and the firmware's framing (chunked replies, `Server`
+//! header with the firmware version, `Connection: close`).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{
+    HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, SERVER, WWW_AUTHENTICATE,
+};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::device_host::DeviceHost;
+
+/// Largest request body accepted. AMT certificate blobs are a few KB; a
+/// WS-Man request over this is not from a console.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A reply body sent as one chunk with `Transfer-Encoding: chunked`, as the
+/// firmware sends every reply (CIRA relays wait for the `0\r\n\r\n`).
+pub struct ChunkedBody {
+    data: Option<Bytes>,
+}
+
+impl ChunkedBody {
+    pub fn new(data: impl Into<Bytes>) -> Self {
+        ChunkedBody {
+            data: Some(data.into()),
+        }
+    }
+}
+
+impl Body for ChunkedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(
+            self.data
+                .take()
+                .filter(|d| !d.is_empty())
+                .map(|d| Ok(Frame::data(d))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(|d| d.is_empty())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Unknown length makes hyper use chunked encoding.
+        SizeHint::default()
+    }
+}
+
+/// The page AMT sends with a 401.
+pub const LOGON_FAILED_HTML: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" ><html lang=\"en\"><head><link rel=stylesheet href=/styles.css><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>Intel&reg; Active Management Technology</title></head><body><h1>Intel<sup>&reg;</sup> Active Management Technology</h1><h2 class=warn>Log on failed. Incorrect user name or password, or user account temporarily locked.</h2></body></html>";
+
+fn html_page(title: &str) -> String {
+    format!(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" ><html lang=\"en\"><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>Intel&reg; Active Management Technology</title></head><body><h1>Intel<sup>&reg;</sup> Active Management Technology</h1><h2 class=warn>{title}</h2></body></html>"
+    )
+}
+
+/// Which interface a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// The network (802.3) interface: ports 16992/16993.
+    Remote,
+}
+
+/// Serves one request.
+pub async fn serve(
+    req: Request<Incoming>,
+    host: Arc<DeviceHost>,
+    _interface: Interface,
+) -> Result<Response<ChunkedBody>, Infallible> {
+    let server = host.server_header();
+    let path = req.uri().path().to_string();
+    if path != "/wsman" {
+        return Ok(html_response(
+            &server,
+            StatusCode::NOT_FOUND,
+            &html_page("Not Found"),
+        ));
+    }
+    if req.method() != Method::POST {
+        let mut r = html_response(
+            &server,
+            StatusCode::METHOD_NOT_ALLOWED,
+            &html_page("Method Not Allowed"),
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return Ok(r);
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_string));
+    let method = req.method().as_str().to_string();
+
+    // Read the body before answering, even a 401, so the connection stays
+    // in a clean state for clients that send the body first.
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let status = if too_large {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            tracing::info!(%status, "request body refused");
+            return Ok(html_response(&server, status, &html_page("Bad Request")));
+        }
+    };
+
+    let auth = match authorization {
+        None => Err(crate::digest::DigestError::Missing),
+        Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
+        Some(Ok(h)) => host.authenticate(&h, &method, &target),
+    };
+    let principal = match auth {
+        Ok(p) => p,
+        Err(e) => {
+            if !matches!(e, crate::digest::DigestError::Missing) {
+                tracing::info!(reason = %e, "digest authentication failed");
+            }
+            let challenge = host.challenge(e.is_stale());
+            let mut r = html_response(&server, StatusCode::UNAUTHORIZED, LOGON_FAILED_HTML);
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                r.headers_mut().insert(WWW_AUTHENTICATE, v);
+            }
+            return Ok(r);
+        }
+    };
+
+    let reply = host.wsman(principal, &body).await;
+    let mut r = Response::new(ChunkedBody::new(reply.body));
+    *r.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&server) {
+        h.insert(SERVER, v);
+    }
+    h.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/soap+xml; charset=UTF-8"),
+    );
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    Ok(r)
+}
+
+/// An HTML reply with the firmware's headers; these carry a
+/// Content-Length, as in the recorded 401.
+fn html_response(server: &str, status: StatusCode, html: &str) -> Response<ChunkedBody> {
+    let mut r = Response::new(ChunkedBody::new(html.to_string()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    if let Ok(v) = HeaderValue::from_str(server) {
+        h.insert(SERVER, v);
+    }
+    h.insert(CONTENT_LENGTH, HeaderValue::from(html.len()));
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    r
+}
