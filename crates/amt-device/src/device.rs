@@ -13,7 +13,7 @@ use crate::keys::DeviceKey;
 use crate::profile::FirmwareProfile;
 use crate::provisioning::{ControlMode, ProvisioningState};
 use crate::self_signed;
-use crate::tls_settings::TlsSettings;
+use crate::tls_settings::{ActiveTls, TlsSettings};
 
 /// 32 bytes that seed a device's random generator. The driver takes them
 /// from the OS, or derives them from a user's `--seed` for a reproducible
@@ -62,8 +62,11 @@ pub struct Device {
     pub(crate) domain_name: String,
     pub(crate) certs: CertStore,
     pub(crate) tls: TlsSettings,
-    /// `AMT_TLSCredentialContext`: the certificate the TLS listener serves.
+    /// `AMT_TLSCredentialContext` as configured: the certificate the TLS
+    /// listener will serve after the next CommitChanges.
     pub(crate) tls_credential_context: Option<u32>,
+    /// The TLS configuration in force (committed): what the listeners use.
+    pub(crate) active_tls: ActiveTls,
     pub(crate) rng: ChaCha20Rng,
 }
 
@@ -101,6 +104,10 @@ impl Device {
             certs: CertStore::default(),
             tls: TlsSettings::factory(&config.profile),
             tls_credential_context: None,
+            active_tls: ActiveTls {
+                settings: TlsSettings::factory(&config.profile),
+                credential_context: None,
+            },
             rng,
         };
         if device.profile.mints_self_signed_certificate() {
@@ -168,8 +175,14 @@ impl Device {
         &self.tls
     }
 
+    /// The configured TLS credential context (what WS-Man reads and writes).
     pub fn tls_credential_context(&self) -> Option<u32> {
         self.tls_credential_context
+    }
+
+    /// The TLS configuration in force (what the listeners use).
+    pub fn active_tls(&self) -> &ActiveTls {
+        &self.active_tls
     }
 
     /// HA1 of the network admin account, if a password is set.
@@ -192,7 +205,7 @@ impl Device {
     /// The certificate and key the TLS listener presents: the one the TLS
     /// credential context names, else the self-signed certificate.
     pub fn active_tls_certificate(&self) -> Option<(&CertificateEntry, &KeyEntry)> {
-        let cert = match self.tls_credential_context {
+        let cert = match self.active_tls.credential_context {
             Some(h) => self.certs.certificate(h),
             None => self.certs.self_signed(),
         }?;
@@ -227,14 +240,19 @@ impl Device {
         let handle = self
             .certs
             .add_certificate(der, true, false, Some(key_handle));
-        let context_was_old = match (self.tls_credential_context, old) {
+        let points_at_old = |ctx: Option<u32>| match (ctx, old) {
             (Some(ctx), Some((old_cert, _))) => ctx == old_cert,
             // INIT or unprovision: nothing configured yet.
             (None, None) => true,
             _ => false,
         };
-        if context_was_old && self.profile.mints_self_signed_certificate() {
-            self.tls_credential_context = Some(handle);
+        if self.profile.mints_self_signed_certificate() {
+            if points_at_old(self.tls_credential_context) {
+                self.tls_credential_context = Some(handle);
+            }
+            if points_at_old(self.active_tls.credential_context) {
+                self.active_tls.credential_context = Some(handle);
+            }
         }
         Ok(handle)
     }
@@ -256,6 +274,10 @@ impl Device {
         self.admin_password_ha1 = None;
         self.tls = TlsSettings::factory(&self.profile);
         self.tls_credential_context = None;
+        self.active_tls = ActiveTls {
+            settings: TlsSettings::factory(&self.profile),
+            credential_context: None,
+        };
         self.host_name.clear();
         self.domain_name.clear();
         self.rng.fill_bytes(&mut self.configuration_nonce);
@@ -280,6 +302,7 @@ impl Device {
             admin_password_set: self.admin_password_ha1.is_some(),
             tls_settings: self.tls.clone(),
             tls_credential_context: self.tls_credential_context,
+            active_tls: self.active_tls.clone(),
             active_tls_certificate: self.active_tls_certificate().map(|(c, _)| c.handle),
             certificates: self
                 .certs
@@ -336,6 +359,7 @@ pub struct DeviceView {
     pub admin_password_set: bool,
     pub tls_settings: TlsSettings,
     pub tls_credential_context: Option<u32>,
+    pub active_tls: ActiveTls,
     pub active_tls_certificate: Option<u32>,
     pub certificates: Vec<CertificateView>,
     pub keys: Vec<KeyView>,

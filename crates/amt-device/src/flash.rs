@@ -24,7 +24,7 @@ use crate::device::{Device, Entropy};
 use crate::error::DeviceError;
 use crate::profile::{FirmwareProfile, FirmwareVersion};
 use crate::provisioning::{ControlMode, ProvisioningState};
-use crate::tls_settings::TlsSettings;
+use crate::tls_settings::{ActiveTls, TlsSettings};
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 
@@ -68,6 +68,7 @@ struct DeviceImage {
     domain_name: String,
     tls_settings: TlsSettings,
     tls_credential_context: Option<u32>,
+    active_tls: ActiveTls,
     cert_store: CertStoreImage,
 }
 
@@ -86,6 +87,7 @@ pub fn encode(device: &Device) -> Vec<u8> {
         domain_name: device.domain_name.clone(),
         tls_settings: device.tls.clone(),
         tls_credential_context: device.tls_credential_context,
+        active_tls: device.active_tls.clone(),
         cert_store: device.certs.to_image(),
     };
     // Serialising plain data into a Vec cannot fail.
@@ -197,6 +199,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         certs,
         tls: image.tls_settings,
         tls_credential_context: image.tls_credential_context,
+        active_tls: image.active_tls,
         rng: ChaCha20Rng::from_seed(entropy.0),
     })
 }

@@ -16,6 +16,9 @@
 //! - [`self_signed`]: the firmware's self-signed TLS certificate;
 //! - [`cert_store`]: certificates and keys with their AMT handles;
 //! - [`tls_settings`]: `AMT_TLSSettingData` for the remote and local interfaces;
+//! - [`public_key_management`]: adding, generating and deleting certificates and keys;
+//! - [`tls_config`]: TLS credential context, TLS settings changes and CommitChanges;
+//! - [`status`]: the firmware's PT_STATUS codes;
 //! - [`device`]: the device value and its transitions;
 //! - [`flash`]: the persisted flash image format.
 
@@ -27,7 +30,10 @@ pub mod flash;
 pub mod keys;
 pub mod profile;
 pub mod provisioning;
+pub mod public_key_management;
 pub mod self_signed;
+pub mod status;
+pub mod tls_config;
 pub mod tls_settings;
 
 pub use cert_store::{CertStore, CertificateEntry, KeyEntry};
@@ -36,4 +42,6 @@ pub use device::{Device, DeviceConfig, Entropy};
 pub use error::DeviceError;
 pub use profile::{FirmwareProfile, FirmwareVersion};
 pub use provisioning::{ControlMode, ProvisioningState};
-pub use tls_settings::{TlsSettingData, TlsSettings};
+pub use status::PtStatus;
+pub use tls_config::{CommitOutcome, TlsInstance, TlsSettingDataPut};
+pub use tls_settings::{ActiveTls, TlsSettingData, TlsSettings};

@@ -25,6 +25,14 @@ pub struct TlsSettings {
     pub local: TlsSettingData,
 }
 
+/// The TLS configuration in force: settings and credential context as of
+/// the last CommitChanges (or INIT / unprovision).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveTls {
+    pub settings: TlsSettings,
+    pub credential_context: Option<u32>,
+}
+
 impl TlsSettings {
     /// `InstanceID` of the remote instance.
     pub const REMOTE_INSTANCE_ID: &'static str = "Intel(r) AMT 802.3 TLS Settings";

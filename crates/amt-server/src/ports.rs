@@ -47,7 +47,7 @@ pub struct PortPolicy {
 
 impl PortPolicy {
     pub fn of(device: &Device) -> Self {
-        let tls = device.tls_settings();
+        let tls = &device.active_tls().settings;
         PortPolicy {
             http: tls.remote_plain_http_open(),
             // TLS needs a certificate to present.
