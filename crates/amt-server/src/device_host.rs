@@ -5,7 +5,7 @@
 //! answers one request at a time, and a change is persisted before its
 //! reply leaves, so an acknowledged change survives a crash.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use amt_device::device::ADMIN_USER;
 use amt_device::{flash, Device};
@@ -14,6 +14,8 @@ use time::OffsetDateTime;
 
 use crate::digest::{DigestError, NonceTracker};
 use crate::flash_store::{FlashStore, FlashStoreError};
+use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
+use crate::ports::PortPolicy;
 use crate::tls::{TlsError, TlsFace};
 
 /// Who an authenticated request acts as.
@@ -41,6 +43,8 @@ pub struct DeviceHost {
     store: Option<FlashStore>,
     tls: TlsFace,
     server_header: String,
+    listeners: tokio::sync::Mutex<ListenerSet>,
+    addrs: Mutex<ListenerAddrs>,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -63,7 +67,11 @@ pub enum HostError {
 }
 
 impl DeviceHost {
-    pub(crate) fn new(device: Device, store: Option<FlashStore>) -> Result<Self, HostError> {
+    pub(crate) fn new(
+        device: Device,
+        store: Option<FlashStore>,
+        listeners: ListenerSet,
+    ) -> Result<Self, HostError> {
         let tls = TlsFace::new()?;
         let server_header = device.profile().server_header();
         let host = DeviceHost {
@@ -74,6 +82,8 @@ impl DeviceHost {
             store,
             tls,
             server_header,
+            listeners: tokio::sync::Mutex::new(listeners),
+            addrs: Mutex::new(ListenerAddrs::default()),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -129,6 +139,27 @@ impl DeviceHost {
     fn refresh_tls(&self) -> Result<(), TlsError> {
         let st = self.lock();
         self.present(&st.device)
+    }
+
+    /// Addresses of the open listeners.
+    pub fn listener_addrs(&self) -> ListenerAddrs {
+        *self.addrs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens and closes listeners to match the device's port policy.
+    pub async fn reconcile_listeners(self: &Arc<Self>) -> Result<(), ListenError> {
+        let policy = self.with_device(PortPolicy::of);
+        let mut set = self.listeners.lock().await;
+        let result = set.reconcile(policy, self).await;
+        *self.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
+        result
+    }
+
+    /// Closes every listener.
+    pub async fn close_listeners(&self) {
+        let mut set = self.listeners.lock().await;
+        set.close().await;
+        *self.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
     }
 
     /// A fresh digest challenge (`WWW-Authenticate` value).

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod flash_store;
 pub mod http;
 pub mod listener;
+pub mod listener_set;
 pub mod ports;
 pub mod tls;
 
@@ -24,11 +25,11 @@ use amt_device::{
 use rand::Rng;
 use thiserror::Error;
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
 
 pub use device_host::{DeviceHost, HostError};
 pub use flash_store::{FlashStore, FlashStoreError};
 pub use listener::{Listener, Transport};
+pub use listener_set::{ListenError, ListenerAddrs, ListenerSet};
 pub use ports::{PortPolicy, Ports};
 
 /// How to start one emulated device.
@@ -81,11 +82,8 @@ pub enum ServerError {
         stored: FirmwareVersion,
         requested: FirmwareVersion,
     },
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("port offset {0} is too large")]
     PortOffset(u16),
 }
@@ -149,7 +147,8 @@ impl Emulator {
             None => None,
         };
         let device = load_or_create(&config, store.as_ref())?;
-        let host = Arc::new(DeviceHost::new(device, store)?);
+        let listeners = ListenerSet::new(config.listen, config.ports);
+        let host = Arc::new(DeviceHost::new(device, store, listeners)?);
         let bios_clock = config.bios_clock;
         let admin_password = config.admin_password.clone();
         // Persist the device as it starts: a new device is written once
@@ -166,25 +165,14 @@ impl Emulator {
             }
             Ok(())
         })?;
-        let mut running = RunningEmulator {
-            host,
-            listen: config.listen,
-            ports: config.ports,
-            http: None,
-            tls: None,
-        };
-        running.reconcile_listeners().await?;
-        Ok(running)
+        host.reconcile_listeners().await?;
+        Ok(RunningEmulator { host })
     }
 }
 
-/// A device with its listeners open. Dropping it stops accepting.
+/// A device with its listeners open.
 pub struct RunningEmulator {
     host: Arc<DeviceHost>,
-    listen: IpAddr,
-    ports: Ports,
-    http: Option<Listener>,
-    tls: Option<Listener>,
 }
 
 impl RunningEmulator {
@@ -194,85 +182,24 @@ impl RunningEmulator {
 
     /// Address of the plain HTTP listener, if the device has it open.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().map(Listener::local_addr)
+        self.host.listener_addrs().http
     }
 
     /// Address of the TLS listener, if the device has it open.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.tls.as_ref().map(Listener::local_addr)
+        self.host.listener_addrs().tls
     }
 
-    /// Opens and closes listeners to match the device's port policy.
-    pub async fn reconcile_listeners(&mut self) -> Result<(), ServerError> {
-        let policy = self.host.with_device(PortPolicy::of);
-        Self::reconcile_one(
-            &mut self.http,
-            policy.http,
-            self.listen,
-            &mut self.ports.http,
-            Transport::Plain,
-            &self.host,
-        )
-        .await?;
-        Self::reconcile_one(
-            &mut self.tls,
-            policy.tls,
-            self.listen,
-            &mut self.ports.tls,
-            Transport::Tls,
-            &self.host,
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn reconcile_one(
-        slot: &mut Option<Listener>,
-        want: bool,
-        ip: IpAddr,
-        port: &mut u16,
-        transport: Transport,
-        host: &Arc<DeviceHost>,
-    ) -> Result<(), ServerError> {
-        match (slot.is_some(), want) {
-            (false, true) => {
-                // Reuse the port a listener had before, so addresses stay
-                // stable across a close and reopen.
-                let addr = SocketAddr::new(ip, *port);
-                let socket = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| ServerError::Bind { addr, source })?;
-                let listener = Listener::start(socket, transport, host.clone())
-                    .map_err(|source| ServerError::Bind { addr, source })?;
-                *port = listener.local_addr().port();
-                tracing::info!(addr = %listener.local_addr(), ?transport, "listening");
-                *slot = Some(listener);
-            }
-            (true, false) => {
-                if let Some(l) = slot.take() {
-                    tracing::info!(addr = %l.local_addr(), ?transport, "closing listener");
-                    l.stop().await;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Unprovisions the device (as MEBx or a control API would) and updates
-    /// the listeners.
+    /// Unprovisions the device (as MEBx or a control API would); the
+    /// listeners follow.
     pub async fn unprovision(&mut self) -> Result<(), ServerError> {
         self.host.change_device(|d, now| d.unprovision(now))?;
-        self.reconcile_listeners().await
+        self.host.reconcile_listeners().await?;
+        Ok(())
     }
 
-    /// Stops both listeners.
-    pub async fn shutdown(mut self) {
-        if let Some(l) = self.http.take() {
-            l.stop().await;
-        }
-        if let Some(l) = self.tls.take() {
-            l.stop().await;
-        }
+    /// Stops the listeners.
+    pub async fn shutdown(self) {
+        self.host.close_listeners().await;
     }
 }

@@ -1,0 +1,121 @@
+//! The remote listeners of one device, opened and closed to follow its
+//! port policy (TLS settings in force, firmware profile).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::device_host::DeviceHost;
+use crate::listener::{Listener, Transport};
+use crate::ports::{PortPolicy, Ports};
+
+#[derive(Debug, Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Bound addresses, readable without waiting on a reconcile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerAddrs {
+    pub http: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+}
+
+/// The listeners a device has open.
+#[derive(Debug)]
+pub struct ListenerSet {
+    listen: IpAddr,
+    ports: Ports,
+    http: Option<Listener>,
+    tls: Option<Listener>,
+}
+
+impl ListenerSet {
+    pub fn new(listen: IpAddr, ports: Ports) -> Self {
+        ListenerSet {
+            listen,
+            ports,
+            http: None,
+            tls: None,
+        }
+    }
+
+    pub fn addrs(&self) -> ListenerAddrs {
+        ListenerAddrs {
+            http: self.http.as_ref().map(Listener::local_addr),
+            tls: self.tls.as_ref().map(Listener::local_addr),
+        }
+    }
+
+    /// Opens what `policy` wants open and closes the rest.
+    pub async fn reconcile(
+        &mut self,
+        policy: PortPolicy,
+        host: &Arc<DeviceHost>,
+    ) -> Result<(), ListenError> {
+        reconcile_one(
+            &mut self.http,
+            policy.http,
+            self.listen,
+            &mut self.ports.http,
+            Transport::Plain,
+            host,
+        )
+        .await?;
+        reconcile_one(
+            &mut self.tls,
+            policy.tls,
+            self.listen,
+            &mut self.ports.tls,
+            Transport::Tls,
+            host,
+        )
+        .await
+    }
+
+    /// Closes every listener (connections already open finish on their own).
+    pub async fn close(&mut self) {
+        for slot in [&mut self.http, &mut self.tls] {
+            if let Some(l) = slot.take() {
+                l.stop().await;
+            }
+        }
+    }
+}
+
+async fn reconcile_one(
+    slot: &mut Option<Listener>,
+    want: bool,
+    ip: IpAddr,
+    port: &mut u16,
+    transport: Transport,
+    host: &Arc<DeviceHost>,
+) -> Result<(), ListenError> {
+    match (slot.is_some(), want) {
+        (false, true) => {
+            let addr = SocketAddr::new(ip, *port);
+            let socket = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ListenError { addr, source })?;
+            let listener = Listener::start(socket, transport, host.clone())
+                .map_err(|source| ListenError { addr, source })?;
+            // An ephemeral port is kept, so a listener that closes and
+            // reopens (TLS settings changed) comes back at the same address.
+            *port = listener.local_addr().port();
+            tracing::info!(addr = %listener.local_addr(), ?transport, "listening");
+            *slot = Some(listener);
+        }
+        (true, false) => {
+            if let Some(l) = slot.take() {
+                tracing::info!(addr = %l.local_addr(), ?transport, "closing listener");
+                l.stop().await;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
