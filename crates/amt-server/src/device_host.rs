@@ -16,7 +16,7 @@ use crate::digest::{DigestError, NonceTracker};
 use crate::flash_store::{FlashStore, FlashStoreError};
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::ports::PortPolicy;
-use crate::tls::{TlsError, TlsFace};
+use crate::tls::{ClientAuth, TlsError, TlsFace};
 
 /// Who an authenticated request acts as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub enum HostError {
     Flash(#[from] FlashStoreError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 impl DeviceHost {
@@ -121,6 +123,17 @@ impl DeviceHost {
         Ok(r)
     }
 
+    /// [`DeviceHost::change_device`], then the listeners follow the port
+    /// policy (a CommitChanges may open or close 16992).
+    pub async fn change_device_and_listeners<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
+    ) -> Result<R, HostError> {
+        let r = self.change_device(f)?;
+        self.reconcile_listeners().await?;
+        Ok(r)
+    }
+
     fn persist(&self, device: &Device) -> Result<(), FlashStoreError> {
         if let Some(store) = &self.store {
             store.write(&flash::encode(device))?;
@@ -133,7 +146,17 @@ impl DeviceHost {
             device
                 .active_tls_certificate()
                 .map(|(c, k)| (c.der.as_slice(), k.key.pkcs8_der())),
-        )
+        )?;
+        let remote = &device.active_tls().settings.remote;
+        let auth = (remote.enabled && remote.mutual_authentication).then(|| ClientAuth {
+            trusted_roots: device
+                .trusted_root_certificates()
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect(),
+            trusted_cn: remote.trusted_cn.clone(),
+        });
+        self.tls.set_client_auth(auth)
     }
 
     fn refresh_tls(&self) -> Result<(), TlsError> {

@@ -11,18 +11,38 @@
 
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use arc_swap::{ArcSwap, ArcSwapOption};
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum TlsError {
     #[error("TLS configuration failed: {0}")]
     Config(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// Mutual TLS as `AMT_TLSSettingData` asks for it: a client certificate is
+/// required, it must chain to a root added with
+/// `AddTrustedRootCertificate`, and when `TrustedCN` is set its common name
+/// must be one of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientAuth {
+    pub trusted_roots: Vec<Vec<u8>>,
+    pub trusted_cn: Vec<String>,
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -50,17 +70,31 @@ pub struct TlsFace {
     config: ArcSwap<ServerConfig>,
     /// DER of the certificate in the slot, to skip needless rebuilds.
     loaded: ArcSwapOption<Vec<u8>>,
+    client_auth: Mutex<Option<ClientAuth>>,
 }
 
 impl TlsFace {
     pub fn new() -> Result<Self, TlsError> {
         let certificate = Arc::new(ActiveCertificate::default());
-        let config = build_config(certificate.clone())?;
+        let config = build_config(certificate.clone(), None)?;
         Ok(TlsFace {
             certificate,
             config: ArcSwap::from_pointee(config),
             loaded: ArcSwapOption::empty(),
+            client_auth: Mutex::new(None),
         })
+    }
+
+    /// Requires (or stops requiring) client certificates on new handshakes.
+    pub fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError> {
+        let mut current = self.client_auth.lock().unwrap_or_else(|p| p.into_inner());
+        if *current == auth {
+            return Ok(());
+        }
+        let config = build_config(self.certificate.clone(), auth.as_ref())?;
+        self.config.store(Arc::new(config));
+        *current = auth;
+        Ok(())
     }
 
     /// The configuration for a new handshake.
@@ -99,14 +133,114 @@ impl TlsFace {
     }
 }
 
-fn build_config(certificate: Arc<ActiveCertificate>) -> Result<ServerConfig, TlsError> {
+fn build_config(
+    certificate: Arc<ActiveCertificate>,
+    auth: Option<&ClientAuth>,
+) -> Result<ServerConfig, TlsError> {
     // TLS 1.3 stays on: MeshCentral's client offers only static-RSA suites
     // for TLS 1.2, which rustls will never do, so 1.3 is its only way in.
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(certificate);
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match auth {
+        None => builder.with_no_client_auth(),
+        Some(auth) => {
+            let mut roots = RootCertStore::empty();
+            for der in &auth.trusted_roots {
+                // A root the TLS stack cannot use is skipped, as a
+                // firmware would skip it when building a chain.
+                let _ = roots.add(CertificateDer::from(der.clone()));
+            }
+            let inner =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+            builder.with_client_cert_verifier(Arc::new(TrustedCnVerifier {
+                inner,
+                trusted_cn: auth.trusted_cn.clone(),
+            }))
+        }
+    };
+    let mut config = builder.with_cert_resolver(certificate);
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     Ok(config)
+}
+
+/// Chain verification by webpki, then the `TrustedCN` check.
+#[derive(Debug)]
+struct TrustedCnVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    trusted_cn: Vec<String>,
+}
+
+impl ClientCertVerifier for TrustedCnVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        if self.trusted_cn.is_empty() {
+            return Ok(verified);
+        }
+        let cn = common_name(end_entity).ok_or(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::ApplicationVerificationFailure,
+        ))?;
+        if self.trusted_cn.iter().any(|t| t.eq_ignore_ascii_case(&cn)) {
+            Ok(verified)
+        } else {
+            tracing::info!(%cn, "client certificate common name is not in TrustedCN");
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+fn common_name(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    Some(cn)
 }

@@ -64,3 +64,29 @@ pub fn openssl(args: &[&str], stdin: &[u8]) -> (bool, Vec<u8>) {
     let out = child.wait_with_output().expect("openssl ran");
     (out.status.success(), out.stdout)
 }
+
+/// PEM for a DER blob.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    amt_device::device::pem_encode(label, der)
+}
+
+/// Writes `content` to `dir/name` and returns the path as a string.
+pub fn write_file(dir: &std::path::Path, name: &str, content: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write test file");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+/// Runs curl and returns (exit success, HTTP status code as printed).
+pub fn curl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl is installed (see .ci/install-clients)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
