@@ -9,10 +9,13 @@ use time::OffsetDateTime;
 use crate::cert_store::{CertStore, CertificateEntry, KeyEntry};
 use crate::clock::BiosClock;
 use crate::error::DeviceError;
+use crate::host_based_setup::ProvisioningChain;
 use crate::keys::DeviceKey;
 use crate::profile::FirmwareProfile;
 use crate::provisioning::{ControlMode, ProvisioningState};
+use crate::provisioning_hashes::{HashList, HashType, ProvisioningCertificateHash};
 use crate::self_signed;
+use crate::status::PtStatus;
 use crate::tls_settings::{ActiveTls, TlsSettings};
 
 /// 32 bytes that seed a device's random generator. The driver takes them
@@ -67,11 +70,33 @@ pub struct Device {
     pub(crate) tls_credential_context: Option<u32>,
     /// The TLS configuration in force (committed): what the listeners use.
     pub(crate) active_tls: ActiveTls,
+    /// `AMT_ProvisioningCertificateHash` entries.
+    pub(crate) hashes: HashList,
+    /// MEBx "PKI DNS suffix" (`TrustedDNSSuffix`).
+    pub(crate) pki_dns_suffix: Option<String>,
+    /// The DNS suffix DHCP option 15 gave (`DhcpDNSSuffix`).
+    pub(crate) dhcp_dns_suffix: Option<String>,
+    /// SHA-256 of the MEBx password, once one is set.
+    pub(crate) mebx_password_hash: Option<[u8; 32]>,
+    /// The password of the local system account `$$OsAdmin`, which the
+    /// host reads over HECI to call host-based setup through LMS.
+    pub(crate) local_system_password: String,
+    /// MEBx "network access": AMT answers on the network interface.
+    pub(crate) network_access_enabled: bool,
+    /// The provisioning chain being added (firmware RAM: not persisted).
+    pub(crate) chain: ProvisioningChain,
     pub(crate) rng: ChaCha20Rng,
 }
 
 /// The user name of the built-in administrator.
 pub const ADMIN_USER: &str = "admin";
+/// The user name of the local system account.
+pub const LOCAL_SYSTEM_USER: &str = "$$OsAdmin";
+
+/// SHA-256 of a password, for secrets the device only compares.
+pub fn password_hash(password: &str) -> [u8; 32] {
+    Sha256::digest(password.as_bytes()).into()
+}
 
 impl Device {
     /// A device at INIT, its first start: fresh identity, factory
@@ -108,8 +133,16 @@ impl Device {
                 settings: TlsSettings::factory(&config.profile),
                 credential_context: None,
             },
+            hashes: HashList::default(),
+            pki_dns_suffix: None,
+            dhcp_dns_suffix: None,
+            mebx_password_hash: None,
+            local_system_password: String::new(),
+            network_access_enabled: true,
+            chain: ProvisioningChain::default(),
             rng,
         };
+        device.local_system_password = device.new_local_system_password();
         if device.profile.mints_self_signed_certificate() {
             device.mint_self_signed_certificate(now)?;
         }
@@ -282,10 +315,73 @@ impl Device {
         self.domain_name.clear();
         self.rng.fill_bytes(&mut self.configuration_nonce);
         self.certs.clear();
+        self.hashes.reset();
+        self.chain = ProvisioningChain::default();
+        self.local_system_password = self.new_local_system_password();
         if self.profile.mints_self_signed_certificate() {
             self.mint_self_signed_certificate(now)?;
         }
         Ok(())
+    }
+
+    fn new_local_system_password(&mut self) -> String {
+        use base64::Engine;
+        let mut raw = [0u8; 24];
+        self.rng.fill_bytes(&mut raw);
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    /// The local system account (`$$OsAdmin`, password) for WS-Man over
+    /// the local interface, as HECI hands it to the host.
+    pub fn local_system_account(&self) -> (&'static str, &str) {
+        (LOCAL_SYSTEM_USER, &self.local_system_password)
+    }
+
+    /// `AMT_ProvisioningCertificateHash` entries.
+    pub fn provisioning_hashes(&self) -> &HashList {
+        &self.hashes
+    }
+
+    /// MEBx: adds a custom root-certificate hash.
+    pub fn add_custom_provisioning_hash(
+        &mut self,
+        hash_type: HashType,
+        hash: Vec<u8>,
+        description: &str,
+    ) -> Result<u32, PtStatus> {
+        self.hashes.add_custom(hash_type, hash, description)
+    }
+
+    /// MEBx: the PKI DNS suffix.
+    pub fn pki_dns_suffix(&self) -> Option<&str> {
+        self.pki_dns_suffix.as_deref()
+    }
+
+    pub fn set_pki_dns_suffix(&mut self, suffix: Option<String>) {
+        self.pki_dns_suffix = suffix.filter(|s| !s.is_empty());
+    }
+
+    /// The DNS suffix from DHCP option 15.
+    pub fn dhcp_dns_suffix(&self) -> Option<&str> {
+        self.dhcp_dns_suffix.as_deref()
+    }
+
+    pub fn set_dhcp_dns_suffix(&mut self, suffix: Option<String>) {
+        self.dhcp_dns_suffix = suffix.filter(|s| !s.is_empty());
+    }
+
+    /// Whether a MEBx password has been set.
+    pub fn mebx_password_set(&self) -> bool {
+        self.mebx_password_hash.is_some()
+    }
+
+    /// MEBx: enables or disables AMT on the network.
+    pub fn set_network_access(&mut self, enabled: bool) {
+        self.network_access_enabled = enabled;
+    }
+
+    pub fn network_access_enabled(&self) -> bool {
+        self.network_access_enabled
     }
 
     /// The device as a user may see it: everything but private keys.
@@ -300,6 +396,11 @@ impl Device {
             control_mode_value: self.control_mode.as_u8(),
             bios_clock: self.bios_clock,
             admin_password_set: self.admin_password_ha1.is_some(),
+            mebx_password_set: self.mebx_password_hash.is_some(),
+            network_access_enabled: self.network_access_enabled,
+            pki_dns_suffix: self.pki_dns_suffix.clone(),
+            cert_chain_status: self.chain.status(),
+            provisioning_hashes: self.hashes.entries.clone(),
             tls_settings: self.tls.clone(),
             tls_credential_context: self.tls_credential_context,
             active_tls: self.active_tls.clone(),
@@ -357,6 +458,11 @@ pub struct DeviceView {
     pub control_mode_value: u8,
     pub bios_clock: BiosClock,
     pub admin_password_set: bool,
+    pub mebx_password_set: bool,
+    pub network_access_enabled: bool,
+    pub pki_dns_suffix: Option<String>,
+    pub cert_chain_status: u8,
+    pub provisioning_hashes: Vec<ProvisioningCertificateHash>,
     pub tls_settings: TlsSettings,
     pub tls_credential_context: Option<u32>,
     pub active_tls: ActiveTls,

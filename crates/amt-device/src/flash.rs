@@ -22,8 +22,10 @@ use crate::cert_store::{CertStore, CertStoreImage};
 use crate::clock::BiosClock;
 use crate::device::{Device, Entropy};
 use crate::error::DeviceError;
+use crate::host_based_setup::ProvisioningChain;
 use crate::profile::{FirmwareProfile, FirmwareVersion};
 use crate::provisioning::{ControlMode, ProvisioningState};
+use crate::provisioning_hashes::HashList;
 use crate::tls_settings::{ActiveTls, TlsSettings};
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
@@ -69,6 +71,12 @@ struct DeviceImage {
     tls_settings: TlsSettings,
     tls_credential_context: Option<u32>,
     active_tls: ActiveTls,
+    provisioning_hashes: HashList,
+    pki_dns_suffix: Option<String>,
+    dhcp_dns_suffix: Option<String>,
+    mebx_password_sha256: Option<String>,
+    local_system_password: String,
+    network_access_enabled: bool,
     cert_store: CertStoreImage,
 }
 
@@ -88,6 +96,12 @@ pub fn encode(device: &Device) -> Vec<u8> {
         tls_settings: device.tls.clone(),
         tls_credential_context: device.tls_credential_context,
         active_tls: device.active_tls.clone(),
+        provisioning_hashes: device.hashes.clone(),
+        pki_dns_suffix: device.pki_dns_suffix.clone(),
+        dhcp_dns_suffix: device.dhcp_dns_suffix.clone(),
+        mebx_password_sha256: device.mebx_password_hash.map(hex::encode),
+        local_system_password: device.local_system_password.clone(),
+        network_access_enabled: device.network_access_enabled,
         cert_store: device.certs.to_image(),
     };
     // Serialising plain data into a Vec cannot fail.
@@ -177,6 +191,20 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         .0
         .try_into()
         .map_err(|_| corrupt("configuration_nonce must be 20 bytes".into()))?;
+    let mebx_password_hash = match image.mebx_password_sha256 {
+        None => None,
+        Some(h) => Some(
+            hex::decode(&h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| corrupt("bad mebx_password_sha256".into()))?,
+        ),
+    };
+    if image.local_system_password.len() != 32 {
+        return Err(corrupt(
+            "local_system_password must be 32 characters".into(),
+        ));
+    }
     let certs = CertStore::from_image(image.cert_store)?;
     if let Some(ctx) = image.tls_credential_context {
         if certs.certificate(ctx).is_none() {
@@ -200,6 +228,13 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         tls: image.tls_settings,
         tls_credential_context: image.tls_credential_context,
         active_tls: image.active_tls,
+        hashes: image.provisioning_hashes,
+        pki_dns_suffix: image.pki_dns_suffix,
+        dhcp_dns_suffix: image.dhcp_dns_suffix,
+        mebx_password_hash,
+        local_system_password: image.local_system_password,
+        network_access_enabled: image.network_access_enabled,
+        chain: ProvisioningChain::default(),
         rng: ChaCha20Rng::from_seed(entropy.0),
     })
 }

@@ -19,6 +19,8 @@
 //! - [`public_key_management`]: adding, generating and deleting certificates and keys;
 //! - [`tls_config`]: TLS credential context, TLS settings changes and CommitChanges;
 //! - [`status`]: the firmware's PT_STATUS codes;
+//! - [`host_based_setup`]: client and admin control mode provisioning, unprovision;
+//! - [`provisioning_hashes`]: the root-certificate hashes admin control mode trusts;
 //! - [`device`]: the device value and its transitions;
 //! - [`flash`]: the persisted flash image format.
 
@@ -27,9 +29,11 @@ pub mod clock;
 pub mod device;
 mod error;
 pub mod flash;
+pub mod host_based_setup;
 pub mod keys;
 pub mod profile;
 pub mod provisioning;
+pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod self_signed;
 pub mod status;
@@ -40,8 +44,10 @@ pub use cert_store::{CertStore, CertificateEntry, KeyEntry};
 pub use clock::BiosClock;
 pub use device::{Device, DeviceConfig, Entropy};
 pub use error::DeviceError;
+pub use host_based_setup::{ChainStatus, HbsStatus};
 pub use profile::{FirmwareProfile, FirmwareVersion};
 pub use provisioning::{ControlMode, ProvisioningState};
+pub use provisioning_hashes::{HashType, ProvisioningCertificateHash};
 pub use status::PtStatus;
 pub use tls_config::{CommitOutcome, TlsInstance, TlsSettingDataPut};
 pub use tls_settings::{ActiveTls, TlsSettingData, TlsSettings};

@@ -165,6 +165,12 @@ impl FirmwareProfile {
         self.version.at_least(16, 1)
     }
 
+    /// `AdminSetup` exists until CSME 19, which replaced it with secure
+    /// host-based configuration (`StartConfigurationHBased` over HECI).
+    pub fn has_admin_setup(&self) -> bool {
+        self.version.major < 19
+    }
+
     /// The key the firmware generates for itself. AMT 22 refuses RSA-2048.
     pub fn firmware_key_algorithm(&self) -> KeyAlgorithm {
         if self.version.major >= 22 {

@@ -127,3 +127,112 @@ impl TestCa {
         (der, key.serialize_der())
     }
 }
+
+/// The Intel AMT provisioning certificate OID, 2.16.840.1.113741.1.2.3.
+pub const AMT_PROVISIONING_OID: [u64; 8] = [2, 16, 840, 1, 113741, 1, 2, 3];
+
+/// How the test provisioning leaf is marked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafMarker {
+    /// Extended key usage with the AMT provisioning OID (and serverAuth).
+    Oid,
+    /// OU `Intel(R) Client Setup Certificate`.
+    Ou,
+    /// Neither (the firmware must refuse it).
+    None,
+}
+
+/// A provisioning certificate chain as a vPro CA would issue it: root,
+/// intermediate, leaf with an RSA key (AdminSetup signatures are RSA).
+pub struct ProvisioningPki {
+    pub root: Vec<u8>,
+    pub intermediate: Vec<u8>,
+    pub leaf: Vec<u8>,
+    leaf_key: KeyPair,
+}
+
+impl ProvisioningPki {
+    /// `seed` makes the leaf's RSA key reproducible.
+    pub fn new(leaf_cn: &str, marker: LeafMarker, seed: u64) -> Self {
+        use rand::SeedableRng;
+        use rsa::pkcs8::EncodePrivateKey;
+        let root = TestCa::new("Test vPro Root");
+        let inter_key = KeyPair::generate().expect("ECDSA key");
+        let mut inter_params = CertificateParams::default();
+        inter_params.distinguished_name = DistinguishedName::new();
+        inter_params
+            .distinguished_name
+            .push(DnType::CommonName, "Test vPro Issuing CA");
+        inter_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        inter_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        inter_params.not_before = datetime!(2020-01-01 00:00:00 UTC);
+        inter_params.not_after = datetime!(2040-01-01 00:00:00 UTC);
+        let root_issuer = Issuer::from_params(&root.params, &root.key);
+        let intermediate = inter_params
+            .signed_by(&inter_key, &root_issuer)
+            .expect("root signs intermediate")
+            .der()
+            .to_vec();
+
+        let mut rng = rand::rngs::ChaCha20Rng::seed_from_u64(seed);
+        let rsa_key = rsa::PrivateKey::new(&mut rng, 2048).expect("RSA key");
+        let pkcs8 = rsa_key.to_pkcs8_der().expect("PKCS#8");
+        let leaf_key = KeyPair::from_pkcs8_der_and_sign_algo(
+            &pkcs8.as_bytes().to_vec().into(),
+            &PKCS_RSA_SHA256,
+        )
+        .expect("RSA key pair");
+        let mut leaf_params = CertificateParams::new(vec![leaf_cn.to_string()]).expect("SAN");
+        leaf_params.distinguished_name = DistinguishedName::new();
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, leaf_cn);
+        match marker {
+            LeafMarker::Oid => {
+                leaf_params.extended_key_usages = vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::Other(AMT_PROVISIONING_OID.to_vec()),
+                ];
+            }
+            LeafMarker::Ou => {
+                leaf_params.distinguished_name.push(
+                    DnType::OrganizationalUnitName,
+                    "Intel(R) Client Setup Certificate",
+                );
+                leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            }
+            LeafMarker::None => {
+                leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            }
+        }
+        leaf_params.not_before = datetime!(2020-01-01 00:00:00 UTC);
+        leaf_params.not_after = datetime!(2040-01-01 00:00:00 UTC);
+        let inter_issuer = Issuer::from_params(&inter_params, &inter_key);
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &inter_issuer)
+            .expect("intermediate signs leaf")
+            .der()
+            .to_vec();
+        ProvisioningPki {
+            root: root.der,
+            intermediate,
+            leaf,
+            leaf_key,
+        }
+    }
+
+    /// SHA-256 of the root certificate: what MEBx adds as a custom hash.
+    pub fn root_sha256(&self) -> Vec<u8> {
+        use sha2::Digest;
+        sha2::Sha256::digest(&self.root).to_vec()
+    }
+
+    /// RSA PKCS#1 v1.5 SHA-256 signature with the leaf key (what a console
+    /// sends as `DigitalSignature`).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.leaf_key.sign(message).expect("RSA signs")
+    }
+}
