@@ -128,6 +128,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         }),
         seed: args.seed,
         admin_password: args.admin_password,
+        limits: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

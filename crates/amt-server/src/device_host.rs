@@ -14,7 +14,10 @@ use time::OffsetDateTime;
 
 use crate::digest::{DigestError, NonceTracker};
 use crate::flash_store::{FlashStore, FlashStoreError};
+use crate::limits::ServerLimits;
+use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
+use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
 
@@ -45,6 +48,11 @@ pub struct DeviceHost {
     server_header: String,
     listeners: tokio::sync::Mutex<ListenerSet>,
     addrs: Mutex<ListenerAddrs>,
+    // Front hardening (docs/reliability.md): limits, open connections,
+    // login lockout.
+    limits: ServerLimits,
+    connections: Arc<ConnectionSlots>,
+    lockout: Mutex<Lockout>,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -73,6 +81,7 @@ impl DeviceHost {
         device: Device,
         store: Option<FlashStore>,
         listeners: ListenerSet,
+        limits: ServerLimits,
     ) -> Result<Self, HostError> {
         let tls = TlsFace::new()?;
         let server_header = device.profile().server_header();
@@ -86,6 +95,9 @@ impl DeviceHost {
             server_header,
             listeners: tokio::sync::Mutex::new(listeners),
             addrs: Mutex::new(ListenerAddrs::default()),
+            limits,
+            connections: Arc::new(ConnectionSlots::new(limits.max_connections)),
+            lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -103,6 +115,15 @@ impl DeviceHost {
 
     pub(crate) fn tls(&self) -> &TlsFace {
         &self.tls
+    }
+
+    /// The limits of this device's listeners.
+    pub fn limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    pub(crate) fn connections(&self) -> &Arc<ConnectionSlots> {
+        &self.connections
     }
 
     /// Reads the device.
@@ -194,8 +215,37 @@ impl DeviceHost {
         crate::digest::challenge_header(st.device.digest_realm(), &nonce, stale)
     }
 
-    /// Checks an `Authorization` header.
+    /// Checks an `Authorization` header, refusing every login while the
+    /// device is locked after repeated failures (crate::lockout).
     pub fn authenticate(
+        &self,
+        header: &str,
+        method: &str,
+        uri: &str,
+    ) -> Result<Principal, DigestError> {
+        let now = std::time::Instant::now();
+        let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        if lockout.is_locked(now) {
+            return Err(DigestError::LockedOut);
+        }
+        let result = self.verify_digest(header, method, uri);
+        match &result {
+            Ok(_) => lockout.record_success(),
+            Err(e) if e.counts_as_failed_login() => {
+                if lockout.record_failure(now) {
+                    tracing::warn!(
+                        failures = self.limits.lockout_threshold,
+                        locked_for = ?self.limits.lockout_duration,
+                        "repeated failed logins: every login is refused for a while"
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn verify_digest(
         &self,
         header: &str,
         method: &str,

@@ -57,6 +57,8 @@ pub enum DigestError {
     UnknownUser,
     #[error("response does not match")]
     BadResponse,
+    #[error("logins are locked after repeated failures")]
+    LockedOut,
 }
 
 impl DigestError {
@@ -64,6 +66,15 @@ impl DigestError {
     /// may be fine, only the nonce is too old.
     pub fn is_stale(&self) -> bool {
         matches!(self, DigestError::StaleNonce)
+    }
+
+    /// Whether this is a wrong guess of the credentials, which counts
+    /// towards the login lockout. Protocol noise from honest clients (no
+    /// header yet, an old or unknown nonce, a replayed `nc`, a header we
+    /// cannot parse) does not, so a console that restarts or retries never
+    /// locks itself out.
+    pub fn counts_as_failed_login(&self) -> bool {
+        matches!(self, DigestError::BadResponse | DigestError::UnknownUser)
     }
 }
 

@@ -16,6 +16,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::device_host::DeviceHost;
+use crate::listener::SlotGuard;
 
 /// Largest request body accepted. AMT certificate blobs are a few KB; a
 /// WS-Man request over this is not from a console.
@@ -77,11 +78,13 @@ pub enum Interface {
     Remote,
 }
 
-/// Serves one request.
+/// Serves one request. `slot` is the connection's place under the
+/// device's connection cap; the request marks it busy once its body is in.
 pub async fn serve(
     req: Request<Incoming>,
     host: Arc<DeviceHost>,
     _interface: Interface,
+    slot: Option<Arc<SlotGuard>>,
 ) -> Result<Response<ChunkedBody>, Infallible> {
     let server = host.server_header();
     let path = req.uri().path().to_string();
@@ -113,14 +116,38 @@ pub async fn serve(
         .map(|v| v.to_str().map(str::to_string));
     let method = req.method().as_str().to_string();
 
+    // A declared length past the cap is refused before reading a byte, so
+    // the client is not kept waiting for a body we would refuse anyway.
+    if req.body().size_hint().lower() > MAX_BODY_BYTES as u64 {
+        tracing::info!(
+            length = req.body().size_hint().lower(),
+            "request body refused: too large"
+        );
+        return Ok(html_response(
+            &server,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &html_page("Request Entity Too Large"),
+        ));
+    }
     // Read the body before answering, even a 401, so the connection stays
     // in a clean state for clients that send the body first.
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    let body_timeout = host.limits().body_timeout;
+    let collected = tokio::time::timeout(
+        body_timeout,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
+        Err(_) => {
+            tracing::info!(timeout = ?body_timeout, "request body too slow; connection closed");
+            return Ok(html_response(
+                &server,
+                StatusCode::REQUEST_TIMEOUT,
+                &html_page("Request Timeout"),
+            ));
+        }
+        Ok(Err(e)) => {
             let too_large = e
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
@@ -130,9 +157,26 @@ pub async fn serve(
                 StatusCode::BAD_REQUEST
             };
             tracing::info!(%status, "request body refused");
-            return Ok(html_response(&server, status, &html_page("Bad Request")));
+            let title = if too_large {
+                "Request Entity Too Large"
+            } else {
+                "Bad Request"
+            };
+            return Ok(html_response(&server, status, &html_page(title)));
         }
     };
+
+    // From here the request may act on the device: it must not be closed
+    // to make room for another connection.
+    if let Some(slot) = &slot {
+        if !slot.mark_busy() {
+            return Ok(html_response(
+                &server,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &html_page("Service Unavailable"),
+            ));
+        }
+    }
 
     let auth = match authorization {
         None => Err(crate::digest::DigestError::Missing),

@@ -8,10 +8,14 @@
 
 pub mod device_host;
 pub mod digest;
+pub mod faults;
 pub mod flash_store;
 pub mod http;
+pub mod journal;
+pub mod limits;
 pub mod listener;
 pub mod listener_set;
+pub mod lockout;
 pub mod ports;
 pub mod tls;
 
@@ -28,6 +32,7 @@ use time::OffsetDateTime;
 
 pub use device_host::{DeviceHost, HostError};
 pub use flash_store::{FlashStore, FlashStoreError};
+pub use limits::ServerLimits;
 pub use listener::{Listener, Transport};
 pub use listener_set::{ListenError, ListenerAddrs, ListenerSet};
 pub use ports::{PortPolicy, Ports};
@@ -49,6 +54,8 @@ pub struct EmulatorConfig {
     /// Testing shortcut: a device in post-provisioning, client control
     /// mode, with this network admin password.
     pub admin_password: Option<String>,
+    /// Timeouts, connection cap and login lockout of the listeners.
+    pub limits: ServerLimits,
 }
 
 impl Default for EmulatorConfig {
@@ -61,6 +68,7 @@ impl Default for EmulatorConfig {
             bios_clock: None,
             seed: None,
             admin_password: None,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -148,7 +156,7 @@ impl Emulator {
         };
         let device = load_or_create(&config, store.as_ref())?;
         let listeners = ListenerSet::new(config.listen, config.ports);
-        let host = Arc::new(DeviceHost::new(device, store, listeners)?);
+        let host = Arc::new(DeviceHost::new(device, store, listeners, config.limits)?);
         let bios_clock = config.bios_clock;
         let admin_password = config.admin_password.clone();
         // Persist the device as it starts: a new device is written once

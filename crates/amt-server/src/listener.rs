@@ -1,25 +1,32 @@
-//! Accept loops for the plain (16992) and TLS (16993) listeners.
+//! Accept loops for the plain (16992) and TLS (16993) listeners, and the
+//! per-device connection cap.
+//!
+//! Every limit here comes from the device's [`ServerLimits`]; the constants
+//! below are the defaults, kept for callers that name them.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::device_host::DeviceHost;
 use crate::http::{serve, Interface};
+use crate::limits::{self, ServerLimits};
 
-/// How long a client may take to send its request headers.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a TLS handshake may take.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (request line and headers) accepted.
+/// Default time a client may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
+/// Default time a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = limits::DEFAULT_HANDSHAKE_TIMEOUT;
+/// Largest request head (request line and headers) accepted; hyper answers
+/// 431 past it. (hyper's read buffer cannot be smaller than 8 KiB.)
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Plain HTTP or TLS.
@@ -52,12 +59,7 @@ impl Listener {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     accepted = socket.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            let host = host.clone();
-                            tokio::spawn(async move {
-                                connection(stream, peer, transport, host).await;
-                            });
-                        }
+                        Ok((stream, peer)) => admit(stream, peer, transport, host.clone()),
                         Err(e) => {
                             // Out of file descriptors and the like: back off
                             // instead of spinning.
@@ -91,19 +93,47 @@ impl Listener {
     }
 }
 
-async fn connection(
+/// Takes a connection slot (shedding an idle connection if the device is
+/// full) and serves the connection in its own task.
+fn admit(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     transport: Transport,
     host: Arc<DeviceHost>,
 ) {
+    let Some((slot, shed)) = ConnectionSlots::admit(host.connections()) else {
+        // Every slot is busy with a request in progress: dropping the
+        // socket closes it at once, which a console retries.
+        tracing::warn!(%peer, "connection refused: every connection slot is busy");
+        return;
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            biased;
+            Ok(()) = shed => {
+                tracing::info!(%peer, "closed an idle connection to make room for a new one");
+            }
+            () = connection(stream, peer, transport, host, slot.clone()) => {}
+        }
+        drop(slot);
+    });
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    transport: Transport,
+    host: Arc<DeviceHost>,
+    slot: Arc<SlotGuard>,
+) {
     let _ = stream.set_nodelay(true);
+    let limits = *host.limits();
     match transport {
-        Transport::Plain => serve_http(TokioIo::new(stream), peer, host).await,
+        Transport::Plain => serve_http(TokioIo::new(stream), peer, host, slot, &limits).await,
         Transport::Tls => {
             let acceptor = TlsAcceptor::from(host.tls().server_config());
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), peer, host).await,
+            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), peer, host, slot, &limits).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
             }
@@ -111,18 +141,178 @@ async fn connection(
     }
 }
 
-async fn serve_http<I>(io: I, peer: SocketAddr, host: Arc<DeviceHost>)
-where
+async fn serve_http<I>(
+    io: I,
+    peer: SocketAddr,
+    host: Arc<DeviceHost>,
+    slot: Arc<SlotGuard>,
+    limits: &ServerLimits,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| serve(req, host.clone(), Interface::Remote));
+    let service =
+        service_fn(move |req| serve(req, host.clone(), Interface::Remote, Some(slot.clone())));
     let mut builder = http1::Builder::new();
     builder
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        // hyper starts this clock when it begins waiting for a head, so it
+        // also closes a connection that never sends a byte.
+        .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEAD_BYTES);
     if let Err(e) = builder.serve_connection(io, service).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        if e.is_parse() || e.is_parse_too_large() || e.is_timeout() {
+            // hyper has already answered 400/431 where HTTP allows it.
+            tracing::info!(%peer, error = %e, "bad or slow request; connection closed");
+        } else {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// The open connections of one device, capped.
+///
+/// A connection is *idle* until its first request has been read in full
+/// (TLS handshake, head, body), and *busy* from then until it closes. When
+/// the cap is reached, the oldest idle connection is closed to make room;
+/// a busy one never is, so a request that has started to act on the device
+/// always gets its reply. Only when every slot is busy is the new
+/// connection refused. Shedding the oldest idle connection rather than
+/// refusing the newest keeps a real console working while sockets are
+/// hoarded: a console sends its request as soon as it connects, so it is
+/// busy long before 64 newer connections arrive, while the hoarded ones
+/// are the oldest and get closed first.
+#[derive(Debug)]
+pub struct ConnectionSlots {
+    cap: usize,
+    inner: Mutex<SlotsInner>,
+}
+
+#[derive(Debug, Default)]
+struct SlotsInner {
+    next_id: u64,
+    /// By id, so the first idle entry is the oldest.
+    open: BTreeMap<u64, SlotEntry>,
+}
+
+#[derive(Debug)]
+struct SlotEntry {
+    /// Fired to close an idle connection. Kept (not dropped) while busy so
+    /// the connection's receiver never wakes by mistake.
+    shed: oneshot::Sender<()>,
+    busy: bool,
+}
+
+impl ConnectionSlots {
+    pub fn new(cap: usize) -> Self {
+        ConnectionSlots {
+            cap: cap.max(1),
+            inner: Mutex::new(SlotsInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotsInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Open connections.
+    pub fn open(&self) -> usize {
+        self.lock().open.len()
+    }
+
+    /// Takes a slot for a new connection, closing the oldest idle one if
+    /// the device is full. `None` if every slot is busy.
+    pub fn admit(this: &Arc<Self>) -> Option<(Arc<SlotGuard>, oneshot::Receiver<()>)> {
+        let mut inner = this.lock();
+        if inner.open.len() >= this.cap {
+            let oldest_idle = inner
+                .open
+                .iter()
+                .find(|(_, e)| !e.busy)
+                .map(|(id, _)| *id)?;
+            if let Some(entry) = inner.open.remove(&oldest_idle) {
+                let _ = entry.shed.send(());
+            }
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let (tx, rx) = oneshot::channel();
+        inner.open.insert(
+            id,
+            SlotEntry {
+                shed: tx,
+                busy: false,
+            },
+        );
+        Some((
+            Arc::new(SlotGuard {
+                slots: this.clone(),
+                id,
+            }),
+            rx,
+        ))
+    }
+}
+
+/// A connection's slot; freed when dropped.
+#[derive(Debug)]
+pub struct SlotGuard {
+    slots: Arc<ConnectionSlots>,
+    id: u64,
+}
+
+impl SlotGuard {
+    /// Marks the connection busy: it will not be shed from now on. Returns
+    /// false if it has already been chosen for shedding, in which case the
+    /// request must not act on the device.
+    pub fn mark_busy(&self) -> bool {
+        match self.slots.lock().open.get_mut(&self.id) {
+            Some(e) => {
+                e.busy = true;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.lock().open.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_device_sheds_the_oldest_idle_connection() {
+        let slots = Arc::new(ConnectionSlots::new(3));
+        let (a, mut shed_a) = ConnectionSlots::admit(&slots).unwrap();
+        let (b, mut shed_b) = ConnectionSlots::admit(&slots).unwrap();
+        let (_c, mut shed_c) = ConnectionSlots::admit(&slots).unwrap();
+        assert!(a.mark_busy());
+        let (_d, _) = ConnectionSlots::admit(&slots).unwrap();
+        // a is busy, so b (the oldest idle one) goes.
+        assert!(shed_a.try_recv().is_err());
+        assert_eq!(shed_b.try_recv(), Ok(()));
+        assert!(shed_c.try_recv().is_err());
+        assert!(!b.mark_busy(), "a shed connection may not start a request");
+        assert_eq!(slots.open(), 3);
+        drop(b);
+        assert_eq!(slots.open(), 3);
+    }
+
+    #[test]
+    fn all_busy_refuses_and_a_closed_connection_frees_its_slot() {
+        let slots = Arc::new(ConnectionSlots::new(2));
+        let (a, _sa) = ConnectionSlots::admit(&slots).unwrap();
+        let (b, _sb) = ConnectionSlots::admit(&slots).unwrap();
+        assert!(a.mark_busy() && b.mark_busy());
+        assert!(ConnectionSlots::admit(&slots).is_none());
+        drop(a);
+        assert_eq!(slots.open(), 1);
+        assert!(ConnectionSlots::admit(&slots).is_some());
     }
 }

@@ -90,3 +90,245 @@ pub fn curl(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout).to_string(),
     )
 }
+
+// ---- Hostile-input and authentication tests (tests/hostile_input.rs,
+// tests/auth_attacks.rs): a good console request, raw sockets, digest by
+// hand. ----
+
+/// The admin password the hardening tests provision.
+pub const ADMIN_PASSWORD: &str = "P@ssw0rd";
+
+/// A good console request: `curl --digest -u admin:ADMIN_PASSWORD` POSTing
+/// to /wsman (TLS certificates are not checked). Returns curl's status
+/// code as printed ("000" when the connection failed).
+pub async fn console_request(url: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        let user = format!("admin:{ADMIN_PASSWORD}");
+        curl(&[
+            "-k",
+            "--digest",
+            "-u",
+            &user,
+            "--max-time",
+            "20",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/soap+xml; charset=utf-8",
+            "--data-binary",
+            "",
+            &url,
+        ])
+        .1
+    })
+    .await
+    .expect("curl task")
+}
+
+/// Asserts the console still gets in: a digest-authenticated POST /wsman
+/// is answered, and not with 401 (404 until WS-Man lands, then 200).
+pub async fn assert_console_works(url: &str) {
+    let code = console_request(url.to_string()).await;
+    assert!(
+        code != "401" && code != "000" && !code.is_empty(),
+        "a good digest login to {url} must be answered and accepted, got {code:?}"
+    );
+}
+
+/// What a raw connection saw: the bytes the server sent and whether it
+/// closed the connection (EOF or reset) within the bound.
+pub struct Outcome {
+    pub bytes: Vec<u8>,
+    pub closed: bool,
+    pub elapsed: std::time::Duration,
+}
+
+impl Outcome {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).to_string()
+    }
+
+    /// The HTTP status code of the reply, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        let t = self.text();
+        let rest = t.strip_prefix("HTTP/1.1 ")?;
+        rest.get(..3)?.parse().ok()
+    }
+}
+
+/// Reads until the peer closes or `bound` passes.
+pub async fn read_until_closed<S>(stream: &mut S, bound: std::time::Duration) -> Outcome
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        let left = bound.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => break false,
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+        }
+    };
+    Outcome {
+        bytes,
+        closed,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Sends `request` on a fresh TCP connection and reads the reply until the
+/// server closes (bounded).
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Outcome {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // A server that closes early may reset the write; what it sent still
+    // counts.
+    let _ = s.write_all(request).await;
+    read_until_closed(&mut s, std::time::Duration::from_secs(10)).await
+}
+
+/// A POST /wsman with an optional Authorization header.
+pub fn wsman_post(authorization: Option<&str>) -> Vec<u8> {
+    let mut r = b"POST /wsman HTTP/1.1\r\nHost: amt\r\nContent-Length: 0\r\n".to_vec();
+    if let Some(a) = authorization {
+        r.extend_from_slice(format!("Authorization: {a}\r\n").as_bytes());
+    }
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// The digest challenge of a 401: (realm, nonce).
+pub fn parse_challenge(reply: &str) -> Option<(String, String)> {
+    let line = reply
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))?;
+    let field = |name: &str| {
+        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = line[start..].find('"')? + start;
+        Some(line[start..end].to_string())
+    };
+    Some((field("realm")?, field("nonce")?))
+}
+
+/// Asks the device for a fresh challenge.
+pub async fn fetch_challenge(addr: SocketAddr) -> (String, String) {
+    let out = raw_exchange(addr, &wsman_post(None)).await;
+    assert_eq!(out.status(), Some(401), "{}", out.text());
+    parse_challenge(&out.text()).expect("a digest challenge")
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(s.as_bytes()))
+}
+
+/// The client nonce the hand-made digest headers use.
+pub const CNONCE: &str = "6e6f6e6365";
+
+/// The RFC 2617 qop=auth response (with [`CNONCE`]), computed here
+/// independently of the server's code.
+pub fn digest_response(
+    user: &str,
+    realm: &str,
+    password: &str,
+    nonce: &str,
+    nc: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let cnonce = CNONCE;
+    let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"))
+}
+
+/// An Authorization header as go-wsman-messages writes it.
+pub fn digest_header(
+    user: &str,
+    realm: &str,
+    nonce: &str,
+    uri: &str,
+    nc: &str,
+    response: &str,
+) -> String {
+    let cnonce = CNONCE;
+    format!(
+        "Digest username=\"{user}\",realm=\"{realm}\",nonce=\"{nonce}\",uri=\"{uri}\",response=\"{response}\",qop=\"auth\",nc=\"{nc}\",cnonce=\"{cnonce}\""
+    )
+}
+
+/// A rustls client that accepts any server certificate (the device's is
+/// self-signed), for driving TLS by hand.
+pub fn no_verify_tls_client() -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use std::sync::Arc;
+    #[derive(Debug)]
+    struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+    impl ServerCertVerifier for AnyServer {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &rustls::pki_types::CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &rustls::pki_types::CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// The bytes of a real TLS ClientHello, as a rustls client would send them.
+pub fn client_hello_bytes() -> Vec<u8> {
+    let mut conn = rustls::ClientConnection::new(
+        no_verify_tls_client(),
+        rustls::pki_types::ServerName::try_from("amt").expect("server name"),
+    )
+    .expect("client connection");
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out).expect("write ClientHello");
+    }
+    out
+}

@@ -1,0 +1,249 @@
+//! Fault injection: make a device misbehave on purpose, scoped by class,
+//! operation or method and by count ("the next 2 CommitChanges", "every
+//! AdminSetup").
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// What an injected fault does to a matching request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer normally, `ms` milliseconds late.
+    Delay { ms: u64 },
+    /// Close the connection without processing the request.
+    DropBeforeResponse,
+    /// Process the request (changes are kept), then close the connection
+    /// without answering: what AMT 19+ does on CommitChanges.
+    DropAfterResponse,
+    /// Answer this WS-Man fault instead of processing the request.
+    SoapFault {
+        /// e.g. `wsman:InternalError`, `wsman:AccessDenied`.
+        subcode: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Answer a method call with this ReturnValue instead of running it.
+    ReturnValue { value: u32 },
+    /// Answer HTTP 500 with an empty body.
+    Http500,
+    /// Answer bytes that are not HTTP, then close.
+    Garbage,
+    /// Never answer (the connection stays open until the client gives up).
+    Stall,
+    /// Refuse TLS handshakes for `seconds` (the firmware's TLS
+    /// re-initialisation window), starting when the rule is added.
+    RefuseTls { seconds: u64 },
+}
+
+/// Which requests a rule applies to. Empty fields match anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultScope {
+    /// Class name, e.g. `AMT_SetupAndConfigurationService`.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// `Get`, `Put`, `Create`, `Delete`, `Enumerate`, `Pull`, `Release`, or
+    /// a method name such as `CommitChanges`.
+    #[serde(default)]
+    pub operation: Option<String>,
+}
+
+/// A rule as added through the control API, the CLI or a scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRule {
+    #[serde(default)]
+    pub id: u32,
+    #[serde(flatten)]
+    pub scope: FaultScope,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many matching requests it applies to; `None` for every one.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// How many times it has fired.
+    #[serde(default)]
+    pub fired: u32,
+}
+
+/// What the request path learns about a request, to match rules.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFacts {
+    pub class: Option<String>,
+    pub operation: Option<String>,
+}
+
+/// The rules of one device.
+#[derive(Debug, Default)]
+pub struct FaultInjector {
+    state: Mutex<FaultState>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    rules: Vec<FaultRule>,
+    next_id: u32,
+    tls_refused_until: Option<Instant>,
+}
+
+impl FaultInjector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a rule and returns its id. A `RefuseTls` rule takes effect at
+    /// once and is not kept.
+    pub fn add(&self, mut rule: FaultRule) -> u32 {
+        let mut st = self.lock();
+        st.next_id += 1;
+        rule.id = st.next_id;
+        rule.fired = 0;
+        if let FaultKind::RefuseTls { seconds } = rule.kind {
+            st.tls_refused_until = Some(Instant::now() + Duration::from_secs(seconds));
+            return rule.id;
+        }
+        st.rules.push(rule);
+        st.next_id
+    }
+
+    pub fn rules(&self) -> Vec<FaultRule> {
+        self.lock().rules.clone()
+    }
+
+    pub fn remove(&self, id: u32) -> bool {
+        let mut st = self.lock();
+        let before = st.rules.len();
+        st.rules.retain(|r| r.id != id);
+        st.rules.len() != before
+    }
+
+    pub fn clear(&self) {
+        let mut st = self.lock();
+        st.rules.clear();
+        st.tls_refused_until = None;
+    }
+
+    /// Whether TLS handshakes are refused right now.
+    pub fn tls_refused(&self) -> bool {
+        let mut st = self.lock();
+        match st.tls_refused_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                st.tls_refused_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The fault for this request, if a rule matches; the rule's count is
+    /// spent and an exhausted rule is removed.
+    pub fn take(&self, facts: &RequestFacts) -> Option<FaultKind> {
+        let mut st = self.lock();
+        let idx = st.rules.iter().position(|r| matches(&r.scope, facts))?;
+        let rule = &mut st.rules[idx];
+        rule.fired += 1;
+        let kind = rule.kind.clone();
+        if rule.times.is_some_and(|t| rule.fired >= t) {
+            st.rules.remove(idx);
+        }
+        Some(kind)
+    }
+}
+
+fn matches(scope: &FaultScope, facts: &RequestFacts) -> bool {
+    let field = |want: &Option<String>, got: &Option<String>| match want {
+        None => true,
+        Some(w) => got.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(w)),
+    };
+    field(&scope.class, &facts.class) && field(&scope.operation, &facts.operation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(class: &str, op: &str) -> RequestFacts {
+        RequestFacts {
+            class: Some(class.into()),
+            operation: Some(op.into()),
+        }
+    }
+
+    #[test]
+    fn counted_rules_expire() {
+        let f = FaultInjector::new();
+        f.add(FaultRule {
+            id: 0,
+            scope: FaultScope {
+                class: None,
+                operation: Some("CommitChanges".into()),
+            },
+            kind: FaultKind::DropAfterResponse,
+            times: Some(2),
+            fired: 0,
+        });
+        let commit = facts("AMT_SetupAndConfigurationService", "CommitChanges");
+        assert_eq!(f.take(&facts("AMT_GeneralSettings", "Get")), None);
+        assert_eq!(f.take(&commit), Some(FaultKind::DropAfterResponse));
+        assert_eq!(f.take(&commit), Some(FaultKind::DropAfterResponse));
+        assert_eq!(f.take(&commit), None);
+        assert!(f.rules().is_empty());
+    }
+
+    #[test]
+    fn every_time_rules_stay() {
+        let f = FaultInjector::new();
+        let id = f.add(FaultRule {
+            id: 0,
+            scope: FaultScope {
+                class: Some("IPS_HostBasedSetupService".into()),
+                operation: Some("AdminSetup".into()),
+            },
+            kind: FaultKind::ReturnValue { value: 1 },
+            times: None,
+            fired: 0,
+        });
+        for _ in 0..5 {
+            assert!(f
+                .take(&facts("ips_hostbasedsetupservice", "adminsetup"))
+                .is_some());
+        }
+        assert!(f.remove(id));
+        assert!(!f.remove(id));
+    }
+
+    #[test]
+    fn rules_parse_from_json_and_toml_shapes() {
+        let r: FaultRule =
+            serde_json::from_str(r#"{"operation":"Get","kind":"delay","ms":250,"times":1}"#)
+                .unwrap();
+        assert_eq!(r.kind, FaultKind::Delay { ms: 250 });
+        assert_eq!(r.scope.operation.as_deref(), Some("Get"));
+        let r: FaultRule =
+            serde_json::from_str(r#"{"kind":"soap_fault","subcode":"wsman:AccessDenied"}"#)
+                .unwrap();
+        assert!(matches!(r.kind, FaultKind::SoapFault { .. }));
+    }
+
+    #[test]
+    fn refuse_tls_is_a_window() {
+        let f = FaultInjector::new();
+        assert!(!f.tls_refused());
+        f.add(FaultRule {
+            id: 0,
+            scope: FaultScope::default(),
+            kind: FaultKind::RefuseTls { seconds: 60 },
+            times: None,
+            fired: 0,
+        });
+        assert!(f.tls_refused());
+        f.clear();
+        assert!(!f.tls_refused());
+    }
+}

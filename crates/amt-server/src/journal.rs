@@ -1,0 +1,227 @@
+//! The call journal: every WS-Man request and its answer, kept in memory
+//! with a bound and optionally appended to a JSON-lines file, so a test
+//! author can see what a console did. Secrets never reach it: passwords,
+//! password hashes, private keys and digest responses are redacted.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Entries kept in memory by default.
+pub const DEFAULT_CAPACITY: usize = 1000;
+
+/// Element names whose content is a secret.
+const SECRET_ELEMENTS: &[&str] = &[
+    "NetworkAdminPassword",
+    "DigestPassword",
+    "Password",
+    "KeyBlob",
+    "RFBPassword",
+    "MEBxPassword",
+    "PassPhrase",
+    "PSKValue",
+    "Secret",
+];
+
+/// The mask written in place of a secret.
+pub const REDACTED: &str = "***";
+
+/// One request and its answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    /// RFC 3339 time the request arrived.
+    pub time: String,
+    pub interface: String,
+    pub user: Option<String>,
+    pub resource_uri: Option<String>,
+    pub class: Option<String>,
+    pub action: Option<String>,
+    pub selectors: Vec<(String, String)>,
+    pub http_status: u16,
+    pub duration_ms: f64,
+    /// WS-Man fault subcode, when the answer was a fault.
+    pub fault: Option<String>,
+    /// What an injected fault did, if any.
+    pub injected: Option<String>,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// The journal of one device.
+#[derive(Debug)]
+pub struct Journal {
+    inner: Mutex<JournalState>,
+}
+
+#[derive(Debug)]
+struct JournalState {
+    entries: VecDeque<JournalEntry>,
+    capacity: usize,
+    next_seq: u64,
+    keep_bodies: bool,
+    file: Option<std::fs::File>,
+}
+
+impl Journal {
+    pub fn new(capacity: usize, keep_bodies: bool, file: Option<std::fs::File>) -> Self {
+        Journal {
+            inner: Mutex::new(JournalState {
+                entries: VecDeque::new(),
+                capacity: capacity.max(1),
+                next_seq: 1,
+                keep_bodies,
+                file,
+            }),
+        }
+    }
+
+    /// Records an entry (bodies are redacted, and dropped unless kept).
+    pub fn record(&self, mut entry: JournalEntry) {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        entry.seq = st.next_seq;
+        st.next_seq += 1;
+        if st.keep_bodies {
+            entry.request_body = entry.request_body.map(|b| redact(&b));
+            entry.response_body = entry.response_body.map(|b| redact(&b));
+        } else {
+            entry.request_body = None;
+            entry.response_body = None;
+        }
+        if let Some(f) = st.file.as_mut() {
+            if let Ok(mut line) = serde_json::to_vec(&entry) {
+                line.push(b'\n');
+                if let Err(e) = f.write_all(&line) {
+                    tracing::warn!(error = %e, "cannot append to the journal file");
+                }
+            }
+        }
+        while st.entries.len() >= st.capacity {
+            st.entries.pop_front();
+        }
+        st.entries.push_back(entry);
+    }
+
+    /// Entries with `seq` greater than `after`, oldest first.
+    pub fn entries(&self, after: u64) -> Vec<JournalEntry> {
+        let st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.entries
+            .iter()
+            .filter(|e| e.seq > after)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.entries.clear();
+    }
+}
+
+/// Masks the content of every secret element (any prefix) in an XML text.
+pub fn redact(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let tail = &rest[lt..];
+        let Some(gt) = tail.find('>') else {
+            out.push_str(tail);
+            return out;
+        };
+        let tag = &tail[..=gt];
+        out.push_str(tag);
+        rest = &tail[gt + 1..];
+        if let Some(name) = opening_local_name(tag) {
+            if SECRET_ELEMENTS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                // Skip to the next tag: that text is the secret.
+                let end = rest.find('<').unwrap_or(rest.len());
+                if end > 0 {
+                    out.push_str(REDACTED);
+                }
+                rest = &rest[end..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The local name of an opening (not closing, not self-closing) tag.
+fn opening_local_name(tag: &str) -> Option<&str> {
+    let inner = tag.strip_prefix('<')?.strip_suffix('>')?;
+    if inner.starts_with('/')
+        || inner.starts_with('?')
+        || inner.starts_with('!')
+        || inner.ends_with('/')
+    {
+        return None;
+    }
+    let qname = inner.split(|c: char| c.is_whitespace()).next()?;
+    Some(qname.rsplit(':').next().unwrap_or(qname))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_whatever_the_prefix() {
+        let xml = "<h:Setup_INPUT xmlns:h=\"x\"><h:NetAdminPassEncryptionType>2</h:NetAdminPassEncryptionType><h:NetworkAdminPassword>0123456789abcdef0123456789abcdef</h:NetworkAdminPassword></h:Setup_INPUT><r:DigestPassword>AAAA</r:DigestPassword><Password>P@ss</Password><KeyBlob>MIIE</KeyBlob>";
+        let r = redact(xml);
+        assert!(!r.contains("0123456789abcdef"));
+        assert!(!r.contains("AAAA") && !r.contains("P@ss") && !r.contains("MIIE"));
+        assert!(
+            r.contains("<h:NetAdminPassEncryptionType>2<"),
+            "other fields stay: {r}"
+        );
+        assert_eq!(r.matches(REDACTED).count(), 4);
+    }
+
+    #[test]
+    fn broken_xml_does_not_panic() {
+        for s in [
+            "<",
+            "<Password",
+            "<Password>",
+            "a<b>c",
+            "</Password>x",
+            "<Password/>x",
+        ] {
+            let _ = redact(s);
+        }
+        assert_eq!(redact("<Password/>x"), "<Password/>x");
+    }
+
+    #[test]
+    fn bounded_and_sequenced() {
+        let j = Journal::new(3, true, None);
+        for _ in 0..5 {
+            j.record(JournalEntry {
+                seq: 0,
+                time: String::new(),
+                interface: "remote".into(),
+                user: None,
+                resource_uri: None,
+                class: None,
+                action: None,
+                selectors: Vec::new(),
+                http_status: 200,
+                duration_ms: 0.0,
+                fault: None,
+                injected: None,
+                request_body: Some("<Password>x</Password>".into()),
+                response_body: None,
+            });
+        }
+        let e = j.entries(0);
+        assert_eq!(e.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            e[0].request_body.as_deref(),
+            Some("<Password>***</Password>")
+        );
+        assert_eq!(j.entries(4).len(), 1);
+    }
+}
