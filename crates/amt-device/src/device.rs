@@ -293,9 +293,43 @@ impl Device {
     /// Testing shortcut (`serve --admin-password`): a device already in
     /// post-provisioning, client control mode, with this admin password.
     pub fn provision_client_for_testing(&mut self, password: &str) {
+        self.provision_for_testing(ControlMode::Client, password);
+    }
+
+    /// Testing shortcut for scenarios: post-provisioning in `mode` (client
+    /// or admin) with this admin password, without a provisioning flow.
+    pub fn provision_for_testing(&mut self, mode: ControlMode, password: &str) {
         self.admin_password_ha1 = Some(self.digest_ha1(ADMIN_USER, password));
         self.provisioning_state = ProvisioningState::PostProvisioning;
-        self.control_mode = ControlMode::Client;
+        self.control_mode = if mode == ControlMode::None {
+            ControlMode::Client
+        } else {
+            mode
+        };
+    }
+
+    /// Scenario files may pin the realm (`Digest:` + 32 upper-case hex).
+    /// Refused once an admin password (whose HA1 includes the realm) is set.
+    pub fn set_digest_realm(&mut self, realm: &str) -> Result<(), PtStatus> {
+        let ok = realm.strip_prefix("Digest:").is_some_and(|h| {
+            h.len() == 32
+                && h.chars()
+                    .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
+        });
+        if !ok {
+            return Err(PtStatus::INVALID_PARAMETER);
+        }
+        if self.admin_password_ha1.is_some() {
+            return Err(PtStatus::NOT_PERMITTED);
+        }
+        self.digest_realm = realm.to_string();
+        Ok(())
+    }
+
+    /// Host name and domain name (`AMT_GeneralSettings`).
+    pub fn set_host_and_domain_name(&mut self, host_name: &str, domain_name: &str) {
+        self.host_name = host_name.to_string();
+        self.domain_name = domain_name.to_string();
     }
 
     /// Full unprovision: back to pre-provisioning with factory settings,
@@ -382,6 +416,12 @@ impl Device {
 
     pub fn network_access_enabled(&self) -> bool {
         self.network_access_enabled
+    }
+
+    /// A firmware restart: what lives only in RAM is lost (the
+    /// provisioning chain being added); flash is kept.
+    pub fn power_cycle(&mut self) {
+        self.chain = ProvisioningChain::default();
     }
 
     /// The device as a user may see it: everything but private keys.

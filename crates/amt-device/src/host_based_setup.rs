@@ -392,7 +392,7 @@ impl Device {
             && password.chars().any(|c| c.is_ascii_digit())
             && password.chars().any(|c| c.is_ascii_punctuation());
         if !strong {
-            return Err(PtStatus(2054));
+            return Err(PtStatus::INVALID_PASSWORD);
         }
         self.mebx_password_hash = Some(crate::device::password_hash(password));
         Ok(())

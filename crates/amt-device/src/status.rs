@@ -17,6 +17,7 @@ impl PtStatus {
     pub const INVALID_PROVISIONING_STATE: PtStatus = PtStatus(32);
     pub const INVALID_PARAMETER: PtStatus = PtStatus(36);
     pub const FLASH_WRITE_LIMIT_EXCEEDED: PtStatus = PtStatus(38);
+    pub const INVALID_PASSWORD: PtStatus = PtStatus(2054);
     pub const DATA_MISSING: PtStatus = PtStatus(2057);
     pub const DUPLICATE: PtStatus = PtStatus(2058);
     pub const INVALID_KEY: PtStatus = PtStatus(2062);
@@ -41,6 +42,7 @@ impl PtStatus {
             36 => "INVALID_PARAMETER",
             38 => "FLASH_WRITE_LIMIT_EXCEEDED",
             2057 => "DATA_MISSING",
+            2054 => "INVALID_PASSWORD",
             2058 => "DUPLICATE",
             2062 => "INVALID_KEY",
             2063 => "INVALID_CERT",

@@ -4,7 +4,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use amt_device::{flash, BiosClock, Entropy, FirmwareVersion};
-use amt_server::{Emulator, EmulatorConfig, FlashStore, Ports};
+use amt_server::control::CONTROL_PORT;
+use amt_server::scenario::Scenario;
+use amt_server::{Emulator, EmulatorConfig, FaultRule, FlashStore, JournalConfig, Ports};
+
+mod ctl;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
@@ -29,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Drive a running device through its control API (what only the
+    /// machine's owner can do: MEBx, BIOS clock, power; faults; journal).
+    Ctl(ctl::CtlArgs),
+    /// What the host OS sees over HECI, through the control API.
+    Host(ctl::HostArgs),
 }
 
 #[derive(Args, Debug)]
@@ -60,6 +69,24 @@ struct ServeArgs {
     /// client control mode, with this network admin password.
     #[arg(long, env = "AMT_EMU_ADMIN_PASSWORD")]
     admin_password: Option<String>,
+    /// Port of the control API on --listen (default 16990 + --port-offset).
+    #[arg(long)]
+    control_port: Option<u16>,
+    /// Run without the control API.
+    #[arg(long, conflicts_with = "control_port")]
+    no_control_api: bool,
+    /// Also append every WS-Man call to this file as JSON lines (secrets
+    /// redacted).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// A scenario file (TOML) describing the device and its faults; see
+    /// fixtures/scenarios/. Its device settings shape a new device only.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Inject a fault from the start, as JSON (repeatable), e.g.
+    /// '{"operation":"CommitChanges","kind":"drop_after_response","times":1}'.
+    #[arg(long = "fault", value_parser = parse_fault)]
+    faults: Vec<FaultRule>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,6 +115,10 @@ fn parse_bios_time(s: &str) -> Result<BiosTime, String> {
     }
 }
 
+fn parse_fault(s: &str) -> Result<FaultRule, String> {
+    serde_json::from_str(s).map_err(|e| format!("a fault rule in JSON: {e}"))
+}
+
 fn parse_firmware(s: &str) -> Result<FirmwareVersion, String> {
     s.parse()
         .map_err(|e: amt_device::DeviceError| e.to_string())
@@ -100,6 +131,8 @@ fn main() -> Result<()> {
         Command::State {
             command: StateCommand::Show { state_dir },
         } => state_show(state_dir),
+        Command::Ctl(args) => ctl::run_ctl(args),
+        Command::Host(args) => ctl::run_host(args),
     }
 }
 
@@ -116,7 +149,17 @@ fn serve(args: ServeArgs) -> Result<()> {
     init_logging();
     let ports = Ports::with_offset(args.port_offset).context("--port-offset is too large")?;
     let now = OffsetDateTime::now_utc();
-    let config = EmulatorConfig {
+    let control_port = if args.no_control_api {
+        None
+    } else {
+        Some(match args.control_port {
+            Some(p) => p,
+            None => CONTROL_PORT
+                .checked_add(args.port_offset)
+                .context("--port-offset is too large")?,
+        })
+    };
+    let mut config = EmulatorConfig {
         state_dir: Some(args.state_dir),
         listen: args.listen,
         ports,
@@ -129,7 +172,20 @@ fn serve(args: ServeArgs) -> Result<()> {
         seed: args.seed,
         admin_password: args.admin_password,
         limits: Default::default(),
+        control_port,
+        journal: JournalConfig {
+            file: args.journal,
+            ..JournalConfig::default()
+        },
+        faults: args.faults,
+        scenario: None,
     };
+    if let Some(path) = &args.scenario {
+        let scenario = Scenario::load(path)?;
+        scenario
+            .configure(&mut config)
+            .map_err(anyhow::Error::msg)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

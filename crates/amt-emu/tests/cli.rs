@@ -179,3 +179,54 @@ fn bad_arguments_are_refused() {
         assert!(!out.status.success());
     }
 }
+
+#[test]
+fn ctl_and_host_verbs_drive_a_running_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/scenarios/bios-clock-unset.toml"
+    );
+    let (child, _addr) = serve(&[
+        "--state-dir",
+        dir.path().join("s").to_str().unwrap(),
+        "--port-offset",
+        "23100",
+        "--scenario",
+        scenario,
+    ]);
+    let control = ["--control", "127.0.0.1:40090"];
+    let run = |args: &[&str]| {
+        let out = bin().args(args).args(control).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, state) = run(&["ctl", "state"]);
+    assert!(ok, "{state}");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(
+        state["bios_clock"]["mode"], "unset",
+        "the scenario shaped the device"
+    );
+    let (ok, account) = run(&["host", "local-account"]);
+    assert!(ok && account.contains("$$OsAdmin"));
+    let (ok, _) = run(&["ctl", "mebx", "add-hash", &"ab".repeat(32), "Lab root"]);
+    assert!(ok);
+    let (ok, hashes) = run(&["host", "hashes"]);
+    assert!(ok && hashes.contains("Lab root"));
+    let (ok, _) = run(&[
+        "ctl",
+        "faults",
+        "add",
+        r#"{"operation":"Get","kind":"delay","ms":10}"#,
+    ]);
+    assert!(ok);
+    let (ok, rules) = run(&["ctl", "faults", "list"]);
+    assert!(ok && rules.contains("delay"));
+    let (refused, _) = run(&["ctl", "mebx", "password", "weak"]);
+    assert!(!refused, "a refusal is a failing exit status");
+    let status = interrupt_and_wait(child);
+    assert!(status.success());
+}

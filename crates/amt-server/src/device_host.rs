@@ -13,7 +13,9 @@ use rand::Rng;
 use time::OffsetDateTime;
 
 use crate::digest::{DigestError, NonceTracker};
+use crate::faults::FaultInjector;
 use crate::flash_store::{FlashStore, FlashStoreError};
+use crate::journal::Journal;
 use crate::limits::ServerLimits;
 use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
@@ -40,6 +42,11 @@ struct HostState {
     nonces: NonceTracker,
 }
 
+impl HostState {
+    /// Drops per-session protocol state (enumeration contexts).
+    fn reset_volatile(&mut self) {}
+}
+
 /// A device and everything its listeners share.
 pub struct DeviceHost {
     state: Mutex<HostState>,
@@ -53,6 +60,8 @@ pub struct DeviceHost {
     limits: ServerLimits,
     connections: Arc<ConnectionSlots>,
     lockout: Mutex<Lockout>,
+    faults: FaultInjector,
+    journal: Journal,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -82,6 +91,7 @@ impl DeviceHost {
         store: Option<FlashStore>,
         listeners: ListenerSet,
         limits: ServerLimits,
+        journal: Journal,
     ) -> Result<Self, HostError> {
         let tls = TlsFace::new()?;
         let server_header = device.profile().server_header();
@@ -98,6 +108,8 @@ impl DeviceHost {
             limits,
             connections: Arc::new(ConnectionSlots::new(limits.max_connections)),
             lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
+            faults: FaultInjector::new(),
+            journal,
         };
         host.refresh_tls()?;
         Ok(host)
@@ -124,6 +136,57 @@ impl DeviceHost {
 
     pub(crate) fn connections(&self) -> &Arc<ConnectionSlots> {
         &self.connections
+    }
+
+    /// Fault injection rules of this device.
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    /// The call journal of this device.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Restarts the firmware: listeners go down, what the firmware keeps
+    /// in RAM (digest nonces, enumeration contexts, the provisioning chain)
+    /// is lost, and the listeners come back as flash says.
+    pub async fn power_cycle(self: &Arc<Self>) -> Result<(), HostError> {
+        self.close_listeners().await;
+        {
+            let mut st = self.lock();
+            st.device.power_cycle();
+            st.nonces = NonceTracker::new();
+            st.reset_volatile();
+        }
+        self.reconcile_listeners().await?;
+        Ok(())
+    }
+
+    /// Replaces the device with a brand-new one of the same firmware and
+    /// BIOS clock (new realm, UUID, keys), as a factory reset would.
+    pub async fn factory_reset(self: &Arc<Self>) -> Result<(), HostError> {
+        {
+            let mut st = self.lock();
+            let config = amt_device::DeviceConfig {
+                profile: *st.device.profile(),
+                bios_clock: st.device.bios_clock(),
+            };
+            let mut entropy = [0u8; 32];
+            rand::rng().fill_bytes(&mut entropy);
+            let fresh = Device::new(
+                config,
+                amt_device::Entropy(entropy),
+                OffsetDateTime::now_utc(),
+            )?;
+            self.persist(&fresh)?;
+            self.present(&fresh)?;
+            st.device = fresh;
+            st.nonces = NonceTracker::new();
+            st.reset_volatile();
+        }
+        self.reconcile_listeners().await?;
+        Ok(())
     }
 
     /// Reads the device.

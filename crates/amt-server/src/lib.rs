@@ -6,6 +6,7 @@
 //! WS-Man over plain HTTP on 16992 and over TLS on 16993 (plus an offset).
 //! See docs/architecture.md for the path of a connection.
 
+pub mod control;
 pub mod device_host;
 pub mod digest;
 pub mod faults;
@@ -17,6 +18,7 @@ pub mod listener;
 pub mod listener_set;
 pub mod lockout;
 pub mod ports;
+pub mod scenario;
 pub mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -30,8 +32,11 @@ use rand::Rng;
 use thiserror::Error;
 use time::OffsetDateTime;
 
+pub use control::ControlListener;
 pub use device_host::{DeviceHost, HostError};
+pub use faults::{FaultKind, FaultRule, FaultScope};
 pub use flash_store::{FlashStore, FlashStoreError};
+pub use journal::{Journal, JournalEntry};
 pub use limits::ServerLimits;
 pub use listener::{Listener, Transport};
 pub use listener_set::{ListenError, ListenerAddrs, ListenerSet};
@@ -56,6 +61,36 @@ pub struct EmulatorConfig {
     pub admin_password: Option<String>,
     /// Timeouts, connection cap and login lockout of the listeners.
     pub limits: ServerLimits,
+    /// Port of the control API on `listen` (0 = any free port); `None`
+    /// runs no control API.
+    pub control_port: Option<u16>,
+    /// The call journal.
+    pub journal: JournalConfig,
+    /// Fault rules in force from the start.
+    pub faults: Vec<FaultRule>,
+    /// A scenario that shapes a new device (see [`scenario::Scenario`]).
+    pub scenario: Option<scenario::Scenario>,
+}
+
+/// How the call journal is kept.
+#[derive(Clone, Debug)]
+pub struct JournalConfig {
+    /// Entries kept in memory.
+    pub capacity: usize,
+    /// Keep request and response bodies (secrets redacted).
+    pub keep_bodies: bool,
+    /// Also append every entry to this file as a JSON line.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            capacity: journal::DEFAULT_CAPACITY,
+            keep_bodies: true,
+            file: None,
+        }
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -69,6 +104,10 @@ impl Default for EmulatorConfig {
             seed: None,
             admin_password: None,
             limits: ServerLimits::default(),
+            control_port: None,
+            journal: JournalConfig::default(),
+            faults: Vec::new(),
+            scenario: None,
         }
     }
 }
@@ -92,6 +131,13 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Listen(#[from] ListenError),
+    #[error("scenario: {0}")]
+    Scenario(String),
+    #[error("cannot open the journal file {path}: {source}")]
+    JournalFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("port offset {0} is too large")]
     PortOffset(u16),
 }
@@ -134,6 +180,11 @@ fn load_or_create(
             if config.seed.is_some() {
                 tracing::warn!("--seed only applies to a new device; the stored device is kept");
             }
+            if config.scenario.is_some() {
+                tracing::warn!(
+                    "the scenario's device only shapes a new device; the stored device is kept (its faults apply)"
+                );
+            }
             return Ok(device);
         }
     }
@@ -141,7 +192,13 @@ fn load_or_create(
         profile: FirmwareProfile::new(config.firmware.unwrap_or(FirmwareVersion::DEFAULT)),
         bios_clock: config.bios_clock.unwrap_or_default(),
     };
-    Ok(Device::new(device_config, entropy(config.seed), now)?)
+    let mut device = Device::new(device_config, entropy(config.seed), now)?;
+    if let Some(scenario) = &config.scenario {
+        scenario
+            .setup_new_device(&mut device)
+            .map_err(ServerError::Scenario)?;
+    }
+    Ok(device)
 }
 
 /// Starts emulated devices.
@@ -156,7 +213,34 @@ impl Emulator {
         };
         let device = load_or_create(&config, store.as_ref())?;
         let listeners = ListenerSet::new(config.listen, config.ports);
-        let host = Arc::new(DeviceHost::new(device, store, listeners, config.limits)?);
+        let journal_file = match &config.journal.file {
+            None => None,
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| ServerError::JournalFile {
+                        path: path.clone(),
+                        source,
+                    })?,
+            ),
+        };
+        let journal = Journal::new(
+            config.journal.capacity,
+            config.journal.keep_bodies,
+            journal_file,
+        );
+        let host = Arc::new(DeviceHost::new(
+            device,
+            store,
+            listeners,
+            config.limits,
+            journal,
+        )?);
+        for rule in config.faults.iter().cloned() {
+            host.faults().add(rule);
+        }
         let bios_clock = config.bios_clock;
         let admin_password = config.admin_password.clone();
         // Persist the device as it starts: a new device is written once
@@ -174,18 +258,35 @@ impl Emulator {
             Ok(())
         })?;
         host.reconcile_listeners().await?;
-        Ok(RunningEmulator { host })
+        let control = match config.control_port {
+            None => None,
+            Some(port) => {
+                let addr = SocketAddr::new(config.listen, port);
+                Some(
+                    ControlListener::start(addr, host.clone())
+                        .await
+                        .map_err(|source| ServerError::Listen(ListenError { addr, source }))?,
+                )
+            }
+        };
+        Ok(RunningEmulator { host, control })
     }
 }
 
 /// A device with its listeners open.
 pub struct RunningEmulator {
     host: Arc<DeviceHost>,
+    control: Option<ControlListener>,
 }
 
 impl RunningEmulator {
     pub fn host(&self) -> &Arc<DeviceHost> {
         &self.host
+    }
+
+    /// Address of the control API, if it runs.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control.as_ref().map(ControlListener::local_addr)
     }
 
     /// Address of the plain HTTP listener, if the device has it open.
@@ -208,6 +309,9 @@ impl RunningEmulator {
 
     /// Stops the listeners.
     pub async fn shutdown(self) {
+        if let Some(c) = self.control {
+            c.stop().await;
+        }
         self.host.close_listeners().await;
     }
 }

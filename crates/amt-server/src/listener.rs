@@ -131,6 +131,11 @@ async fn connection(
     match transport {
         Transport::Plain => serve_http(TokioIo::new(stream), peer, host, slot, &limits).await,
         Transport::Tls => {
+            if host.faults().tls_refused() {
+                // Injected: the firmware's TLS re-initialisation window.
+                tracing::info!(%peer, "TLS handshake refused (injected fault)");
+                return;
+            }
             let acceptor = TlsAcceptor::from(host.tls().server_config());
             match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => serve_http(TokioIo::new(tls), peer, host, slot, &limits).await,

@@ -1,0 +1,366 @@
+//! The control API: JSON over HTTP on its own loopback port, never on the
+//! AMT ports. It does what only the machine's owner can do on real
+//! hardware (MEBx, the BIOS clock, power), what the host OS sees over HECI,
+//! and it drives fault injection and reads the call journal.
+//! `docs/control-api.openapi.json` describes it (served at `/openapi.json`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use amt_device::{BiosClock, HashType};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::device_host::DeviceHost;
+use crate::faults::FaultRule;
+
+/// Default control port: 16990 plus the port offset.
+pub const CONTROL_PORT: u16 = 16990;
+/// The OpenAPI description, kept in docs/.
+pub const OPENAPI: &str = include_str!("../../../docs/control-api.openapi.json");
+const MAX_BODY: usize = 64 * 1024;
+
+/// A running control listener.
+#[derive(Debug)]
+pub struct ControlListener {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ControlListener {
+    pub async fn start(addr: SocketAddr, host: Arc<DeviceHost>) -> std::io::Result<Self> {
+        let socket = TcpListener::bind(addr).await?;
+        let addr = socket.local_addr()?;
+        tracing::info!(%addr, "control API listening");
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = socket.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let host = host.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |req| handle(req, host.clone()));
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                }
+            }
+        });
+        Ok(ControlListener { addr, stop, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// An answer: status and JSON.
+struct Reply(StatusCode, Value);
+
+fn ok(v: Value) -> Reply {
+    Reply(StatusCode::OK, v)
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
+    Reply(status, json!({ "error": message.to_string() }))
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    host: Arc<DeviceHost>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    if path == "/openapi.json" && method == Method::GET {
+        return Ok(respond(StatusCode::OK, OPENAPI.to_string()));
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let Reply(s, v) = error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            return Ok(respond(s, v.to_string()));
+        }
+    };
+    let Reply(status, value) = route(&method, &path, &query, &body, &host).await;
+    Ok(respond(status, value.to_string()))
+}
+
+fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Reply> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+enum ClockBody {
+    Host,
+    Unset,
+    Set { at: String },
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct EnabledBody {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+struct SuffixBody {
+    suffix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HashBody {
+    #[serde(default = "default_hash_type")]
+    hash_type: String,
+    hash: String,
+    description: String,
+}
+
+fn default_hash_type() -> String {
+    "sha256".into()
+}
+
+async fn route(
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    host: &Arc<DeviceHost>,
+) -> Reply {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let result = match (method, segments.as_slice()) {
+        (&Method::GET, ["api", "device"]) => Ok(ok(device_json(host))),
+        (&Method::PUT, ["api", "device", "bios-clock"]) => set_clock(host, body).await,
+        (&Method::POST, ["api", "device", "power-cycle"]) => host
+            .power_cycle()
+            .await
+            .map(|_| ok(device_json(host)))
+            .map_err(internal),
+        (&Method::POST, ["api", "device", "unprovision"]) => host
+            .change_device_and_listeners(|d, now| d.unprovision(now))
+            .await
+            .map(|_| ok(device_json(host)))
+            .map_err(internal),
+        (&Method::POST, ["api", "device", "factory-reset"]) => host
+            .factory_reset()
+            .await
+            .map(|_| ok(device_json(host)))
+            .map_err(internal),
+        (&Method::POST, ["api", "mebx", "password"]) => match parse::<PasswordBody>(body) {
+            Err(r) => Err(r),
+            Ok(b) => change(host, move |d, _| d.set_mebx_password(&b.password)).await,
+        },
+        (&Method::POST, ["api", "mebx", "provisioning", "start"]) => host
+            .change_device_and_listeners(|d, now| d.begin_provisioning(now))
+            .await
+            .map(|_| ok(device_json(host)))
+            .map_err(internal),
+        (&Method::POST, ["api", "mebx", "provisioning", "stop"]) => {
+            change(host, |d, _| d.stop_provisioning()).await
+        }
+        (&Method::PUT, ["api", "mebx", "network-access"]) => match parse::<EnabledBody>(body) {
+            Err(r) => Err(r),
+            Ok(b) => {
+                change(host, move |d, _| {
+                    d.set_network_access(b.enabled);
+                    Ok(())
+                })
+                .await
+            }
+        },
+        (&Method::POST, ["api", "mebx", "certificate-hashes"]) => match parse::<HashBody>(body) {
+            Err(r) => Err(r),
+            Ok(b) => add_hash(host, b).await,
+        },
+        (&Method::PUT, ["api", "mebx", "pki-dns-suffix"]) => match parse::<SuffixBody>(body) {
+            Err(r) => Err(r),
+            Ok(b) => {
+                change(host, move |d, _| {
+                    d.set_pki_dns_suffix(b.suffix);
+                    Ok(())
+                })
+                .await
+            }
+        },
+        (&Method::GET, ["api", "host", "uuid"]) => {
+            Ok(ok(host.with_device(|d| json!({ "uuid": d.uuid() }))))
+        }
+        (&Method::GET, ["api", "host", "provisioning"]) => Ok(ok(host.with_device(|d| {
+            json!({
+                "provisioning_state": d.provisioning_state().as_u8(),
+                "control_mode": d.control_mode().as_u8(),
+                "firmware_version": d.profile().version().to_string(),
+            })
+        }))),
+        (&Method::GET, ["api", "host", "local-system-account"]) => Ok(ok(host.with_device(|d| {
+            let (username, password) = d.local_system_account();
+            json!({ "username": username, "password": password })
+        }))),
+        (&Method::GET, ["api", "host", "certificate-hashes"]) => Ok(ok(host.with_device(|d| {
+            json!(d
+                .provisioning_hashes()
+                .entries
+                .iter()
+                .map(|e| json!({
+                    "name": e.description,
+                    "is_default": e.is_default,
+                    "is_active": e.enabled,
+                    "hash_algorithm": e.hash_type.as_u8(),
+                    "hash": hex::encode(&e.hash),
+                }))
+                .collect::<Vec<_>>())
+        }))),
+        (&Method::GET, ["api", "host", "dns-suffix"]) => Ok(ok(
+            host.with_device(|d| json!({ "dns_suffix": d.provisioning_dns_suffix() }))
+        )),
+        (&Method::POST, ["api", "host", "start-configuration"]) => host
+            .change_device_and_listeners(|d, now| d.begin_provisioning(now))
+            .await
+            .map(|_| ok(json!({ "status": 0 })))
+            .map_err(internal),
+        (&Method::GET, ["api", "faults"]) => Ok(ok(json!(host.faults().rules()))),
+        (&Method::POST, ["api", "faults"]) => match parse::<FaultRule>(body) {
+            Err(r) => Err(r),
+            Ok(rule) => {
+                let id = host.faults().add(rule);
+                Ok(Reply(StatusCode::CREATED, json!({ "id": id })))
+            }
+        },
+        (&Method::DELETE, ["api", "faults"]) => {
+            host.faults().clear();
+            Ok(ok(json!({})))
+        }
+        (&Method::DELETE, ["api", "faults", id]) => match id.parse::<u32>() {
+            Ok(id) if host.faults().remove(id) => Ok(ok(json!({}))),
+            _ => Err(error(StatusCode::NOT_FOUND, "no such fault rule")),
+        },
+        (&Method::GET, ["api", "journal"]) => {
+            let after = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("after="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            Ok(ok(json!(host.journal().entries(after))))
+        }
+        (&Method::DELETE, ["api", "journal"]) => {
+            host.journal().clear();
+            Ok(ok(json!({})))
+        }
+        _ => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no route for {method} {path}"),
+        )),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+fn device_json(host: &DeviceHost) -> Value {
+    host.with_device(|d| serde_json::to_value(d.public_view()).unwrap_or(Value::Null))
+}
+
+fn internal(e: impl std::fmt::Display) -> Reply {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+/// Applies a MEBx-style change that may be refused with a PT_STATUS.
+async fn change(
+    host: &Arc<DeviceHost>,
+    f: impl FnOnce(&mut amt_device::Device, OffsetDateTime) -> Result<(), amt_device::PtStatus>,
+) -> Result<Reply, Reply> {
+    let mut refused = None;
+    let r = host
+        .change_device_and_listeners(|d, now| {
+            if let Err(s) = f(d, now) {
+                refused = Some(s);
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = r {
+        return Err(internal(e));
+    }
+    match refused {
+        Some(s) => Err(Reply(
+            StatusCode::CONFLICT,
+            json!({ "error": s.to_string(), "status": s.code() }),
+        )),
+        None => Ok(ok(device_json(host))),
+    }
+}
+
+async fn set_clock(host: &Arc<DeviceHost>, body: &[u8]) -> Result<Reply, Reply> {
+    let b: ClockBody = parse(body)?;
+    let clock = match b {
+        ClockBody::Host => BiosClock::Host,
+        ClockBody::Unset => BiosClock::Unset,
+        ClockBody::Set { at } => {
+            let at = OffsetDateTime::parse(&at, &Rfc3339)
+                .map_err(|e| error(StatusCode::BAD_REQUEST, format!("at: {e}")))?;
+            BiosClock::set(at, OffsetDateTime::now_utc())
+        }
+    };
+    change(host, move |d, _| {
+        d.set_bios_clock(clock);
+        Ok(())
+    })
+    .await
+}
+
+async fn add_hash(host: &Arc<DeviceHost>, b: HashBody) -> Result<Reply, Reply> {
+    let hash_type = match b.hash_type.to_ascii_lowercase().as_str() {
+        "sha1" => HashType::Sha1,
+        "sha256" => HashType::Sha256,
+        "sha384" => HashType::Sha384,
+        other => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("unknown hash_type {other:?}"),
+            ))
+        }
+    };
+    let hash = hex::decode(b.hash.trim())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("hash: {e}")))?;
+    change(host, move |d, _| {
+        d.add_custom_provisioning_hash(hash_type, hash, &b.description)
+            .map(|_| ())
+    })
+    .await
+}
