@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use amt_device::{flash, BiosClock, Entropy, FirmwareVersion};
 use amt_server::control::CONTROL_PORT;
 use amt_server::scenario::Scenario;
-use amt_server::{Emulator, EmulatorConfig, FaultRule, FlashStore, JournalConfig, Ports};
+use amt_server::{
+    Emulator, EmulatorConfig, FaultRule, FlashStore, JournalConfig, LmsConfig, Ports,
+};
 
 mod ctl;
 use anyhow::{bail, Context, Result};
@@ -69,6 +71,15 @@ struct ServeArgs {
     /// client control mode, with this network admin password.
     #[arg(long, env = "AMT_EMU_ADMIN_PASSWORD")]
     admin_password: Option<String>,
+    /// Open the local (LMS) interface on this address, as LMS does on a
+    /// real host: the local system account ($$OsAdmin) works there, and TLS
+    /// follows the LMS TLS settings. Use another loopback address than
+    /// --listen (e.g. 127.0.0.2) or another --lms-port-offset.
+    #[arg(long)]
+    lms_listen: Option<IpAddr>,
+    /// Port offset of the local interface (default: --port-offset).
+    #[arg(long, requires = "lms_listen")]
+    lms_port_offset: Option<u16>,
     /// Port of the control API on --listen (default 16990 + --port-offset).
     #[arg(long)]
     control_port: Option<u16>,
@@ -172,6 +183,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         seed: args.seed,
         admin_password: args.admin_password,
         limits: Default::default(),
+        lms: match args.lms_listen {
+            None => None,
+            Some(listen) => Some(LmsConfig {
+                listen,
+                ports: Ports::with_offset(args.lms_port_offset.unwrap_or(args.port_offset))
+                    .context("--lms-port-offset is too large")?,
+            }),
+        },
         control_port,
         journal: JournalConfig {
             file: args.journal,

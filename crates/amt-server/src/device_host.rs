@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use amt_device::device::ADMIN_USER;
+use amt_device::device::{ADMIN_USER, LOCAL_SYSTEM_USER};
 use amt_device::{flash, Device};
 use rand::Rng;
 use time::OffsetDateTime;
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::digest::{DigestError, NonceTracker};
 use crate::faults::FaultInjector;
 use crate::flash_store::{FlashStore, FlashStoreError};
+use crate::http::Interface;
 use crate::journal::Journal;
 use crate::limits::ServerLimits;
 use crate::listener::ConnectionSlots;
@@ -28,6 +29,8 @@ use crate::tls::{ClientAuth, TlsError, TlsFace};
 pub enum Principal {
     /// The network administrator, `admin`.
     Admin,
+    /// The local system account, `$$OsAdmin`, on the local interface.
+    LocalSystemAccount,
 }
 
 /// A WS-Man reply ready for HTTP.
@@ -35,6 +38,13 @@ pub enum Principal {
 pub struct WsmanHttpReply {
     pub status: u16,
     pub body: Vec<u8>,
+}
+
+/// The listeners of one interface.
+struct Face {
+    interface: Interface,
+    set: tokio::sync::Mutex<ListenerSet>,
+    addrs: Mutex<ListenerAddrs>,
 }
 
 struct HostState {
@@ -53,8 +63,8 @@ pub struct DeviceHost {
     store: Option<FlashStore>,
     tls: TlsFace,
     server_header: String,
-    listeners: tokio::sync::Mutex<ListenerSet>,
-    addrs: Mutex<ListenerAddrs>,
+    /// Network interface listeners, then the local (LMS) ones if any.
+    faces: Vec<Face>,
     // Front hardening (docs/reliability.md): limits, open connections,
     // login lockout.
     limits: ServerLimits,
@@ -89,7 +99,7 @@ impl DeviceHost {
     pub(crate) fn new(
         device: Device,
         store: Option<FlashStore>,
-        listeners: ListenerSet,
+        listeners: Vec<ListenerSet>,
         limits: ServerLimits,
         journal: Journal,
     ) -> Result<Self, HostError> {
@@ -103,8 +113,14 @@ impl DeviceHost {
             store,
             tls,
             server_header,
-            listeners: tokio::sync::Mutex::new(listeners),
-            addrs: Mutex::new(ListenerAddrs::default()),
+            faces: listeners
+                .into_iter()
+                .map(|set| Face {
+                    interface: set.interface(),
+                    set: tokio::sync::Mutex::new(set),
+                    addrs: Mutex::new(ListenerAddrs::default()),
+                })
+                .collect(),
             limits,
             connections: Arc::new(ConnectionSlots::new(limits.max_connections)),
             lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
@@ -248,25 +264,39 @@ impl DeviceHost {
         self.present(&st.device)
     }
 
-    /// Addresses of the open listeners.
+    /// Addresses of the open network-interface listeners.
     pub fn listener_addrs(&self) -> ListenerAddrs {
-        *self.addrs.lock().unwrap_or_else(|p| p.into_inner())
+        self.addrs_of(Interface::Remote)
+    }
+
+    /// Addresses of the open listeners of `interface`.
+    pub fn addrs_of(&self, interface: Interface) -> ListenerAddrs {
+        self.faces
+            .iter()
+            .find(|f| f.interface == interface)
+            .map(|f| *f.addrs.lock().unwrap_or_else(|p| p.into_inner()))
+            .unwrap_or_default()
     }
 
     /// Opens and closes listeners to match the device's port policy.
     pub async fn reconcile_listeners(self: &Arc<Self>) -> Result<(), ListenError> {
-        let policy = self.with_device(PortPolicy::of);
-        let mut set = self.listeners.lock().await;
-        let result = set.reconcile(policy, self).await;
-        *self.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
-        result
+        for face in &self.faces {
+            let policy = self.with_device(|d| PortPolicy::of(d, face.interface));
+            let mut set = face.set.lock().await;
+            let result = set.reconcile(policy, self).await;
+            *face.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
+            result?;
+        }
+        Ok(())
     }
 
     /// Closes every listener.
     pub async fn close_listeners(&self) {
-        let mut set = self.listeners.lock().await;
-        set.close().await;
-        *self.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
+        for face in &self.faces {
+            let mut set = face.set.lock().await;
+            set.close().await;
+            *face.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
+        }
     }
 
     /// A fresh digest challenge (`WWW-Authenticate` value).
@@ -285,13 +315,14 @@ impl DeviceHost {
         header: &str,
         method: &str,
         uri: &str,
+        interface: Interface,
     ) -> Result<Principal, DigestError> {
         let now = std::time::Instant::now();
         let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
         if lockout.is_locked(now) {
             return Err(DigestError::LockedOut);
         }
-        let result = self.verify_digest(header, method, uri);
+        let result = self.verify_digest(header, method, uri, interface);
         match &result {
             Ok(_) => lockout.record_success(),
             Err(e) if e.counts_as_failed_login() => {
@@ -313,32 +344,42 @@ impl DeviceHost {
         header: &str,
         method: &str,
         uri: &str,
+        interface: Interface,
     ) -> Result<Principal, DigestError> {
         let mut st = self.lock();
-        let HostState { device, nonces } = &mut *st;
-        let ha1 = device.admin_password_ha1();
+        let HostState { device, nonces, .. } = &mut *st;
+        let admin_ha1 = device.admin_password_ha1();
+        // The local system account exists only on the local interface.
+        let local_ha1 = (interface == Interface::Local).then(|| {
+            let (user, password) = device.local_system_account();
+            device.digest_ha1(user, password)
+        });
         let auth = nonces.verify(
             header,
             method,
             uri,
             device.digest_realm(),
             OffsetDateTime::now_utc(),
-            |user| {
-                if user == ADMIN_USER {
-                    ha1
-                } else {
-                    None
-                }
+            |user| match user {
+                ADMIN_USER => admin_ha1,
+                LOCAL_SYSTEM_USER => local_ha1,
+                _ => None,
             },
         )?;
         match auth.username.as_str() {
             ADMIN_USER => Ok(Principal::Admin),
+            LOCAL_SYSTEM_USER if interface == Interface::Local => Ok(Principal::LocalSystemAccount),
             _ => Err(DigestError::UnknownUser),
         }
     }
 
     /// Handles one WS-Man request body.
-    pub async fn wsman(&self, _principal: Principal, _body: &[u8]) -> WsmanHttpReply {
+    pub async fn wsman(
+        &self,
+        _principal: Principal,
+        _interface: Interface,
+        _body: &[u8],
+    ) -> WsmanHttpReply {
         WsmanHttpReply {
             status: 404,
             body: Vec::new(),

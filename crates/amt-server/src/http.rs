@@ -76,6 +76,9 @@ fn html_page(title: &str) -> String {
 pub enum Interface {
     /// The network (802.3) interface: ports 16992/16993.
     Remote,
+    /// The local interface the host reaches through LMS (localhost
+    /// 16992/16993 on a real machine).
+    Local,
 }
 
 /// Serves one request. `slot` is the connection's place under the
@@ -83,7 +86,7 @@ pub enum Interface {
 pub async fn serve(
     req: Request<Incoming>,
     host: Arc<DeviceHost>,
-    _interface: Interface,
+    interface: Interface,
     slot: Option<Arc<SlotGuard>>,
 ) -> Result<Response<ChunkedBody>, Infallible> {
     let server = host.server_header();
@@ -181,7 +184,7 @@ pub async fn serve(
     let auth = match authorization {
         None => Err(crate::digest::DigestError::Missing),
         Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
-        Some(Ok(h)) => host.authenticate(&h, &method, &target),
+        Some(Ok(h)) => host.authenticate(&h, &method, &target, interface),
     };
     let principal = match auth {
         Ok(p) => p,
@@ -198,7 +201,7 @@ pub async fn serve(
         }
     };
 
-    let reply = host.wsman(principal, &body).await;
+    let reply = host.wsman(principal, interface, &body).await;
     let mut r = Response::new(ChunkedBody::new(reply.body));
     *r.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

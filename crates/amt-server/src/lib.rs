@@ -36,6 +36,7 @@ pub use control::ControlListener;
 pub use device_host::{DeviceHost, HostError};
 pub use faults::{FaultKind, FaultRule, FaultScope};
 pub use flash_store::{FlashStore, FlashStoreError};
+pub use http::Interface;
 pub use journal::{Journal, JournalEntry};
 pub use limits::ServerLimits;
 pub use listener::{Listener, Transport};
@@ -61,6 +62,9 @@ pub struct EmulatorConfig {
     pub admin_password: Option<String>,
     /// Timeouts, connection cap and login lockout of the listeners.
     pub limits: ServerLimits,
+    /// The local (LMS) interface, where the host reaches the firmware and
+    /// the local system account works; `None` leaves it closed.
+    pub lms: Option<LmsConfig>,
     /// Port of the control API on `listen` (0 = any free port); `None`
     /// runs no control API.
     pub control_port: Option<u16>,
@@ -70,6 +74,13 @@ pub struct EmulatorConfig {
     pub faults: Vec<FaultRule>,
     /// A scenario that shapes a new device (see [`scenario::Scenario`]).
     pub scenario: Option<scenario::Scenario>,
+}
+
+/// Where the local interface listens.
+#[derive(Clone, Copy, Debug)]
+pub struct LmsConfig {
+    pub listen: IpAddr,
+    pub ports: Ports,
 }
 
 /// How the call journal is kept.
@@ -104,6 +115,7 @@ impl Default for EmulatorConfig {
             seed: None,
             admin_password: None,
             limits: ServerLimits::default(),
+            lms: None,
             control_port: None,
             journal: JournalConfig::default(),
             faults: Vec::new(),
@@ -212,7 +224,14 @@ impl Emulator {
             None => None,
         };
         let device = load_or_create(&config, store.as_ref())?;
-        let listeners = ListenerSet::new(config.listen, config.ports);
+        let mut listeners = vec![ListenerSet::new(
+            config.listen,
+            config.ports,
+            Interface::Remote,
+        )];
+        if let Some(lms) = config.lms {
+            listeners.push(ListenerSet::new(lms.listen, lms.ports, Interface::Local));
+        }
         let journal_file = match &config.journal.file {
             None => None,
             Some(path) => Some(
@@ -297,6 +316,11 @@ impl RunningEmulator {
     /// Address of the TLS listener, if the device has it open.
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.host.listener_addrs().tls
+    }
+
+    /// Addresses of the local (LMS) interface listeners.
+    pub fn lms_addrs(&self) -> ListenerAddrs {
+        self.host.addrs_of(Interface::Local)
     }
 
     /// Unprovisions the device (as MEBx or a control API would); the

@@ -50,6 +50,7 @@ impl Listener {
     pub fn start(
         socket: TcpListener,
         transport: Transport,
+        interface: Interface,
         host: Arc<DeviceHost>,
     ) -> std::io::Result<Self> {
         let addr = socket.local_addr()?;
@@ -59,7 +60,7 @@ impl Listener {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     accepted = socket.accept() => match accepted {
-                        Ok((stream, peer)) => admit(stream, peer, transport, host.clone()),
+                        Ok((stream, peer)) => admit(stream, peer, transport, interface, host.clone()),
                         Err(e) => {
                             // Out of file descriptors and the like: back off
                             // instead of spinning.
@@ -99,6 +100,7 @@ fn admit(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     transport: Transport,
+    interface: Interface,
     host: Arc<DeviceHost>,
 ) {
     let Some((slot, shed)) = ConnectionSlots::admit(host.connections()) else {
@@ -113,7 +115,7 @@ fn admit(
             Ok(()) = shed => {
                 tracing::info!(%peer, "closed an idle connection to make room for a new one");
             }
-            () = connection(stream, peer, transport, host, slot.clone()) => {}
+            () = connection(stream, peer, transport, interface, host, slot.clone()) => {}
         }
         drop(slot);
     });
@@ -123,22 +125,27 @@ async fn connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     transport: Transport,
+    interface: Interface,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
 ) {
     let _ = stream.set_nodelay(true);
     let limits = *host.limits();
     match transport {
-        Transport::Plain => serve_http(TokioIo::new(stream), peer, host, slot, &limits).await,
+        Transport::Plain => {
+            serve_http(TokioIo::new(stream), peer, interface, host, slot, &limits).await
+        }
         Transport::Tls => {
             if host.faults().tls_refused() {
                 // Injected: the firmware's TLS re-initialisation window.
                 tracing::info!(%peer, "TLS handshake refused (injected fault)");
                 return;
             }
-            let acceptor = TlsAcceptor::from(host.tls().server_config());
+            let acceptor = TlsAcceptor::from(host.tls().server_config(interface));
             match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), peer, host, slot, &limits).await,
+                Ok(Ok(tls)) => {
+                    serve_http(TokioIo::new(tls), peer, interface, host, slot, &limits).await
+                }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
             }
@@ -149,14 +156,14 @@ async fn connection(
 async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
+    interface: Interface,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service =
-        service_fn(move |req| serve(req, host.clone(), Interface::Remote, Some(slot.clone())));
+    let service = service_fn(move |req| serve(req, host.clone(), interface, Some(slot.clone())));
     let mut builder = http1::Builder::new();
     builder
         .title_case_headers(true)

@@ -8,6 +8,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::device_host::DeviceHost;
+use crate::http::Interface;
 use crate::listener::{Listener, Transport};
 use crate::ports::{PortPolicy, Ports};
 
@@ -30,15 +31,17 @@ pub struct ListenerAddrs {
 pub struct ListenerSet {
     listen: IpAddr,
     ports: Ports,
+    interface: Interface,
     http: Option<Listener>,
     tls: Option<Listener>,
 }
 
 impl ListenerSet {
-    pub fn new(listen: IpAddr, ports: Ports) -> Self {
+    pub fn new(listen: IpAddr, ports: Ports, interface: Interface) -> Self {
         ListenerSet {
             listen,
             ports,
+            interface,
             http: None,
             tls: None,
         }
@@ -51,16 +54,21 @@ impl ListenerSet {
         }
     }
 
+    pub fn interface(&self) -> Interface {
+        self.interface
+    }
+
     /// Opens what `policy` wants open and closes the rest.
     pub async fn reconcile(
         &mut self,
         policy: PortPolicy,
         host: &Arc<DeviceHost>,
     ) -> Result<(), ListenError> {
+        let face = (self.listen, self.interface);
         reconcile_one(
             &mut self.http,
             policy.http,
-            self.listen,
+            face,
             &mut self.ports.http,
             Transport::Plain,
             host,
@@ -69,7 +77,7 @@ impl ListenerSet {
         reconcile_one(
             &mut self.tls,
             policy.tls,
-            self.listen,
+            face,
             &mut self.ports.tls,
             Transport::Tls,
             host,
@@ -90,7 +98,7 @@ impl ListenerSet {
 async fn reconcile_one(
     slot: &mut Option<Listener>,
     want: bool,
-    ip: IpAddr,
+    (ip, interface): (IpAddr, Interface),
     port: &mut u16,
     transport: Transport,
     host: &Arc<DeviceHost>,
@@ -101,17 +109,17 @@ async fn reconcile_one(
             let socket = TcpListener::bind(addr)
                 .await
                 .map_err(|source| ListenError { addr, source })?;
-            let listener = Listener::start(socket, transport, host.clone())
+            let listener = Listener::start(socket, transport, interface, host.clone())
                 .map_err(|source| ListenError { addr, source })?;
             // An ephemeral port is kept, so a listener that closes and
             // reopens (TLS settings changed) comes back at the same address.
             *port = listener.local_addr().port();
-            tracing::info!(addr = %listener.local_addr(), ?transport, "listening");
+            tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "listening");
             *slot = Some(listener);
         }
         (true, false) => {
             if let Some(l) = slot.take() {
-                tracing::info!(addr = %l.local_addr(), ?transport, "closing listener");
+                tracing::info!(addr = %l.local_addr(), ?transport, ?interface, "closing listener");
                 l.stop().await;
             }
         }

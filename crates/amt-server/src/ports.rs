@@ -46,12 +46,31 @@ pub struct PortPolicy {
 }
 
 impl PortPolicy {
-    pub fn of(device: &Device) -> Self {
+    /// The network interface: closed altogether when MEBx disabled network
+    /// access.
+    pub fn remote(device: &Device) -> Self {
+        let tls = &device.active_tls().settings;
+        let up = device.network_access_enabled();
+        PortPolicy {
+            http: up && tls.remote_plain_http_open(),
+            // TLS needs a certificate to present.
+            tls: up && tls.remote_tls_open() && device.active_tls_certificate().is_some(),
+        }
+    }
+
+    /// The local (LMS) interface.
+    pub fn local(device: &Device) -> Self {
         let tls = &device.active_tls().settings;
         PortPolicy {
-            http: tls.remote_plain_http_open(),
-            // TLS needs a certificate to present.
-            tls: tls.remote_tls_open() && device.active_tls_certificate().is_some(),
+            http: !tls.local.enabled || tls.local.accept_non_secure_connections,
+            tls: tls.local.enabled && device.active_tls_certificate().is_some(),
+        }
+    }
+
+    pub fn of(device: &Device, interface: crate::http::Interface) -> Self {
+        match interface {
+            crate::http::Interface::Remote => Self::remote(device),
+            crate::http::Interface::Local => Self::local(device),
         }
     }
 }

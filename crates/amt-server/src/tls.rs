@@ -68,6 +68,9 @@ impl ResolvesServerCert for ActiveCertificate {
 pub struct TlsFace {
     certificate: Arc<ActiveCertificate>,
     config: ArcSwap<ServerConfig>,
+    /// The local interface never asks for client certificates (mutual
+    /// authentication on LMS is deprecated since AMT 6).
+    local_config: Arc<ServerConfig>,
     /// DER of the certificate in the slot, to skip needless rebuilds.
     loaded: ArcSwapOption<Vec<u8>>,
     client_auth: Mutex<Option<ClientAuth>>,
@@ -77,9 +80,11 @@ impl TlsFace {
     pub fn new() -> Result<Self, TlsError> {
         let certificate = Arc::new(ActiveCertificate::default());
         let config = build_config(certificate.clone(), None)?;
+        let local_config = Arc::new(build_config(certificate.clone(), None)?);
         Ok(TlsFace {
             certificate,
             config: ArcSwap::from_pointee(config),
+            local_config,
             loaded: ArcSwapOption::empty(),
             client_auth: Mutex::new(None),
         })
@@ -97,9 +102,12 @@ impl TlsFace {
         Ok(())
     }
 
-    /// The configuration for a new handshake.
-    pub fn server_config(&self) -> Arc<ServerConfig> {
-        self.config.load_full()
+    /// The configuration for a new handshake on `interface`.
+    pub fn server_config(&self, interface: crate::http::Interface) -> Arc<ServerConfig> {
+        match interface {
+            crate::http::Interface::Remote => self.config.load_full(),
+            crate::http::Interface::Local => self.local_config.clone(),
+        }
     }
 
     /// Puts a certificate (DER) and its PKCS#8 key in the slot; `None`
