@@ -41,6 +41,21 @@ impl std::fmt::Debug for Entropy {
     }
 }
 
+/// The device's own random generator. Cloning continues the same stream
+/// in the copy (a snapshot for rolling back a change that could not be
+/// persisted).
+#[derive(Debug)]
+pub(crate) struct DeviceRng(pub(crate) ChaCha20Rng);
+
+impl Clone for DeviceRng {
+    fn clone(&self) -> Self {
+        let mut rng = ChaCha20Rng::from_seed(self.0.get_seed());
+        rng.set_stream(self.0.get_stream());
+        rng.set_word_pos(self.0.get_word_pos());
+        DeviceRng(rng)
+    }
+}
+
 /// What a new device is made from.
 #[derive(Clone, Debug, Default)]
 pub struct DeviceConfig {
@@ -49,7 +64,7 @@ pub struct DeviceConfig {
 }
 
 /// One emulated AMT device.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Device {
     pub(crate) profile: FirmwareProfile,
     pub(crate) uuid: [u8; 16],
@@ -85,7 +100,7 @@ pub struct Device {
     pub(crate) network_access_enabled: bool,
     /// The provisioning chain being added (firmware RAM: not persisted).
     pub(crate) chain: ProvisioningChain,
-    pub(crate) rng: ChaCha20Rng,
+    pub(crate) rng: DeviceRng,
 }
 
 /// The user name of the built-in administrator.
@@ -140,7 +155,7 @@ impl Device {
             local_system_password: String::new(),
             network_access_enabled: true,
             chain: ProvisioningChain::default(),
-            rng,
+            rng: DeviceRng(rng),
         };
         device.local_system_password = device.new_local_system_password();
         if device.profile.mints_self_signed_certificate() {
@@ -253,7 +268,7 @@ impl Device {
         &mut self,
         now: OffsetDateTime,
     ) -> Result<u32, DeviceError> {
-        let key = DeviceKey::generate(self.profile.firmware_key_algorithm(), &mut self.rng)?;
+        let key = DeviceKey::generate(self.profile.firmware_key_algorithm(), &mut self.rng.0)?;
         let der = self_signed::mint(&key, self.bios_clock.certificate_time(now))?;
         let old = self.certs.self_signed().map(|c| (c.handle, c.key_handle));
         if let Some((old_cert, old_key)) = old {
@@ -347,7 +362,7 @@ impl Device {
         };
         self.host_name.clear();
         self.domain_name.clear();
-        self.rng.fill_bytes(&mut self.configuration_nonce);
+        self.rng.0.fill_bytes(&mut self.configuration_nonce);
         self.certs.clear();
         self.hashes.reset();
         self.chain = ProvisioningChain::default();
@@ -361,7 +376,7 @@ impl Device {
     fn new_local_system_password(&mut self) -> String {
         use base64::Engine;
         let mut raw = [0u8; 24];
-        self.rng.fill_bytes(&mut raw);
+        self.rng.0.fill_bytes(&mut raw);
         base64::engine::general_purpose::STANDARD.encode(raw)
     }
 
@@ -679,5 +694,24 @@ mod tests {
         let pkcs8 = base64::engine::general_purpose::STANDARD
             .encode(d.cert_store().keys()[0].key.pkcs8_der());
         assert!(!json.contains(&pkcs8[..40]));
+    }
+}
+
+#[cfg(test)]
+mod clone_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_clone_continues_the_same_random_stream() {
+        let mut a = Device::new(
+            DeviceConfig::default(),
+            Entropy::from_seed(3),
+            datetime!(2026-11-29 10:00:00 UTC),
+        )
+        .unwrap();
+        let mut b = a.clone();
+        assert_eq!(a.generate_key_pair(0, 2048), b.generate_key_pair(0, 2048));
+        assert_eq!(a.cert_store(), b.cert_store());
     }
 }

@@ -235,7 +235,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         local_system_password: image.local_system_password,
         network_access_enabled: image.network_access_enabled,
         chain: ProvisioningChain::default(),
-        rng: ChaCha20Rng::from_seed(entropy.0),
+        rng: crate::device::DeviceRng(ChaCha20Rng::from_seed(entropy.0)),
     })
 }
 

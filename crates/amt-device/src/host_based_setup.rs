@@ -361,7 +361,7 @@ impl Device {
 
     fn rng_fill_configuration_nonce(&mut self) {
         use rand::Rng;
-        self.rng.fill_bytes(&mut self.configuration_nonce);
+        self.rng.0.fill_bytes(&mut self.configuration_nonce);
     }
 
     /// `AMT_SetupAndConfigurationService.Unprovision(ProvisioningMode)`.

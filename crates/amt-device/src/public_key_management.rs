@@ -133,7 +133,8 @@ impl Device {
         if self.certs.keys().len() >= MAX_KEYS {
             return Err(PtStatus::MAX_LIMIT_REACHED);
         }
-        let key = DeviceKey::generate(alg, &mut self.rng).map_err(|_| PtStatus::INTERNAL_ERROR)?;
+        let key =
+            DeviceKey::generate(alg, &mut self.rng.0).map_err(|_| PtStatus::INTERNAL_ERROR)?;
         Ok(self.certs.add_key(key))
     }
 

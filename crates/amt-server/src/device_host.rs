@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use amt_device::device::{ADMIN_USER, LOCAL_SYSTEM_USER};
 use amt_device::{flash, Device};
+use amt_wsman::{CallContext, WsmanService};
 use rand::Rng;
 use time::OffsetDateTime;
 
 use crate::digest::{DigestError, NonceTracker};
-use crate::faults::FaultInjector;
+use crate::faults::{FaultInjector, FaultKind, RequestFacts};
 use crate::flash_store::{FlashStore, FlashStoreError};
 use crate::http::Interface;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalEntry};
 use crate::limits::ServerLimits;
 use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
@@ -25,20 +26,25 @@ use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
 
 /// Who an authenticated request acts as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Principal {
-    /// The network administrator, `admin`.
-    Admin,
-    /// The local system account, `$$OsAdmin`, on the local interface.
-    LocalSystemAccount,
+pub use amt_wsman::Principal;
+
+/// What the HTTP layer does with a WS-Man request's outcome.
+#[derive(Debug)]
+pub enum WsmanOutcome {
+    /// An answer (a WS-Man reply, or an injected HTTP 500 / garbage).
+    Reply {
+        status: u16,
+        body: Vec<u8>,
+        content_type: &'static str,
+    },
+    /// Close the connection without answering (injected drop).
+    Drop,
 }
 
-/// A WS-Man reply ready for HTTP.
-#[derive(Debug)]
-pub struct WsmanHttpReply {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
+/// The media type of WS-Man replies.
+pub const SOAP_CONTENT_TYPE: &str = "application/soap+xml; charset=UTF-8";
+/// How long an injected stall holds a request before dropping it.
+pub const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The listeners of one interface.
 struct Face {
@@ -50,11 +56,14 @@ struct Face {
 struct HostState {
     device: Device,
     nonces: NonceTracker,
+    wsman: WsmanService,
 }
 
 impl HostState {
     /// Drops per-session protocol state (enumeration contexts).
-    fn reset_volatile(&mut self) {}
+    fn reset_volatile(&mut self) {
+        self.wsman = WsmanService::new();
+    }
 }
 
 /// A device and everything its listeners share.
@@ -109,6 +118,7 @@ impl DeviceHost {
             state: Mutex::new(HostState {
                 device,
                 nonces: NonceTracker::new(),
+                wsman: WsmanService::new(),
             }),
             store,
             tls,
@@ -373,16 +383,145 @@ impl DeviceHost {
         }
     }
 
-    /// Handles one WS-Man request body.
+    /// Handles one WS-Man request body: fault injection, the WS-Man
+    /// engine under the device lock, flash before the reply, listeners
+    /// after a change, and the journal.
     pub async fn wsman(
-        &self,
-        _principal: Principal,
-        _interface: Interface,
-        _body: &[u8],
-    ) -> WsmanHttpReply {
-        WsmanHttpReply {
-            status: 404,
-            body: Vec::new(),
+        self: &Arc<Self>,
+        principal: Principal,
+        interface: Interface,
+        body: &[u8],
+    ) -> WsmanOutcome {
+        let started = std::time::Instant::now();
+        let arrived = OffsetDateTime::now_utc();
+        let facts = RequestFacts::of(body);
+        let injected = self.faults.take(&facts.fault_facts());
+        let mut outcome = match &injected {
+            Some(FaultKind::Delay { ms }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+                self.run_wsman(principal, body).await
+            }
+            Some(FaultKind::DropBeforeResponse) => WsmanOutcome::Drop,
+            Some(FaultKind::DropAfterResponse) => {
+                let _ = self.run_wsman(principal, body).await;
+                WsmanOutcome::Drop
+            }
+            Some(FaultKind::SoapFault { subcode, reason }) => {
+                let reply = self
+                    .lock()
+                    .wsman
+                    .injected_fault(body, subcode, reason.as_deref());
+                soap(reply.status, reply.body)
+            }
+            Some(FaultKind::ReturnValue { value }) => {
+                let reply = self.lock().wsman.injected_return_value(body, *value);
+                soap(reply.status, reply.body)
+            }
+            Some(FaultKind::Http500) => WsmanOutcome::Reply {
+                status: 500,
+                body: Vec::new(),
+                content_type: "text/html",
+            },
+            Some(FaultKind::Garbage) => WsmanOutcome::Reply {
+                status: 200,
+                body: b"\x00\x13\x37 this is not SOAP \xff\xfe".to_vec(),
+                content_type: SOAP_CONTENT_TYPE,
+            },
+            Some(FaultKind::Stall) => {
+                tokio::time::sleep(STALL_LIMIT).await;
+                WsmanOutcome::Drop
+            }
+            // Connection-level: not matched per request.
+            Some(FaultKind::RefuseTls { .. }) | None => self.run_wsman(principal, body).await,
+        };
+        if let (Some(kind), WsmanOutcome::Reply { .. }) = (&injected, &outcome) {
+            tracing::info!(?kind, class = ?facts.class, operation = ?facts.operation, "injected fault");
         }
+        let (status, reply_body) = match &mut outcome {
+            WsmanOutcome::Reply { status, body, .. } => {
+                (*status, Some(String::from_utf8_lossy(body).into_owned()))
+            }
+            WsmanOutcome::Drop => (0, None),
+        };
+        self.journal.record(JournalEntry {
+            seq: 0,
+            time: arrived
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            interface: match interface {
+                Interface::Remote => "remote".into(),
+                Interface::Local => "local".into(),
+            },
+            user: Some(
+                match principal {
+                    Principal::Admin => ADMIN_USER,
+                    Principal::LocalSystemAccount => LOCAL_SYSTEM_USER,
+                }
+                .to_string(),
+            ),
+            resource_uri: facts.resource_uri.clone(),
+            class: facts.class.clone(),
+            action: facts.action.clone(),
+            selectors: facts.selectors.clone(),
+            http_status: status,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            fault: reply_body.as_deref().and_then(fault_subcode),
+            injected: injected.as_ref().map(|k| format!("{k:?}")),
+            request_body: Some(String::from_utf8_lossy(body).into_owned()),
+            response_body: reply_body,
+        });
+        outcome
     }
+
+    /// The WS-Man engine proper. A change is persisted before the reply;
+    /// if flash cannot be written the change is rolled back and the caller
+    /// gets an internal error, so memory and flash never disagree.
+    async fn run_wsman(self: &Arc<Self>, principal: Principal, body: &[u8]) -> WsmanOutcome {
+        let ctx = CallContext {
+            now: OffsetDateTime::now_utc(),
+            principal,
+        };
+        let reply = {
+            let mut st = self.lock();
+            let before = st.device.clone();
+            let HostState { device, wsman, .. } = &mut *st;
+            let reply = wsman.handle(device, body, &ctx);
+            if reply.device_changed {
+                if let Err(e) = self.persist(&st.device) {
+                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
+                    st.device = before;
+                    return WsmanOutcome::Reply {
+                        status: 500,
+                        body: Vec::new(),
+                        content_type: "text/html",
+                    };
+                }
+                if let Err(e) = self.present(&st.device) {
+                    tracing::error!(error = %e, "cannot present the new TLS configuration");
+                }
+            }
+            reply
+        };
+        if reply.device_changed {
+            if let Err(e) = self.reconcile_listeners().await {
+                tracing::error!(error = %e, "cannot reopen listeners after a change");
+            }
+        }
+        soap(reply.status, reply.body)
+    }
+}
+
+fn soap(status: u16, body: Vec<u8>) -> WsmanOutcome {
+    WsmanOutcome::Reply {
+        status,
+        body,
+        content_type: SOAP_CONTENT_TYPE,
+    }
+}
+
+/// The WS-Man fault subcode of a reply body, for the journal.
+fn fault_subcode(body: &str) -> Option<String> {
+    let start = body.find("<a:Subcode><a:Value>")? + "<a:Subcode><a:Value>".len();
+    let end = body[start..].find('<')? + start;
+    Some(body[start..end].to_string())
 }

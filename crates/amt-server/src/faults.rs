@@ -67,11 +67,63 @@ pub struct FaultRule {
     pub fired: u32,
 }
 
-/// What the request path learns about a request, to match rules.
+/// What the request path learns about a request, to match rules and to
+/// journal it.
 #[derive(Clone, Debug, Default)]
 pub struct RequestFacts {
+    pub resource_uri: Option<String>,
+    pub action: Option<String>,
+    /// The class name: the last segment of the ResourceURI.
     pub class: Option<String>,
+    /// `Get`, `Put`, … or the method name.
     pub operation: Option<String>,
+    pub selectors: Vec<(String, String)>,
+}
+
+impl RequestFacts {
+    /// Reads what it can from a request body; an unparsable body gives
+    /// empty facts (the engine will answer it with a fault).
+    pub fn of(body: &[u8]) -> Self {
+        let Ok(req) = amt_wsman::envelope::Request::parse(body) else {
+            return RequestFacts::default();
+        };
+        let class = req
+            .resource_uri
+            .as_deref()
+            .and_then(|u| u.rsplit('/').next())
+            .map(str::to_string);
+        let operation = req
+            .action
+            .as_deref()
+            .and_then(|a| a.rsplit('/').next())
+            .map(str::to_string);
+        let selectors = req
+            .selectors
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.text().unwrap_or("(reference)").to_string(),
+                )
+            })
+            .collect();
+        RequestFacts {
+            resource_uri: req.resource_uri,
+            action: req.action,
+            class,
+            operation,
+            selectors,
+        }
+    }
+
+    /// The part fault rules match on.
+    pub fn fault_facts(&self) -> RequestFacts {
+        RequestFacts {
+            class: self.class.clone(),
+            operation: self.operation.clone(),
+            ..RequestFacts::default()
+        }
+    }
 }
 
 /// The rules of one device.
@@ -172,6 +224,7 @@ mod tests {
         RequestFacts {
             class: Some(class.into()),
             operation: Some(op.into()),
+            ..RequestFacts::default()
         }
     }
 

@@ -15,7 +15,7 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::device_host::DeviceHost;
+use crate::device_host::{DeviceHost, WsmanOutcome};
 use crate::listener::SlotGuard;
 
 /// Largest request body accepted. AMT certificate blobs are a few KB; a
@@ -88,7 +88,7 @@ pub async fn serve(
     host: Arc<DeviceHost>,
     interface: Interface,
     slot: Option<Arc<SlotGuard>>,
-) -> Result<Response<ChunkedBody>, Infallible> {
+) -> Result<Response<ChunkedBody>, DropConnection> {
     let server = host.server_header();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
@@ -201,22 +201,40 @@ pub async fn serve(
         }
     };
 
-    let reply = host.wsman(principal, interface, &body).await;
-    let mut r = Response::new(ChunkedBody::new(reply.body));
-    *r.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, reply_body, content_type) = match host.wsman(principal, interface, &body).await {
+        WsmanOutcome::Reply {
+            status,
+            body,
+            content_type,
+        } => (status, body, content_type),
+        // An error from the service makes hyper close the connection
+        // without writing a response.
+        WsmanOutcome::Drop => return Err(DropConnection),
+    };
+    let mut r = Response::new(ChunkedBody::new(reply_body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&server) {
         h.insert(SERVER, v);
     }
     h.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/soap+xml; charset=UTF-8"),
-    );
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CONNECTION, HeaderValue::from_static("close"));
     Ok(r)
 }
+
+/// The service's way of saying "close this connection without answering"
+/// (an injected drop).
+#[derive(Debug)]
+pub struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose (injected fault)")
+    }
+}
+
+impl std::error::Error for DropConnection {}
 
 /// An HTML reply with the firmware's headers; these carry a
 /// Content-Length, as in the recorded 401.

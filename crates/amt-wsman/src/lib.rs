@@ -1,1 +1,125 @@
+//! WS-Management (SOAP 1.2) as Intel AMT speaks it.
+//!
+//! [`WsmanService`] takes one request body and the device it addresses and
+//! returns the reply body with its HTTP status. It is pure logic: no
+//! sockets, files or clocks (the time comes in [`CallContext`]), and no
+//! globals, so a process can hold thousands of devices, each with its own
+//! service value.
+//!
+//! Layout:
+//! - [`namespaces`]: namespace and action URIs;
+//! - [`xml`]: the bounded, namespace-resolving reader and escaping;
+//! - [`envelope`]: the typed [`envelope::Request`];
+//! - [`render`]: reply envelopes with AMT's prefixes;
+//! - [`fault`]: faults as AMT shapes them;
+//! - [`enumeration`]: enumeration contexts and paging;
+//! - [`dispatch`]: ResourceURI → class, Action → operation;
+//! - [`access`]: what `$$OsAdmin` may call;
+//! - [`classes`]: one file per AMT/IPS/CIM class.
 
+pub mod access;
+pub mod classes;
+pub mod dispatch;
+pub mod enumeration;
+pub mod envelope;
+pub mod fault;
+pub mod injection;
+pub mod namespaces;
+pub mod render;
+pub mod xml;
+
+use amt_device::Device;
+use time::OffsetDateTime;
+
+use crate::enumeration::Enumerations;
+use crate::envelope::Request;
+use crate::fault::Fault;
+
+/// Who the (already authenticated) caller is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The digest user `admin`.
+    Admin,
+    /// The digest user `$$OsAdmin`, the local system account.
+    LocalSystemAccount,
+}
+
+/// What a call needs from outside the device.
+#[derive(Clone, Copy, Debug)]
+pub struct CallContext {
+    /// The host time.
+    pub now: OffsetDateTime,
+    pub principal: Principal,
+}
+
+/// A reply ready for HTTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsmanReply {
+    /// 200, 400 for Sender faults, 500 for Receiver faults.
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Whether persisted device state changed (write flash before replying).
+    pub device_changed: bool,
+}
+
+/// The WS-Man state of one device: open enumerations and the reply
+/// `MessageID` counter.
+#[derive(Debug)]
+pub struct WsmanService {
+    enumerations: Enumerations,
+    next_message_id: u64,
+}
+
+impl Default for WsmanService {
+    fn default() -> Self {
+        WsmanService::new()
+    }
+}
+
+impl WsmanService {
+    pub fn new() -> Self {
+        WsmanService {
+            enumerations: Enumerations::new(),
+            next_message_id: 1,
+        }
+    }
+
+    pub(crate) fn take_message_id(&mut self) -> u64 {
+        let id = self.next_message_id;
+        // The firmware prints 48 bits; wrap there.
+        self.next_message_id = (self.next_message_id + 1) & 0xFFFF_FFFF_FFFF;
+        id
+    }
+
+    /// Handles one request body. Never panics; anything unacceptable
+    /// becomes a fault reply.
+    pub fn handle(&mut self, device: &mut Device, request: &[u8], ctx: &CallContext) -> WsmanReply {
+        let message_id = self.take_message_id();
+        let parsed = match Request::parse(request) {
+            Ok(r) => r,
+            Err(fault) => return fault_reply(None, message_id, &fault),
+        };
+        match dispatch::dispatch(&mut self.enumerations, device, &parsed, ctx, message_id) {
+            Ok(done) => WsmanReply {
+                status: 200,
+                body: done.body,
+                device_changed: done.device_changed,
+            },
+            Err(fault) => fault_reply(parsed.message_id.as_deref(), message_id, &fault),
+        }
+    }
+
+    /// Open enumeration contexts (for tests and diagnostics).
+    pub fn open_enumerations(&self) -> usize {
+        self.enumerations.len()
+    }
+}
+
+fn fault_reply(relates_to: Option<&str>, message_id: u64, fault: &Fault) -> WsmanReply {
+    tracing::debug!(%fault, "WS-Man fault");
+    WsmanReply {
+        status: fault.http_status(),
+        body: render::fault_reply(relates_to, message_id, fault),
+        device_changed: false,
+    }
+}

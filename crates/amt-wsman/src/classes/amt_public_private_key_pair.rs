@@ -1,0 +1,54 @@
+//! `AMT_PublicPrivateKeyPair`: the keys the firmware holds. Only the
+//! public half leaves the device: `DERKey` is the PKCS#1 `RSAPublicKey`
+//! (reference §5.7). Delete is added by later work.
+
+use amt_device::Device;
+use base64::Engine;
+
+use super::{ClassHandler, ClassInfo, Instance};
+use crate::fault::Fault;
+
+pub const CLASS_NAME: &str = "AMT_PublicPrivateKeyPair";
+pub const RESOURCE_URI: &str =
+    "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_PublicPrivateKeyPair";
+pub const ELEMENT_NAME: &str = "Intel(r) AMT Key";
+
+/// `InstanceID` of the key with `handle`.
+pub fn instance_id(handle: u32) -> String {
+    format!("Intel(r) AMT Key: Handle: {handle}")
+}
+
+pub struct AmtPublicPrivateKeyPair;
+
+impl ClassHandler for AmtPublicPrivateKeyPair {
+    fn info(&self) -> ClassInfo {
+        ClassInfo {
+            name: CLASS_NAME,
+            resource_uri: RESOURCE_URI,
+            declares_common_namespace: true,
+        }
+    }
+
+    fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault> {
+        device
+            .cert_store()
+            .keys()
+            .iter()
+            .map(|k| {
+                let der = k.key.pkcs1_public_der().map_err(|e| {
+                    tracing::error!(handle = k.handle, error = %e, "key has no PKCS#1 form");
+                    Fault::InternalError(None)
+                })?;
+                let id = instance_id(k.handle);
+                Ok(Instance::new()
+                    .with(
+                        "DERKey",
+                        base64::engine::general_purpose::STANDARD.encode(der),
+                    )
+                    .with("ElementName", ELEMENT_NAME)
+                    .with("InstanceID", &id)
+                    .key("InstanceID", id))
+            })
+            .collect()
+    }
+}

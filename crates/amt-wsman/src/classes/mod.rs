@@ -1,0 +1,286 @@
+//! The AMT, IPS and CIM classes the emulated firmware exposes, one file per
+//! class, and the [`ClassHandler`] trait they implement.
+//!
+//! A handler turns device state into [`Instance`]s (properties in the
+//! firmware's order, which is ASCII order of the property names) and, for
+//! classes that have them, applies Put/Create/Delete and methods to the
+//! device. The engine does the rest: selectors, enumeration, rendering,
+//! faults, access control. Operations a class does not override answer
+//! `ActionNotSupported`.
+
+use amt_device::Device;
+
+use crate::envelope::{Payload, Request, Selector};
+use crate::fault::Fault;
+use crate::namespaces::action;
+use crate::CallContext;
+
+pub mod amt_general_settings;
+pub mod amt_public_key_certificate;
+pub mod amt_public_private_key_pair;
+pub mod amt_setup_and_configuration_service;
+pub mod amt_tls_setting_data;
+pub mod cim_software_identity;
+pub mod ips_host_based_setup_service;
+
+/// The keys every AMT `*Service` singleton carries.
+pub const SYSTEM_CREATION_CLASS_NAME: &str = "CIM_ComputerSystem";
+pub const SYSTEM_NAME: &str = "Intel(r) AMT";
+
+/// What the renderer needs to know about a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassInfo {
+    /// The class name: the element name of an instance.
+    pub name: &'static str,
+    /// The ResourceURI, which is also the namespace of instance elements.
+    pub resource_uri: &'static str,
+    /// Whether AMT declares the WS-CIM common namespace next to this
+    /// class's instances (it does for some classes and not others; the
+    /// captures show which).
+    pub declares_common_namespace: bool,
+}
+
+/// A property value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    /// An array property: one element per value.
+    List(Vec<String>),
+    /// An EPR-valued property or method output (`KeyPair`, `CreatedCertificate`).
+    Reference(Reference),
+}
+
+/// An endpoint reference to an instance, as AMT writes it in output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub resource_uri: String,
+    pub selectors: Vec<(String, String)>,
+}
+
+/// One instance of a class.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Instance {
+    /// Properties in the order the firmware writes them.
+    pub properties: Vec<(&'static str, Value)>,
+    /// The selectors that address this instance (its keys).
+    pub keys: Vec<(&'static str, String)>,
+}
+
+impl Instance {
+    pub fn new() -> Self {
+        Instance::default()
+    }
+
+    /// Appends a property.
+    pub fn with(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.properties.push((name, Value::Text(value.to_string())));
+        self
+    }
+
+    /// Appends a property when there is a value.
+    pub fn with_opt(self, name: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.with(name, v),
+            None => self,
+        }
+    }
+
+    /// Appends an array property (nothing when empty, as AMT omits it).
+    pub fn with_list(mut self, name: &'static str, values: Vec<String>) -> Self {
+        if !values.is_empty() {
+            self.properties.push((name, Value::List(values)));
+        }
+        self
+    }
+
+    /// Declares a key selector.
+    pub fn key(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.keys.push((name, value.to_string()));
+        self
+    }
+
+    /// The text of a property.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.properties.iter().find_map(|(n, v)| match v {
+            Value::Text(t) if *n == name => Some(t.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// `true`/`false` as AMT writes booleans.
+pub fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// The result of an operation that may change the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome<T> {
+    pub value: T,
+    /// Whether persisted device state changed (the server then writes flash).
+    pub device_changed: bool,
+}
+
+/// The output of a method: out parameters (then `ReturnValue`, last).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MethodOutput {
+    pub parameters: Vec<(&'static str, Value)>,
+}
+
+/// One AMT/IPS/CIM class.
+pub trait ClassHandler: Sync {
+    fn info(&self) -> ClassInfo;
+
+    /// Singletons are addressed without selectors.
+    fn is_singleton(&self) -> bool {
+        false
+    }
+
+    /// Every instance, in the order the firmware enumerates them.
+    fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault>;
+
+    /// Get: the instance the selectors name.
+    fn get(&self, device: &Device, selectors: &[Selector]) -> Result<Instance, Fault> {
+        select(self.instances(device)?, selectors, self.is_singleton())
+    }
+
+    /// Put: replaces the selected instance; answers the stored instance.
+    fn put(
+        &self,
+        _device: &mut Device,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<Instance>, Fault> {
+        Err(Fault::ActionNotSupported(action::PUT.to_string()))
+    }
+
+    /// Create: answers the new instance's reference.
+    fn create(
+        &self,
+        _device: &mut Device,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<Reference>, Fault> {
+        Err(Fault::ActionNotSupported(action::CREATE.to_string()))
+    }
+
+    fn delete(
+        &self,
+        _device: &mut Device,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<()>, Fault> {
+        Err(Fault::ActionNotSupported(action::DELETE.to_string()))
+    }
+
+    /// An extrinsic method. `input` is the `*_INPUT` element, if any.
+    fn invoke(
+        &self,
+        _device: &mut Device,
+        method: &str,
+        _input: Option<&Payload>,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<MethodOutput>, Fault> {
+        Err(Fault::ActionNotSupported(format!(
+            "{}/{method}",
+            self.info().resource_uri
+        )))
+    }
+}
+
+/// Picks the instance `selectors` name.
+///
+/// Rules: wsl's `__cimnamespace` selector is ignored; every other selector
+/// must be a key of the instance and match its value. A singleton may be
+/// addressed with no selectors or a partial key set (amtctrl sends `Name`
+/// only); a multi-instance class needs every key.
+pub fn select(
+    instances: Vec<Instance>,
+    selectors: &[Selector],
+    singleton: bool,
+) -> Result<Instance, Fault> {
+    let given: Vec<&Selector> = selectors
+        .iter()
+        .filter(|s| s.name != "__cimnamespace")
+        .collect();
+    let matches = |inst: &Instance| {
+        given.iter().all(|s| {
+            inst.keys
+                .iter()
+                .any(|(k, v)| *k == s.name && s.text().map(str::trim) == Some(v.as_str()))
+        }) && (singleton
+            || inst
+                .keys
+                .iter()
+                .all(|(k, _)| given.iter().any(|s| s.name == *k)))
+    };
+    let mut found = instances.into_iter().filter(matches);
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(one),
+        _ => Err(Fault::InvalidSelectors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::SelectorValue;
+
+    fn sel(name: &str, value: &str) -> Selector {
+        Selector {
+            name: name.into(),
+            value: SelectorValue::Text(value.into()),
+        }
+    }
+
+    fn two() -> Vec<Instance> {
+        vec![
+            Instance::new()
+                .with("InstanceID", "A")
+                .key("InstanceID", "A"),
+            Instance::new()
+                .with("InstanceID", "B")
+                .key("InstanceID", "B"),
+        ]
+    }
+
+    #[test]
+    fn multi_instance_classes_need_their_key() {
+        assert_eq!(
+            select(two(), &[sel("InstanceID", "B")], false)
+                .unwrap()
+                .text("InstanceID"),
+            Some("B")
+        );
+        assert_eq!(select(two(), &[], false), Err(Fault::InvalidSelectors));
+        assert_eq!(
+            select(two(), &[sel("InstanceID", "C")], false),
+            Err(Fault::InvalidSelectors)
+        );
+        assert_eq!(
+            select(two(), &[sel("Bogus", "A")], false),
+            Err(Fault::InvalidSelectors)
+        );
+    }
+
+    #[test]
+    fn singletons_take_none_or_partial_selectors() {
+        let one = || {
+            vec![Instance::new()
+                .key("CreationClassName", "X")
+                .key("Name", "N")]
+        };
+        assert!(select(one(), &[], true).is_ok());
+        assert!(select(one(), &[sel("Name", "N")], true).is_ok());
+        assert!(select(one(), &[sel("__cimnamespace", "interop")], true).is_ok());
+        assert_eq!(
+            select(one(), &[sel("Name", "other")], true),
+            Err(Fault::InvalidSelectors)
+        );
+    }
+}
