@@ -1,0 +1,266 @@
+//! Each fault kind, set through the control API, observed on the AMT port
+//! with a real client (curl).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use amt_server::{Emulator, EmulatorConfig, FaultKind, FaultRule, FaultScope, RunningEmulator};
+
+const PASSWORD: &str = "P@ssw0rd";
+
+fn fixture(path: &str) -> String {
+    format!(
+        "{}/../../fixtures/requests/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+async fn start() -> RunningEmulator {
+    Emulator::start(EmulatorConfig {
+        admin_password: Some(PASSWORD.into()),
+        control_port: Some(0),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Posts a request file with curl --digest over TLS: (curl exit code,
+/// HTTP status, body).
+async fn post(emu: &RunningEmulator, file: &str, max_time: u64) -> (i32, String, String) {
+    let url = format!("https://{}/wsman", emu.tls_addr().unwrap());
+    let file = format!("@{}", fixture(file));
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl")
+            .args(["-sk", "--digest", "-u", &format!("admin:{PASSWORD}")])
+            .args(["--max-time", &max_time.to_string()])
+            .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
+            .args(["-w", "\n%{http_code}", "--data-binary", &file, &url])
+            .stdin(Stdio::null())
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "000"));
+        (
+            out.status.code().unwrap_or(-1),
+            code.to_string(),
+            body.to_string(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn rule(
+    class: Option<&str>,
+    operation: Option<&str>,
+    kind: FaultKind,
+    times: Option<u32>,
+) -> FaultRule {
+    FaultRule {
+        id: 0,
+        scope: FaultScope {
+            class: class.map(str::to_string),
+            operation: operation.map(str::to_string),
+        },
+        kind,
+        times,
+        fired: 0,
+    }
+}
+
+const GET_GENERAL: &str = "AMT_GeneralSettings/Get.request.xml";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delayed_get_takes_at_least_the_delay_and_only_once() {
+    let emu = start().await;
+    emu.host().faults().add(rule(
+        None,
+        Some("Get"),
+        FaultKind::Delay { ms: 700 },
+        Some(1),
+    ));
+    let t = Instant::now();
+    let (_, code, body) = post(&emu, GET_GENERAL, 20).await;
+    assert!(t.elapsed() >= Duration::from_millis(700));
+    assert_eq!(code, "200");
+    assert!(body.contains("AMT_GeneralSettings"));
+    let (_, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(code, "200");
+    assert!(
+        emu.host().faults().rules().is_empty(),
+        "a counted rule is spent"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drops_close_the_connection_without_an_answer() {
+    let emu = start().await;
+    emu.host().faults().add(rule(
+        Some("AMT_GeneralSettings"),
+        None,
+        FaultKind::DropBeforeResponse,
+        Some(1),
+    ));
+    let (exit, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_ne!(exit, 0, "curl sees the connection close");
+    // curl reports the last status it saw: the digest challenge's.
+    assert_ne!(code, "200");
+    emu.host().faults().add(rule(
+        None,
+        Some("Get"),
+        FaultKind::DropAfterResponse,
+        Some(1),
+    ));
+    let (exit, _, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_ne!(exit, 0);
+    let (exit, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(
+        (exit, code.as_str()),
+        (0, "200"),
+        "the device answers again"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soap_fault_return_value_http500_and_garbage() {
+    let emu = start().await;
+    let faults = emu.host().faults();
+    faults.add(rule(
+        None,
+        Some("Get"),
+        FaultKind::SoapFault {
+            subcode: "wsman:AccessDenied".into(),
+            reason: None,
+        },
+        Some(1),
+    ));
+    let (_, code, body) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(code, "400");
+    assert!(body.contains("<a:Value>e:AccessDenied</a:Value>"), "{body}");
+
+    faults.add(rule(
+        None,
+        Some("GetUuid"),
+        FaultKind::ReturnValue { value: 1 },
+        Some(1),
+    ));
+    let (_, code, body) = post(
+        &emu,
+        "AMT_SetupAndConfigurationService/GetUuid.request.xml",
+        20,
+    )
+    .await;
+    assert_eq!(code, "200");
+    assert!(body.contains("<g:ReturnValue>1</g:ReturnValue>"), "{body}");
+
+    faults.add(rule(None, None, FaultKind::Http500, Some(1)));
+    let (_, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(code, "500");
+
+    faults.add(rule(None, None, FaultKind::Garbage, Some(1)));
+    let (_, code, body) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(code, "200");
+    assert!(!body.contains("Envelope"), "not SOAP: {body}");
+
+    let (_, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(code, "200", "back to normal");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_request_is_never_answered_but_others_are() {
+    let emu = start().await;
+    emu.host()
+        .faults()
+        .add(rule(None, Some("Get"), FaultKind::Stall, Some(1)));
+    let (exit, code, _) = post(&emu, GET_GENERAL, 2).await;
+    assert_eq!(exit, 28, "curl gave up waiting (timeout)");
+    assert_ne!(code, "200");
+    let (exit, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!((exit, code.as_str()), (0, "200"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_records_calls_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("journal.jsonl");
+    let emu = Emulator::start(EmulatorConfig {
+        admin_password: Some(PASSWORD.into()),
+        journal: amt_server::JournalConfig {
+            file: Some(file.clone()),
+            ..Default::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    // Requests that carry secrets, whatever the device answers to them.
+    for f in [
+        "IPS_HostBasedSetupService/Setup.request.xml",
+        "AMT_AuthorizationService/SetAdminAclEntryEx.request.xml",
+        "AMT_PublicKeyManagementService/AddKey.request.xml",
+        "AMT_SetupAndConfigurationService/SetMEBxPassword.request.xml",
+        GET_GENERAL,
+    ] {
+        post(&emu, f, 20).await;
+    }
+    let entries = emu.host().journal().entries(0);
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[4].class.as_deref(), Some("AMT_GeneralSettings"));
+    assert_eq!(entries[4].http_status, 200);
+    assert_eq!(entries[4].user.as_deref(), Some("admin"));
+    let in_memory = serde_json::to_string(&entries).unwrap();
+    let on_disk = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(on_disk.lines().count(), 5);
+    for text in [&in_memory, &on_disk] {
+        assert!(!text.contains(PASSWORD), "the admin password");
+        for f in [
+            "IPS_HostBasedSetupService/Setup.request.xml",
+            "AMT_AuthorizationService/SetAdminAclEntryEx.request.xml",
+            "AMT_PublicKeyManagementService/AddKey.request.xml",
+            "AMT_SetupAndConfigurationService/SetMEBxPassword.request.xml",
+        ] {
+            for secret in secrets_in(&std::fs::read_to_string(fixture(f)).unwrap()) {
+                assert!(!text.contains(&secret), "{f}: a secret reached the journal");
+            }
+        }
+        assert!(
+            !text.contains("Digest username"),
+            "no digest header is journaled"
+        );
+        assert!(
+            !text.contains("response="),
+            "no digest response is journaled"
+        );
+    }
+    emu.shutdown().await;
+}
+
+/// The text of the secret elements in a request.
+fn secrets_in(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in [
+        "NetworkAdminPassword>",
+        "DigestPassword>",
+        "KeyBlob>",
+        "Password>",
+    ] {
+        let mut rest = xml;
+        while let Some(i) = rest.find(name) {
+            let after = &rest[i + name.len()..];
+            let end = after.find('<').unwrap_or(0);
+            let value = &after[..end];
+            if value.len() >= 4 {
+                out.push(value.to_string());
+            }
+            rest = &after[end..];
+        }
+    }
+    out
+}
