@@ -76,6 +76,11 @@ impl ControlListener {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+
+    /// Tells the accept loop to stop, without waiting for it (for drop).
+    pub fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 /// An answer: status and JSON.

@@ -300,6 +300,17 @@ impl DeviceHost {
         Ok(())
     }
 
+    /// Stops every listener without waiting (for drop); a listener busy
+    /// being reconciled at that moment is left to finish.
+    pub fn signal_stop_listeners(&self) {
+        for face in &self.faces {
+            if let Ok(mut set) = face.set.try_lock() {
+                set.signal_stop();
+                *face.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
+            }
+        }
+    }
+
     /// Closes every listener.
     pub async fn close_listeners(&self) {
         for face in &self.faces {

@@ -331,11 +331,90 @@ impl RunningEmulator {
         Ok(())
     }
 
-    /// Stops the listeners.
-    pub async fn shutdown(self) {
-        if let Some(c) = self.control {
+    /// `https://ADDR/wsman` of the TLS listener, if open.
+    pub fn wsman_tls_url(&self) -> Option<String> {
+        self.tls_addr().map(|a| format!("https://{a}/wsman"))
+    }
+
+    /// `http://ADDR/wsman` of the plain listener, if open.
+    pub fn wsman_http_url(&self) -> Option<String> {
+        self.http_addr().map(|a| format!("http://{a}/wsman"))
+    }
+
+    /// Stops the listeners and waits for their accept loops to end.
+    /// Dropping a `RunningEmulator` stops them too, without waiting.
+    pub async fn shutdown(mut self) {
+        if let Some(c) = self.control.take() {
             c.stop().await;
         }
         self.host.close_listeners().await;
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(c) = self.control.take() {
+            c.signal_stop();
+        }
+        self.host.signal_stop_listeners();
+    }
+}
+
+impl EmulatorConfig {
+    /// A device in memory on ephemeral loopback ports: the start of a
+    /// one-line test device, e.g.
+    /// `EmulatorConfig::new().admin_password("P@ssw0rd").start().await?`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn admin_password(mut self, password: &str) -> Self {
+        self.admin_password = Some(password.to_string());
+        self
+    }
+
+    pub fn firmware(mut self, version: FirmwareVersion) -> Self {
+        self.firmware = Some(version);
+        self
+    }
+
+    pub fn bios_clock(mut self, clock: BiosClock) -> Self {
+        self.bios_clock = Some(clock);
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Also run the control API on an ephemeral port.
+    pub fn with_control_api(mut self) -> Self {
+        self.control_port = Some(0);
+        self
+    }
+
+    /// Also open the local (LMS) interface on loopback, ephemeral ports.
+    pub fn with_lms(mut self) -> Self {
+        self.lms = Some(LmsConfig {
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: Ports::ephemeral(),
+        });
+        self
+    }
+
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// Starts the device.
+    pub async fn start(self) -> Result<RunningEmulator, ServerError> {
+        Emulator::start(self).await
     }
 }

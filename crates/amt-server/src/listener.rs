@@ -92,6 +92,11 @@ impl Listener {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+
+    /// Tells the accept loop to stop, without waiting for it (for drop).
+    pub fn signal_stop(&self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 /// Takes a connection slot (shedding an idle connection if the device is

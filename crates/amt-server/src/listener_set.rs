@@ -85,6 +85,15 @@ impl ListenerSet {
         .await
     }
 
+    /// Signals every accept loop to stop without waiting (for drop).
+    pub fn signal_stop(&mut self) {
+        for slot in [&mut self.http, &mut self.tls] {
+            if let Some(l) = slot.take() {
+                l.signal_stop();
+            }
+        }
+    }
+
     /// Closes every listener (connections already open finish on their own).
     pub async fn close(&mut self) {
         for slot in [&mut self.http, &mut self.tls] {
