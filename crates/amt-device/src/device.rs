@@ -401,6 +401,21 @@ impl Device {
         self.hashes.add_custom(hash_type, hash, description)
     }
 
+    /// `AMT_ProvisioningCertificateHash` Put: enables or disables an entry
+    /// (a disabled root no longer completes a provisioning chain).
+    pub fn set_provisioning_hash_enabled(
+        &mut self,
+        handle: u32,
+        enabled: bool,
+    ) -> Result<(), PtStatus> {
+        self.hashes.set_enabled(handle, enabled)
+    }
+
+    /// `AMT_ProvisioningCertificateHash` Delete: custom entries only.
+    pub fn delete_provisioning_hash(&mut self, handle: u32) -> Result<(), PtStatus> {
+        self.hashes.delete(handle)
+    }
+
     /// MEBx: the PKI DNS suffix.
     pub fn pki_dns_suffix(&self) -> Option<&str> {
         self.pki_dns_suffix.as_deref()

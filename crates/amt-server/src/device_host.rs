@@ -117,7 +117,7 @@ impl DeviceHost {
         let host = DeviceHost {
             state: Mutex::new(HostState {
                 device,
-                nonces: NonceTracker::new(),
+                nonces: nonce_tracker(&limits),
                 wsman: WsmanService::new(),
             }),
             store,
@@ -182,7 +182,7 @@ impl DeviceHost {
         {
             let mut st = self.lock();
             st.device.power_cycle();
-            st.nonces = NonceTracker::new();
+            st.nonces = nonce_tracker(&self.limits);
             st.reset_volatile();
         }
         self.reconcile_listeners().await?;
@@ -208,7 +208,7 @@ impl DeviceHost {
             self.persist(&fresh)?;
             self.present(&fresh)?;
             st.device = fresh;
-            st.nonces = NonceTracker::new();
+            st.nonces = nonce_tracker(&self.limits);
             st.reset_volatile();
         }
         self.reconcile_listeners().await?;
@@ -520,6 +520,13 @@ impl DeviceHost {
         }
         soap(reply.status, reply.body)
     }
+}
+
+/// An empty nonce store with the device's nonce lifetime.
+fn nonce_tracker(limits: &ServerLimits) -> NonceTracker {
+    NonceTracker::with_lifetime(
+        time::Duration::try_from(limits.nonce_lifetime).unwrap_or(crate::digest::NONCE_LIFETIME),
+    )
 }
 
 fn soap(status: u16, body: Vec<u8>) -> WsmanOutcome {

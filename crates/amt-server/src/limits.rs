@@ -31,6 +31,9 @@ pub struct ServerLimits {
     pub lockout_window: Duration,
     /// How long every login, even a correct one, is refused once locked.
     pub lockout_duration: Duration,
+    /// How long a digest nonce may be used after it was issued; past this
+    /// the device answers 401 with `stale="true"`.
+    pub nonce_lifetime: Duration,
 }
 
 /// Default header timeout.
@@ -47,6 +50,9 @@ pub const DEFAULT_LOCKOUT_THRESHOLD: u32 = 5;
 pub const DEFAULT_LOCKOUT_WINDOW: Duration = Duration::from_secs(60);
 /// Default lockout length.
 pub const DEFAULT_LOCKOUT_DURATION: Duration = Duration::from_secs(60);
+/// Default digest nonce lifetime (provisioning flows keep one nonce for
+/// minutes); the same as [`crate::digest::NONCE_LIFETIME`].
+pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 impl Default for ServerLimits {
     fn default() -> Self {
@@ -58,6 +64,7 @@ impl Default for ServerLimits {
             lockout_threshold: DEFAULT_LOCKOUT_THRESHOLD,
             lockout_window: DEFAULT_LOCKOUT_WINDOW,
             lockout_duration: DEFAULT_LOCKOUT_DURATION,
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
         }
     }
 }

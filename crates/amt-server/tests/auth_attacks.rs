@@ -445,3 +445,145 @@ async fn no_secret_reaches_the_logs() {
         assert!(!text.contains(s.as_str()), "secret {s:?} is in the logs");
     }
 }
+
+// ---- Issue 3's digest list, the cases not covered above: a good login
+// answered with the WS-Man reply, a wrong password, a missing or other
+// qop, and a stale nonce (with a shortened nonce lifetime). ----
+
+/// A POST /wsman carrying `body` and an Authorization header.
+fn wsman_post_with_body(authorization: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST /wsman HTTP/1.1\r\nHost: amt\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The GeneralSettings Get wsman-messages builds (fixtures/requests).
+fn general_settings_get() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/requests/AMT_GeneralSettings/Get.request.xml"
+    ))
+    .expect("request fixture")
+}
+
+/// The `stale` parameter of the challenge in a 401.
+fn challenge_stale(out: &Outcome) -> String {
+    let text = out.text();
+    let line = text
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+        .expect("a challenge");
+    let start = line.find("stale=\"").expect("stale") + 7;
+    line[start..start + line[start..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_good_login_gets_the_wsman_reply() {
+    let (emu, addr, _url) = device(no_lockout()).await;
+    let a = Attempt::new(addr).await;
+    let h = a.header("00000001", &a.right_response("00000001"));
+    let out = raw_exchange(addr, &wsman_post_with_body(&h, &general_settings_get())).await;
+    assert_eq!(out.status(), Some(200), "{}", out.text());
+    let text = out.text();
+    assert!(
+        text.contains("http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse")
+            && text.contains(&format!("<g:DigestRealm>{}</g:DigestRealm>", a.realm)),
+        "{text}"
+    );
+    // The same nonce goes on with the next nc (a keep-alive console).
+    let h = a.header("00000002", &a.right_response("00000002"));
+    let out = raw_exchange(addr, &wsman_post_with_body(&h, &general_settings_get())).await;
+    assert_eq!(out.status(), Some(200), "{}", out.text());
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_password_is_refused_with_a_fresh_challenge() {
+    let (emu, addr, url) = device(no_lockout()).await;
+    let a = Attempt::new(addr).await;
+    for wrong in ["wrong", "p@ssw0rd", "P@ssw0rd ", ""] {
+        let r = digest_response("admin", &a.realm, wrong, &a.nonce, "1", "POST", "/wsman");
+        let out = a.send(addr, &a.header("1", &r)).await;
+        assert_refused(&out, &format!("password {wrong:?}"));
+        assert_eq!(challenge_stale(&out), "false", "not a stale nonce");
+        let (realm, nonce) = support::parse_challenge(&out.text()).unwrap();
+        assert_eq!(realm, a.realm);
+        assert_ne!(nonce, a.nonce, "a fresh nonce with every 401");
+    }
+    assert_accepted(
+        &a.send(addr, &a.header("1", &a.right_response("1"))).await,
+        "the right password after wrong ones",
+    );
+    assert_console_works(&url).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_other_qop_is_refused() {
+    let (emu, addr, url) = device(no_lockout()).await;
+    let a = Attempt::new(addr).await;
+    let right = a.right_response("00000001");
+
+    // qop dropped, everything else as a qop=auth client sends it.
+    let h = a.header("00000001", &right).replace(",qop=\"auth\"", "");
+    assert!(!h.contains("qop"));
+    assert_refused(&a.send(addr, &h).await, "no qop");
+
+    // RFC 2069 style: no qop, nc or cnonce, response = MD5(HA1:nonce:HA2).
+    let md5 = |s: String| {
+        use md5::{Digest, Md5};
+        hex::encode(Md5::digest(s.as_bytes()))
+    };
+    let ha1 = md5(format!("admin:{}:{ADMIN_PASSWORD}", a.realm));
+    let ha2 = md5("POST:/wsman".to_string());
+    let legacy = md5(format!("{ha1}:{}:{ha2}", a.nonce));
+    let h = format!(
+        "Digest username=\"admin\", realm=\"{}\", nonce=\"{}\", uri=\"/wsman\", response=\"{legacy}\"",
+        a.realm, a.nonce
+    );
+    assert_refused(&a.send(addr, &h).await, "RFC 2069 digest without qop");
+
+    // qop the device did not offer.
+    let h = a
+        .header("00000001", &right)
+        .replace("qop=\"auth\"", "qop=\"auth-int\"");
+    assert_refused(&a.send(addr, &h).await, "qop=auth-int");
+
+    assert_accepted(
+        &a.send(addr, &a.header("00000001", &right)).await,
+        "the same login with qop=auth",
+    );
+    assert_console_works(&url).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_nonce_is_refused_with_stale_true() {
+    let limits = ServerLimits {
+        nonce_lifetime: Duration::from_secs(1),
+        ..no_lockout()
+    };
+    let (emu, addr, url) = device(limits).await;
+    let a = Attempt::new(addr).await;
+    assert_accepted(
+        &a.send(addr, &a.header("1", &a.right_response("1"))).await,
+        "a fresh nonce",
+    );
+    tokio::time::sleep(limits.nonce_lifetime + Duration::from_millis(500)).await;
+    let out = a.send(addr, &a.header("2", &a.right_response("2"))).await;
+    assert_refused(&out, "a nonce past its lifetime");
+    assert_eq!(challenge_stale(&out), "true", "{}", out.text());
+    // The client retries with the new nonce and the same credentials.
+    let (realm, nonce) = support::parse_challenge(&out.text()).unwrap();
+    assert_ne!(nonce, a.nonce);
+    let b = Attempt { realm, nonce };
+    assert_accepted(
+        &b.send(addr, &b.header("1", &b.right_response("1"))).await,
+        "the new nonce",
+    );
+    // A stale nonce is not a failed login: curl still gets in.
+    assert_console_works(&url).await;
+    emu.shutdown().await;
+}

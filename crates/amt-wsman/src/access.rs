@@ -10,14 +10,11 @@
 use amt_device::{Device, ProvisioningState};
 
 use crate::classes::{
-    amt_general_settings, amt_public_key_certificate, amt_setup_and_configuration_service,
-    cim_software_identity, ips_host_based_setup_service,
+    amt_authorization_service, amt_general_settings, amt_public_key_certificate,
+    amt_setup_and_configuration_service, cim_software_identity, ips_host_based_setup_service,
 };
 use crate::fault::Fault;
 use crate::Principal;
-
-/// Not implemented yet, but named here so the policy is complete.
-const AMT_AUTHORIZATION_SERVICE: &str = "AMT_AuthorizationService";
 
 /// The operation asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +93,7 @@ fn provisioning_local(class_name: &str, op: Operation<'_>) -> bool {
                 )
         }
         // AMT 19+ TLS activation sets the admin password before committing.
-        AMT_AUTHORIZATION_SERVICE => {
+        amt_authorization_service::CLASS_NAME => {
             matches!(op, Operation::Invoke("SetAdminAclEntryEx"))
         }
         // rpc-go reads the certificate store while it decides on TLS.
@@ -152,5 +149,40 @@ mod tests {
             Operation::Invoke("Unprovision")
         ));
         assert!(!provisioning_local("AMT_TLSSettingData", Operation::Put));
+    }
+
+    #[test]
+    fn provisioning_methods_need_the_right_principal_and_state() {
+        // Before provisioning completes: the host agent provisions.
+        for m in ["Setup", "AdminSetup", "AddNextCertInChain"] {
+            assert!(provisioning_local(
+                ips_host_based_setup_service::CLASS_NAME,
+                Operation::Invoke(m)
+            ));
+            // Afterwards the local account's rights shrink to reads.
+            assert!(!post_provisioning_local(
+                ips_host_based_setup_service::CLASS_NAME,
+                Operation::Invoke(m)
+            ));
+        }
+        // The upgrade is the AMT admin's call, never the local account's.
+        for local in [provisioning_local, post_provisioning_local] {
+            assert!(!local(
+                ips_host_based_setup_service::CLASS_NAME,
+                Operation::Invoke("UpgradeClientToAdmin")
+            ));
+        }
+        assert!(provisioning_local(
+            amt_authorization_service::CLASS_NAME,
+            Operation::Invoke("SetAdminAclEntryEx")
+        ));
+        assert!(!post_provisioning_local(
+            amt_authorization_service::CLASS_NAME,
+            Operation::Invoke("SetAdminAclEntryEx")
+        ));
+        assert!(!provisioning_local(
+            "AMT_ProvisioningCertificateHash",
+            Operation::Create
+        ));
     }
 }

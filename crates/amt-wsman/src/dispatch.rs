@@ -5,6 +5,8 @@
 use amt_device::Device;
 
 use crate::access::{self, Operation};
+use crate::classes::amt_authorization_service::AmtAuthorizationService;
+use crate::classes::amt_provisioning_certificate_hash::AmtProvisioningCertificateHash;
 use crate::classes::{
     amt_general_settings::AmtGeneralSettings, amt_public_key_certificate::AmtPublicKeyCertificate,
     amt_public_private_key_pair::AmtPublicPrivateKeyPair,
@@ -28,6 +30,12 @@ static CLASSES: &[&dyn ClassHandler] = &[
     &AmtPublicKeyCertificate,
     &AmtPublicPrivateKeyPair,
     &AmtTlsSettingData,
+    &AmtAuthorizationService,
+    &AmtProvisioningCertificateHash,
+    &crate::classes::amt_public_key_management_service::AmtPublicKeyManagementService,
+    &crate::classes::amt_time_synchronization_service::AmtTimeSynchronizationService,
+    &crate::classes::amt_tls_credential_context::AmtTlsCredentialContext,
+    &crate::classes::amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
 ];
 
 /// The handler for a ResourceURI.

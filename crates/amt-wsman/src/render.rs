@@ -125,6 +125,17 @@ fn write_reference_contents(out: &mut String, r: &Reference) {
             escape_text(value)
         );
     }
+    // The Create capture of AMT_TLSCredentialContext: an EPR-valued
+    // selector holds a whole `<b:EndpointReference>`.
+    for (name, value) in &r.reference_selectors {
+        let _ = write!(
+            out,
+            r#"<c:Selector Name="{}"><b:EndpointReference>"#,
+            escape_attr(name)
+        );
+        write_reference_contents(out, value);
+        out.push_str("</b:EndpointReference></c:Selector>");
+    }
     out.push_str("</c:SelectorSet></b:ReferenceParameters>");
 }
 
@@ -146,6 +157,11 @@ pub fn reference_of(class: &ClassInfo, instance: &Instance) -> Reference {
             .keys
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        reference_selectors: instance
+            .reference_keys
+            .iter()
+            .map(|(k, r)| (k.to_string(), r.clone()))
             .collect(),
     }
 }

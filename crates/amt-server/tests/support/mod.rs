@@ -332,3 +332,96 @@ pub fn client_hello_bytes() -> Vec<u8> {
     }
     out
 }
+
+// ---- Console flows (tests/provisioning.rs): requests built by Intel's
+// wsman-messages, posted with curl --digest. ----
+
+/// The request Intel's wsman-messages (what RPS sends) builds for one call,
+/// from `tests/clients/wsman-request.js`: e.g. `("IPS",
+/// "HostBasedSetupService", "Setup", r#"[2,"<md5hex>"]"#)`; `args` is a JSON
+/// array ("" for none).
+pub fn wsman_messages_request(namespace: &str, class: &str, method: &str, args: &str) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/clients/wsman-request.js");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script).args([namespace, class, method]);
+    if !args.is_empty() {
+        cmd.arg(args);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("node is installed (see .ci/install-clients)");
+    assert!(
+        out.status.success(),
+        "wsman-request.js {namespace} {class} {method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the request is UTF-8")
+}
+
+/// POSTs `body` to `url` as a console does: `curl --digest -u USER:PW
+/// --data-binary @file` (TLS certificates not checked). Returns the HTTP
+/// status as curl prints it and the reply body.
+pub fn curl_wsman(url: &str, user: &str, password: &str, body: &str) -> (String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write_file(dir.path(), "request.xml", body.as_bytes());
+    let credentials = format!("{user}:{password}");
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-k",
+            "--digest",
+            "-u",
+            &credentials,
+            "--max-time",
+            "30",
+            "-H",
+            "Content-Type: application/soap+xml;charset=UTF-8",
+            "--data-binary",
+            &format!("@{file}"),
+            "-w",
+            "\n%{http_code}",
+            url,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl is installed (see .ci/install-clients)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (reply, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.to_string(), reply.to_string())
+}
+
+/// HA1 in hex, MD5(`user:realm:password`): what host-based setup takes as
+/// `NetworkAdminPassword`.
+pub fn ha1_hex(user: &str, realm: &str, password: &str) -> String {
+    md5_hex(&format!("{user}:{realm}:{password}"))
+}
+
+// ---- TLS enrollment (tests/tls_enrollment.rs) ----
+
+/// [`curl_wsman`] with extra curl arguments before the URL (a client
+/// certificate, `--cacert` instead of `-k`…). Returns (curl succeeded,
+/// HTTP status as printed, reply body).
+pub fn curl_wsman_with(
+    url: &str,
+    password: &str,
+    body: &str,
+    extra: &[&str],
+) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write_file(dir.path(), "request.xml", body.as_bytes());
+    let credentials = format!("admin:{password}");
+    let out = Command::new("curl")
+        .args(["-s", "--digest", "-u", &credentials, "--max-time", "30"])
+        .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
+        .args(["--data-binary", &format!("@{file}"), "-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl is installed (see .ci/install-clients)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (reply, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (out.status.success(), status.to_string(), reply.to_string())
+}

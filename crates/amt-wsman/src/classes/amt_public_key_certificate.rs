@@ -5,14 +5,20 @@
 //! (reference §5.6, checked against the capture's certificate): RDNs in
 //! RFC 4514 order, i.e. the reverse of the DER sequence, joined with `,`
 //! and no spaces. `TrustedRootCertficate` is misspelled in the schema and
-//! on the wire. Put and Delete are added by later work.
+//! on the wire. Delete maps onto `Device::delete_certificate`: a refusal
+//! (the read-only self-signed certificate, one a TLS credential context
+//! uses) is an intrinsic-operation failure, so a `wsman:InternalError`
+//! fault with `AMT-STATUS 16` (reference §3.2), and the certificate stays.
+//! Put is not supported (no console changes a certificate in place).
 
 use amt_device::{CertificateEntry, Device};
 use base64::Engine;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
-use super::{bool_text, ClassHandler, ClassInfo, Instance};
+use super::{bool_text, select, ClassHandler, ClassInfo, Instance, Outcome};
+use crate::envelope::Request;
 use crate::fault::Fault;
+use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_PublicKeyCertificate";
 pub const RESOURCE_URI: &str =
@@ -22,6 +28,37 @@ pub const ELEMENT_NAME: &str = "Intel(r) AMT Certificate";
 /// `InstanceID` of the certificate with `handle`.
 pub fn instance_id(handle: u32) -> String {
     format!("Intel(r) AMT Certificate: Handle: {handle}")
+}
+
+/// The handle in an `InstanceID` such as `Intel(r) AMT Certificate: Handle: 3`
+/// (`element_name` is the part before the first colon). Liberal in the
+/// spacing and in the colon after `Handle`, which some console test
+/// fixtures leave out.
+pub fn parse_handle(instance_id: &str, element_name: &str) -> Option<u32> {
+    let rest = instance_id
+        .trim()
+        .strip_prefix(element_name)?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix("Handle")?
+        .trim_start();
+    let digits = rest.strip_prefix(':').unwrap_or(rest).trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// What an intrinsic Delete answers when the device refuses: NOT_FOUND
+/// means the selectors named nothing; anything else is the firmware's
+/// InternalError with the status as detail.
+pub(crate) fn delete_refusal(status: amt_device::PtStatus) -> Fault {
+    if status == amt_device::PtStatus::NOT_FOUND {
+        Fault::InvalidSelectors
+    } else {
+        Fault::InternalError(Some(status))
+    }
 }
 
 /// A distinguished name as AMT prints it: `C=unknown,O=unknown,CN=x` for a
@@ -96,6 +133,26 @@ impl ClassHandler for AmtPublicKeyCertificate {
             .map(|c| instance(device, c))
             .collect()
     }
+
+    fn delete(
+        &self,
+        device: &mut Device,
+        request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<()>, Fault> {
+        let target = select(self.instances(device)?, &request.selectors, false)?;
+        let handle = target
+            .keys
+            .iter()
+            .find(|(k, _)| *k == "InstanceID")
+            .and_then(|(_, id)| parse_handle(id, ELEMENT_NAME))
+            .ok_or(Fault::InvalidSelectors)?;
+        device.delete_certificate(handle).map_err(delete_refusal)?;
+        Ok(Outcome {
+            value: (),
+            device_changed: true,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +162,31 @@ mod tests {
 
     /// The certificate of the go-wsman-messages fixture (DER order CN, O, C).
     const MPS_ROOT: &str = "MIIEOzCCAqOgAwIBAgIDAZMjMA0GCSqGSIb3DQEBDAUAMD0xFzAVBgNVBAMTDk1QU1Jvb3QtMGFmMWQ1MRAwDgYDVQQKEwd1bmtub3duMRAwDgYDVQQGEwd1bmtub3duMCAXDTIyMDkyNDEwNDUwOFoYDzIwNTMwOTI0MTA0NTA4WjA9MRcwFQYDVQQDEw5NUFNSb290LTBhZjFkNTEQMA4GA1UEChMHdW5rbm93bjEQMA4GA1UEBhMHdW5rbm93bjCCAaIwDQYJKoZIhvcNAQEBBQADggGPADCCAYoCggGBALz/oJNyWXlClSlteAieC8Uyd4A+tbn8b45k6LKiImhDmdz/xFo9xe0C9GNf7b42KVpg5WoH/sPhoClR9Tv5i1LnilT1SUir42fcm2NEV9dRcLsPd/RAQfz8u0D4zb3blnxE8isqzriNpG7kac35UidSr5ym8TZ3IwXx6JJuncGgfB0DFZADC/+dA74n3coykvWBYqLr6RI5pkAxvulkRlCsatJTJrvMUYJ51GI28jV56mIAc89sLrHqiSKCZBH9AcUrnZ/cB6ST/IikXpxy5wXBIvWT3VKVq75T/uIoCBEp5TLEn1EOYGqBBOCSQgmtmX7eVaB0s1+ppPW9w9a2zS45cHAtQ7tYvkkPv2dRhSzZdlk6HRXDP5wsF0aiflZCgbrjkq0SFC4e3Lo7XQX3FTNb0SOTZVTydupoMKkgJQTNlcosdu1ZzaIBl3eSkKkJZz2rUTssZC5tn9vcDd5vy3BzcGh5pvkgfAgN1sydqG7Ke1qCkNEzm11B/BsevatjjwIDAQABo0IwQDAMBgNVHRMEBTADAQH/MBEGCWCGSAGG+EIBAQQEAwIABzAdBgNVHQ4EFgQUCvHVQqerCid99eLApuLky9x6H5owDQYJKoZIhvcNAQEMBQADggGBAIzOyGV0hzsmH2biJlzwTZaHMxqS7boTFMkHw+KvzsI201tHqVmCoiQ8EHErBGLSoDOTDRgOUGOCA5XU5ie9OWupAGqKBSwIyAhmJMOzrzC4Gwpu8K1msoFJH30kx/V9purpbS3BRj0xfYXLa6IczbTg3E5IfTnZRJ9YuUtKQfI0P9c5U9CoKtddKn4+lRvOjFDoYfQGCJ7go3xjNCcGCVCjfkUhAVdbQ21DCRr6/YCZDWmjzZpL0p7UKF8roTiNuL/Z7gIXxch5HOmEWHY9uQ6K2MntuxAu0aK/mSD2kwmt/ECongdEGfUvhULLoPRQlQ2LnzcUQEgMECGQR5Yfy9jT0E8zdWDpc2tgVioNu6rEYKgp/GhG+sv7jv58pW82FRAV9xXtftW9+XDugC8tBJ6JHn0Q2v0QAflD2CEQVhWAY8bAqrbfTGUsaLfGL6kxV/qqssoMgLR8WhQ96T5le/4XGhQpbCHWIlctD6MwbrsunIAeQKp1Sc3DosY7DLq1MQ==";
+
+    #[test]
+    fn handles_are_read_from_instance_ids() {
+        assert_eq!(
+            parse_handle("Intel(r) AMT Certificate: Handle: 3", ELEMENT_NAME),
+            Some(3)
+        );
+        assert_eq!(
+            parse_handle("Intel(r) AMT Certificate: Handle 1", ELEMENT_NAME),
+            Some(1)
+        );
+        assert_eq!(
+            parse_handle("Intel(r) AMT Key: Handle: 0", "Intel(r) AMT Key"),
+            Some(0)
+        );
+        for bad in [
+            "Intel(r) AMT Certificate: Handle: ",
+            "Intel(r) AMT Certificate: Handle: -1",
+            "Intel(r) AMT Certificate: Handle: 1x",
+            "Intel(r) AMT Key: Handle: 1",
+            "testCertificate",
+        ] {
+            assert_eq!(parse_handle(bad, ELEMENT_NAME), None, "{bad}");
+        }
+    }
 
     #[test]
     fn dn_matches_what_the_firmware_printed_for_the_same_certificate() {

@@ -1,12 +1,17 @@
 //! `AMT_PublicPrivateKeyPair`: the keys the firmware holds. Only the
 //! public half leaves the device: `DERKey` is the PKCS#1 `RSAPublicKey`
-//! (reference §5.7). Delete is added by later work.
+//! (reference §5.7). Delete maps onto `Device::delete_key`, which refuses
+//! (InternalError fault, `AMT-STATUS 16`) while a stored certificate
+//! carries the key.
 
 use amt_device::Device;
 use base64::Engine;
 
-use super::{ClassHandler, ClassInfo, Instance};
+use super::amt_public_key_certificate::{delete_refusal, parse_handle};
+use super::{select, ClassHandler, ClassInfo, Instance, Outcome};
+use crate::envelope::Request;
 use crate::fault::Fault;
+use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_PublicPrivateKeyPair";
 pub const RESOURCE_URI: &str =
@@ -50,5 +55,25 @@ impl ClassHandler for AmtPublicPrivateKeyPair {
                     .key("InstanceID", id))
             })
             .collect()
+    }
+
+    fn delete(
+        &self,
+        device: &mut Device,
+        request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<()>, Fault> {
+        let target = select(self.instances(device)?, &request.selectors, false)?;
+        let handle = target
+            .keys
+            .iter()
+            .find(|(k, _)| *k == "InstanceID")
+            .and_then(|(_, id)| parse_handle(id, ELEMENT_NAME))
+            .ok_or(Fault::InvalidSelectors)?;
+        device.delete_key(handle).map_err(delete_refusal)?;
+        Ok(Outcome {
+            value: (),
+            device_changed: true,
+        })
     }
 }

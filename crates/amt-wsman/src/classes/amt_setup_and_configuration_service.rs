@@ -3,14 +3,33 @@
 //! Properties as the firmware writes them (reference §5.2 and
 //! `fixtures/firmware/AMT_SetupAndConfigurationService/Get.response.xml`);
 //! the optional DNS suffixes appear only when set, in ASCII order like
-//! every other property. Methods (`CommitChanges`, `Unprovision`,
-//! `SetMEBxPassword`, `GetUuid`) are added by later work.
+//! every other property.
+//!
+//! Methods (reference §5.2), each answering the device's PT_STATUS as
+//! `ReturnValue` (never a fault for a feature error):
+//! - `CommitChanges`: staged TLS settings and credential context go into
+//!   force; the reply says the device changed, so the server writes flash
+//!   and reconciles its listeners (new handshakes see the new certificate).
+//! - `Unprovision(ProvisioningMode)`: full unprovision.
+//! - `PartialUnprovision`: 2066 UNSUPPORTED. The firmware keeps the admin
+//!   ACL, TLS-PSK, host/domain name and provisioning server; the device
+//!   model has no partial reset, and answering 0 while doing a full one
+//!   would lie to rpc-go (it falls back to `Unprovision`).
+//! - `SetMEBxPassword(Password)`.
+//! - `GetUuid`: `UUID` = base64 of the 16 bytes in SMBIOS order (the first
+//!   three fields little-endian).
 
-use amt_device::Device;
+use amt_device::{Device, PtStatus};
 use base64::Engine;
 
-use super::{ClassHandler, ClassInfo, Instance, SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME};
+use super::amt_public_key_management_service::{check_input, method_outcome, param, param_u32};
+use super::{
+    ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value, SYSTEM_CREATION_CLASS_NAME,
+    SYSTEM_NAME,
+};
+use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
+use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_SetupAndConfigurationService";
 pub const RESOURCE_URI: &str =
@@ -58,5 +77,80 @@ impl ClassHandler for AmtSetupAndConfigurationService {
             .key("Name", NAME)
             .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
             .key("SystemName", SYSTEM_NAME)])
+    }
+
+    fn invoke(
+        &self,
+        device: &mut Device,
+        method: &str,
+        input: Option<&Payload>,
+        _request: &Request,
+        ctx: &CallContext,
+    ) -> Result<Outcome<MethodOutput>, Fault> {
+        let known = [
+            "CommitChanges",
+            "Unprovision",
+            "PartialUnprovision",
+            "SetMEBxPassword",
+            "GetUuid",
+        ];
+        if !known.contains(&method) {
+            return Err(Fault::ActionNotSupported(format!(
+                "{RESOURCE_URI}/{method}"
+            )));
+        }
+        check_input(&self.info(), method, input)?;
+        Ok(match method {
+            "CommitChanges" => method_outcome(device.commit_changes().map(|_| Vec::new()), true),
+            "Unprovision" => method_outcome(
+                param_u32(input, "ProvisioningMode")
+                    .and_then(|mode| device.unprovision_request(mode, ctx.now))
+                    .map(|()| Vec::new()),
+                true,
+            ),
+            "PartialUnprovision" => method_outcome(Err(PtStatus::UNSUPPORTED), false),
+            "SetMEBxPassword" => method_outcome(
+                param(input, "Password")
+                    .ok_or(PtStatus::INVALID_PARAMETER)
+                    .and_then(|pw| device.set_mebx_password(pw))
+                    .map(|()| Vec::new()),
+                true,
+            ),
+            _ => method_outcome(
+                smbios_uuid(&device.uuid())
+                    .map(|bytes| {
+                        vec![(
+                            "UUID",
+                            Value::Text(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                        )]
+                    })
+                    .ok_or(PtStatus::INTERNAL_ERROR),
+                false,
+            ),
+        })
+    }
+}
+
+/// The 16 bytes of a `8-4-4-4-12` UUID in SMBIOS order: the first three
+/// fields byte-swapped (little-endian), the rest as written.
+pub fn smbios_uuid(uuid: &str) -> Option<[u8; 16]> {
+    let digits: String = uuid.chars().filter(|c| *c != '-').collect();
+    let raw = hex::decode(digits).ok()?;
+    let mut bytes: [u8; 16] = raw.try_into().ok()?;
+    bytes[0..4].reverse();
+    bytes[4..6].reverse();
+    bytes[6..8].reverse();
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_goes_out_in_smbios_byte_order() {
+        let bytes = smbios_uuid("00112233-4455-6677-8899-aabbccddeeff").unwrap();
+        assert_eq!(hex::encode(bytes), "33221100554477668899aabbccddeeff");
+        assert_eq!(smbios_uuid("not a uuid"), None);
     }
 }

@@ -15,13 +15,20 @@ use crate::fault::Fault;
 use crate::namespaces::action;
 use crate::CallContext;
 
+pub mod amt_authorization_service;
 pub mod amt_general_settings;
+pub mod amt_provisioning_certificate_hash;
 pub mod amt_public_key_certificate;
+pub mod amt_public_key_management_service;
 pub mod amt_public_private_key_pair;
 pub mod amt_setup_and_configuration_service;
+pub mod amt_time_synchronization_service;
+pub mod amt_tls_credential_context;
+pub mod amt_tls_protocol_endpoint_collection;
 pub mod amt_tls_setting_data;
 pub mod cim_software_identity;
 pub mod ips_host_based_setup_service;
+pub mod method_input;
 
 /// The keys every AMT `*Service` singleton carries.
 pub const SYSTEM_CREATION_CLASS_NAME: &str = "CIM_ComputerSystem";
@@ -55,6 +62,9 @@ pub enum Value {
 pub struct Reference {
     pub resource_uri: String,
     pub selectors: Vec<(String, String)>,
+    /// EPR-valued selectors (the keys of an association such as
+    /// `AMT_TLSCredentialContext`), written after the text ones.
+    pub reference_selectors: Vec<(String, Reference)>,
 }
 
 /// One instance of a class.
@@ -64,6 +74,8 @@ pub struct Instance {
     pub properties: Vec<(&'static str, Value)>,
     /// The selectors that address this instance (its keys).
     pub keys: Vec<(&'static str, String)>,
+    /// EPR-valued keys (associations), after the text keys.
+    pub reference_keys: Vec<(&'static str, Reference)>,
 }
 
 impl Instance {
@@ -96,6 +108,12 @@ impl Instance {
     /// Declares a key selector.
     pub fn key(mut self, name: &'static str, value: impl ToString) -> Self {
         self.keys.push((name, value.to_string()));
+        self
+    }
+
+    /// Declares an EPR-valued key selector (association instances).
+    pub fn reference_key(mut self, name: &'static str, value: Reference) -> Self {
+        self.reference_keys.push((name, value));
         self
     }
 

@@ -1,0 +1,247 @@
+//! `AMT_PublicKeyManagementService`: the certificate store's service
+//! (reference §5.5). The device model does the work
+//! (`amt_device::public_key_management`); this file maps the methods'
+//! inputs and outputs.
+//!
+//! Extrinsic methods never fault for feature errors (reference §3.2): a
+//! refused call is HTTP 200 with the PT_STATUS as `ReturnValue`, and an
+//! output EPR (`CreatedCertificate`, `CreatedKey`, `KeyPair`) only on
+//! success, before `ReturnValue`, as every capture shows. An input that is
+//! missing or not the declared type (a `base64Binary` that is not base64,
+//! an integer that is not one) is PT_STATUS 36 INVALID_PARAMETER.
+
+use amt_device::{Device, PtStatus};
+use base64::Engine;
+
+use super::{
+    amt_public_key_certificate, amt_public_private_key_pair, ClassHandler, ClassInfo, Instance,
+    MethodOutput, Outcome, Reference, Value, SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME,
+};
+use crate::envelope::{Payload, Request};
+use crate::fault::Fault;
+use crate::CallContext;
+
+pub const CLASS_NAME: &str = "AMT_PublicKeyManagementService";
+pub const RESOURCE_URI: &str =
+    "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_PublicKeyManagementService";
+pub const NAME: &str = "Intel(r) AMT Public Key Management Service";
+pub const ELEMENT_NAME: &str = "Intel(r) AMT Certificate Store Service";
+
+/// Checks that the body is `{ResourceURI}{method}_INPUT` (or absent); a
+/// body that is some other element is a schema error, not a feature error.
+pub(crate) fn check_input(
+    class: &ClassInfo,
+    method: &str,
+    input: Option<&Payload>,
+) -> Result<(), Fault> {
+    if let Some(p) = input {
+        let expected = format!("{method}_INPUT");
+        if p.local_name() != expected || p.namespace() != Some(class.resource_uri) {
+            return Err(Fault::SchemaValidationError(format!(
+                "the body of {method} must be {{{}}}{expected}",
+                class.resource_uri
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first value of input parameter `name`, trimmed.
+pub(crate) fn param<'a>(input: Option<&'a Payload>, name: &'a str) -> Option<&'a str> {
+    input?.values(name).next()
+}
+
+/// An unsigned integer input; `INVALID_PARAMETER` when missing or malformed.
+pub(crate) fn param_u32(input: Option<&Payload>, name: &str) -> Result<u32, PtStatus> {
+    param(input, name)
+        .and_then(|t| t.parse().ok())
+        .ok_or(PtStatus::INVALID_PARAMETER)
+}
+
+/// A `base64Binary` input. Whitespace is ignored (consoles that strip PEM
+/// armour may keep its line breaks); anything else that is not base64 is
+/// `INVALID_PARAMETER`.
+pub(crate) fn param_base64(input: Option<&Payload>, name: &str) -> Result<Vec<u8>, PtStatus> {
+    let compact: String = param(input, name)
+        .ok_or(PtStatus::INVALID_PARAMETER)?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if compact.is_empty() {
+        return Err(PtStatus::INVALID_PARAMETER);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|_| PtStatus::INVALID_PARAMETER)
+}
+
+/// A method output: the out parameters on success, then `ReturnValue`.
+/// `device_changed` only when the call succeeded and `changes` says so.
+pub(crate) fn method_outcome(
+    result: Result<Vec<(&'static str, Value)>, PtStatus>,
+    changes: bool,
+) -> Outcome<MethodOutput> {
+    let (mut parameters, status, ok) = match result {
+        Ok(p) => (p, PtStatus::SUCCESS, true),
+        Err(s) => (Vec::new(), s, false),
+    };
+    parameters.push(("ReturnValue", Value::Text(status.code().to_string())));
+    Outcome {
+        value: MethodOutput { parameters },
+        device_changed: ok && changes,
+    }
+}
+
+/// EPR of `AMT_PublicKeyCertificate` handle `n`.
+pub fn certificate_reference(handle: u32) -> Reference {
+    Reference {
+        resource_uri: amt_public_key_certificate::RESOURCE_URI.to_string(),
+        selectors: vec![(
+            "InstanceID".to_string(),
+            amt_public_key_certificate::instance_id(handle),
+        )],
+        reference_selectors: Vec::new(),
+    }
+}
+
+/// EPR of `AMT_PublicPrivateKeyPair` handle `n`.
+pub fn key_reference(handle: u32) -> Reference {
+    Reference {
+        resource_uri: amt_public_private_key_pair::RESOURCE_URI.to_string(),
+        selectors: vec![(
+            "InstanceID".to_string(),
+            amt_public_private_key_pair::instance_id(handle),
+        )],
+        reference_selectors: Vec::new(),
+    }
+}
+
+/// The key handle a `KeyPair` EPR input names. Not an EPR, or not one of
+/// `AMT_PublicPrivateKeyPair`, is `INVALID_PARAMETER`; a well-formed
+/// InstanceID of a key the device does not hold is left to the device
+/// (NOT_FOUND).
+fn key_pair_handle(input: Option<&Payload>) -> Result<u32, PtStatus> {
+    let epr = input
+        .and_then(|p| p.properties().find(|prop| prop.name == "KeyPair"))
+        .and_then(|prop| prop.endpoint_reference())
+        .ok_or(PtStatus::INVALID_PARAMETER)?;
+    if epr
+        .resource_uri
+        .as_deref()
+        .is_some_and(|u| u != amt_public_private_key_pair::RESOURCE_URI)
+    {
+        return Err(PtStatus::INVALID_PARAMETER);
+    }
+    epr.selectors
+        .iter()
+        .find(|s| s.name == "InstanceID")
+        .and_then(|s| s.text())
+        .and_then(|id| {
+            amt_public_key_certificate::parse_handle(id, amt_public_private_key_pair::ELEMENT_NAME)
+        })
+        .ok_or(PtStatus::INVALID_PARAMETER)
+}
+
+pub struct AmtPublicKeyManagementService;
+
+impl ClassHandler for AmtPublicKeyManagementService {
+    fn info(&self) -> ClassInfo {
+        ClassInfo {
+            name: CLASS_NAME,
+            resource_uri: RESOURCE_URI,
+            declares_common_namespace: true,
+        }
+    }
+
+    fn is_singleton(&self) -> bool {
+        true
+    }
+
+    fn instances(&self, _device: &Device) -> Result<Vec<Instance>, Fault> {
+        Ok(vec![Instance::new()
+            .with("CreationClassName", CLASS_NAME)
+            .with("ElementName", ELEMENT_NAME)
+            .with("EnabledDefault", 5)
+            .with("EnabledState", 5)
+            .with("Name", NAME)
+            .with("RequestedState", 12)
+            .with("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
+            .with("SystemName", SYSTEM_NAME)
+            .key("CreationClassName", CLASS_NAME)
+            .key("Name", NAME)
+            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
+            .key("SystemName", SYSTEM_NAME)])
+    }
+
+    fn invoke(
+        &self,
+        device: &mut Device,
+        method: &str,
+        input: Option<&Payload>,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<MethodOutput>, Fault> {
+        let known = [
+            "AddTrustedRootCertificate",
+            "AddCertificate",
+            "AddKey",
+            "GenerateKeyPair",
+            "GeneratePKCS10RequestEx",
+        ];
+        if !known.contains(&method) {
+            return Err(Fault::ActionNotSupported(format!(
+                "{RESOURCE_URI}/{method}"
+            )));
+        }
+        check_input(&self.info(), method, input)?;
+        let created_certificate = |handle: u32| {
+            vec![(
+                "CreatedCertificate",
+                Value::Reference(certificate_reference(handle)),
+            )]
+        };
+        Ok(match method {
+            "AddTrustedRootCertificate" => method_outcome(
+                param_base64(input, "CertificateBlob")
+                    .and_then(|der| device.add_trusted_root_certificate(&der))
+                    .map(created_certificate),
+                true,
+            ),
+            "AddCertificate" => method_outcome(
+                param_base64(input, "CertificateBlob")
+                    .and_then(|der| device.add_certificate(&der))
+                    .map(created_certificate),
+                true,
+            ),
+            "AddKey" => method_outcome(
+                param_base64(input, "KeyBlob")
+                    .and_then(|blob| device.add_key(&blob))
+                    .map(|h| vec![("CreatedKey", Value::Reference(key_reference(h)))]),
+                true,
+            ),
+            "GenerateKeyPair" => method_outcome(
+                param_u32(input, "KeyAlgorithm")
+                    .and_then(|alg| Ok((alg, param_u32(input, "KeyLength")?)))
+                    .and_then(|(alg, len)| device.generate_key_pair(alg, len))
+                    .map(|h| vec![("KeyPair", Value::Reference(key_reference(h)))]),
+                true,
+            ),
+            // Only reads the store: the CSR goes back to the console.
+            _ => method_outcome(
+                key_pair_handle(input)
+                    .and_then(|key| {
+                        let alg = param_u32(input, "SigningAlgorithm")?;
+                        let csr = param_base64(input, "NullSignedCertificateRequest")?;
+                        device.generate_pkcs10_request(key, alg, &csr)
+                    })
+                    .map(|csr| {
+                        vec![(
+                            "SignedCertificateRequest",
+                            Value::Text(base64::engine::general_purpose::STANDARD.encode(csr)),
+                        )]
+                    }),
+                false,
+            ),
+        })
+    }
+}
