@@ -264,3 +264,54 @@ fn secrets_in(xml: &str) -> Vec<String> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_commit_changes_is_still_committed() {
+    let emu = start().await;
+    // Stage a TLS change, as a console's Put would.
+    emu.host()
+        .change_device(|d, _| {
+            d.put_tls_setting_data(
+                amt_device::TlsInstance::Local,
+                amt_device::TlsSettingDataPut {
+                    enabled: true,
+                    accept_non_secure_connections: Some(true),
+                    mutual_authentication: Some(false),
+                    trusted_cn: Vec::new(),
+                },
+            )
+            .map_err(|s| amt_device::DeviceError::InvalidCertificate(s.to_string()))
+        })
+        .unwrap();
+    assert!(emu.host().with_device(|d| d.tls_changes_pending()));
+    emu.host().faults().add(rule(
+        Some("AMT_SetupAndConfigurationService"),
+        Some("CommitChanges"),
+        FaultKind::DropAfterResponse,
+        Some(1),
+    ));
+    let (exit, code, _) = post(
+        &emu,
+        "AMT_SetupAndConfigurationService/CommitChanges.request.xml",
+        20,
+    )
+    .await;
+    assert_ne!(exit, 0, "the console never sees the reply");
+    assert_ne!(code, "200");
+    assert!(
+        !emu.host().with_device(|d| d.tls_changes_pending()),
+        "but the commit happened"
+    );
+    assert!(emu
+        .host()
+        .with_device(|d| d.active_tls().settings.local.enabled));
+    let journal = emu.host().journal().entries(0);
+    let last = journal.last().unwrap();
+    assert_eq!(last.http_status, 0, "journaled as dropped");
+    assert!(last
+        .injected
+        .as_deref()
+        .unwrap_or("")
+        .contains("DropAfterResponse"));
+    emu.shutdown().await;
+}
