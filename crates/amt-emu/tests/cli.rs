@@ -87,7 +87,7 @@ fn serve_then_show_state() {
         "--state-dir",
         state.to_str().unwrap(),
         "--port-offset",
-        "23000",
+        "9000",
         "--listen",
         "127.0.0.1",
         "--bios-time",
@@ -95,7 +95,7 @@ fn serve_then_show_state() {
         "--seed",
         "7",
     ]);
-    assert_eq!(addr, "127.0.0.1:39993", "16993 + offset");
+    assert_eq!(addr, "127.0.0.1:25993", "16993 + offset");
     let s_client = Command::new("openssl")
         .args(["s_client", "-connect", &addr])
         .stdin(Stdio::null())
@@ -191,11 +191,11 @@ fn ctl_and_host_verbs_drive_a_running_device() {
         "--state-dir",
         dir.path().join("s").to_str().unwrap(),
         "--port-offset",
-        "23100",
+        "9100",
         "--scenario",
         scenario,
     ]);
-    let control = ["--control", "127.0.0.1:40090"];
+    let control = ["--control", "127.0.0.1:26090"];
     let run = |args: &[&str]| {
         let out = bin().args(args).args(control).output().unwrap();
         (

@@ -5,8 +5,9 @@
 //! raw socket for the firmware's HTTP framing. docs/wsman.md lists what
 //! each test proves and how to install the clients (.ci/install-clients).
 //!
-//! Port offsets 24000..24700 are this file's; other test files use their
-//! own (cli.rs: 23000, 23100).
+//! Port offsets 10000..10700 are this file's (below the kernel's ephemeral
+//! range, so an outgoing connection never holds them); other test files use their
+//! own (cli.rs: 9000, 9100).
 
 mod support;
 
@@ -172,7 +173,7 @@ fn console_reads_with_curl(url: &str, version: &str, tls: Option<&str>, dir: &Pa
 
 #[test]
 fn curl_reads_a_csme_16_1_device_over_tls() {
-    let emu = Emu::start(24000, &[]);
+    let emu = Emu::start(10000, &[]);
     let dir = tempfile::tempdir().unwrap();
     let tls = emu.addr("Tls", "Remote");
     assert!(
@@ -187,7 +188,7 @@ fn curl_reads_a_csme_16_1_device_over_tls() {
 #[test]
 fn curl_reads_an_amt_15_device_over_plain_http_and_the_lms_face() {
     let emu = Emu::start(
-        24100,
+        10100,
         &["--firmware", "15.0.23", "--lms-listen", "127.0.0.2"],
     );
     let dir = tempfile::tempdir().unwrap();
@@ -288,13 +289,13 @@ fn assert_firmware_header(reply: &Reply, action: &str) {
 #[test]
 fn wsman_messages_requests_over_tls_plain_and_lms() {
     let dir = tempfile::tempdir().unwrap();
-    let csme = Emu::start(24200, &[]);
+    let csme = Emu::start(10200, &[]);
     wsman_messages_round(
         &format!("https://{}/wsman", csme.addr("Tls", "Remote")),
         dir.path(),
     );
     let amt15 = Emu::start(
-        24300,
+        10300,
         &["--firmware", "15.0.23", "--lms-listen", "127.0.0.2"],
     );
     for interface in ["Remote", "Local"] {
@@ -422,7 +423,7 @@ fn wsl_round(wsl: &Wsl, version: &str) {
 #[test]
 fn wsl_gets_and_enumerates_over_plain_http_lms_and_tls() {
     let amt15 = Emu::start(
-        24400,
+        10400,
         &["--firmware", "15.0.23", "--lms-listen", "127.0.0.2"],
     );
     for interface in ["Remote", "Local"] {
@@ -431,7 +432,7 @@ fn wsl_gets_and_enumerates_over_plain_http_lms_and_tls() {
             AMT_15_SHORT,
         );
     }
-    let csme = Emu::start(24500, &[]);
+    let csme = Emu::start(10500, &[]);
     let tls = csme.addr("Tls", "Remote");
     let wsl = Wsl::new(&tls, true);
     wsl_round(&wsl, CSME_16_1_SHORT);
@@ -482,7 +483,7 @@ fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
 
 #[test]
 fn http_framing_is_the_firmware_s() {
-    let emu = Emu::start(24600, &["--firmware", "15.0.23"]);
+    let emu = Emu::start(10600, &["--firmware", "15.0.23"]);
     let addr = emu.addr("Plain", "Remote");
     let server = format!("Intel(R) Active Management Technology {AMT_15_FULL}");
 
@@ -573,7 +574,7 @@ fn http_framing_is_the_firmware_s() {
 
 #[test]
 fn tls_replies_carry_the_same_framing() {
-    let emu = Emu::start(24700, &[]);
+    let emu = Emu::start(10700, &[]);
     let tls = emu.addr("Tls", "Remote");
     let dir = tempfile::tempdir().unwrap();
     let r = curl_digest(
