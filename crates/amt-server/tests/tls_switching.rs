@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::sync::Arc;
 
 use amt_device::{PtStatus, TlsInstance, TlsSettingDataPut};
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
@@ -107,7 +106,7 @@ async fn open_connections_survive_a_switch() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let emu = start().await;
     let addr = emu.tls_addr().unwrap();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(no_verify_client(None)));
+    let connector = tokio_rustls::TlsConnector::from(support::no_verify_tls_client());
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut tls = connector
         .connect(rustls::pki_types::ServerName::try_from("amt").unwrap(), tcp)
@@ -237,68 +236,4 @@ async fn trusted_cn_limits_client_certificates() {
     assert_eq!(allowed, (true, "401".to_string()));
     assert!(!refused.0, "CN not in TrustedCN: refused");
     emu.shutdown().await;
-}
-
-/// A rustls client that accepts any server certificate (the emulator's is
-/// self-signed) and optionally presents a client certificate.
-fn no_verify_client(client: Option<(Vec<u8>, Vec<u8>)>) -> rustls::ClientConfig {
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    #[derive(Debug)]
-    struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
-    impl ServerCertVerifier for AnyServer {
-        fn verify_server_cert(
-            &self,
-            _: &rustls::pki_types::CertificateDer<'_>,
-            _: &[rustls::pki_types::CertificateDer<'_>],
-            _: &rustls::pki_types::ServerName<'_>,
-            _: &[u8],
-            _: rustls::pki_types::UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-        fn verify_tls12_signature(
-            &self,
-            m: &[u8],
-            c: &rustls::pki_types::CertificateDer<'_>,
-            d: &rustls::DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(
-                m,
-                c,
-                d,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn verify_tls13_signature(
-            &self,
-            m: &[u8],
-            c: &rustls::pki_types::CertificateDer<'_>,
-            d: &rustls::DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(
-                m,
-                c,
-                d,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
-    match client {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                vec![cert.into()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
-            )
-            .unwrap(),
-    }
 }
