@@ -17,3 +17,26 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
+
+# Load benchmark: 16 clients x 200 digest-authenticated WS-Man requests over
+# TLS against an in-process device (docs/benchmarks.md).
+bench *ARGS:
+    cargo run --release -p amt-bench -- {{ARGS}}
+
+# Soak: continuous load for SECONDS (default 60), sampling RSS; errors must
+# be 0 and memory flat (docs/benchmarks.md).
+soak SECONDS="60" *ARGS:
+    cargo run --release -p amt-bench -- --soak {{SECONDS}} {{ARGS}}
+
+# Fuzz one target for SECONDS (default 60) with cargo-fuzz on nightly:
+# digest_header, soap_envelope, wsman_service, http_front, blob_importers.
+# Seeds fuzz/corpus/NAME from fixtures/ first (docs/reliability.md).
+fuzz NAME SECONDS="60" *ARGS:
+    fuzz/seed-corpus.sh {{NAME}}
+    cd fuzz && cargo +nightly fuzz run {{NAME}} -- -max_total_time={{SECONDS}} -timeout=20 {{ARGS}}
+
+# Kill -9 the real binary at random moments KILLS times (default 200) and
+# check every restart: state loads, no acknowledged change lost, served TLS
+# certificate = stored one (docs/reliability.md, "Crash safety").
+crash-safety KILLS="200":
+    CRASH_SAFETY_KILLS={{KILLS}} cargo test -p amt-emu --test crash_safety -- --ignored --nocapture

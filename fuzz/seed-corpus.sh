@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Seeds fuzz/corpus/<target>/ from the repository's fixtures (the corpus
+# directory is git-ignored; nothing here is committed but this script).
+# Usage: fuzz/seed-corpus.sh [TARGET]   (all targets when none is given)
+set -euo pipefail
+cd "$(dirname "$0")"
+exec python3 - "${1:-}" <<'PY'
+import base64, glob, hashlib, os, re, sys
+
+only = sys.argv[1]
+root = ".."
+requests = sorted(glob.glob(f"{root}/fixtures/requests/**/*.xml", recursive=True))
+responses = sorted(glob.glob(f"{root}/fixtures/firmware/**/*.xml", recursive=True))
+
+def put(target, data):
+    if only and target != only:
+        return
+    d = f"corpus/{target}"
+    os.makedirs(d, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(f"{d}/{name}", "wb") as f:
+        f.write(data)
+
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
+
+# Envelopes: every request fixture, and the firmware's replies (also SOAP).
+for p in requests + responses:
+    put("soap_envelope", read(p))
+for p in requests:
+    body = read(p)
+    put("wsman_service", body)
+    put("wsman_service", b"\0" + body)  # factory device
+
+# Enumerate then Pull in one input for each class (NUL-separated).
+by_class = {}
+for p in requests:
+    by_class.setdefault(os.path.basename(os.path.dirname(p)), {})[os.path.basename(p)] = read(p)
+for cls, files in by_class.items():
+    if "Enumerate.request.xml" in files and "Pull.request.xml" in files:
+        put("wsman_service", files["Enumerate.request.xml"] + b"\0" + files["Pull.request.xml"])
+
+# HTTP: each request fixture as a digest-authenticated POST (@AUTH@ is
+# replaced by a valid Authorization value by the target), a few without.
+def http(body, auth=True, chunked=False):
+    head = b"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1:16992\r\n"
+    if auth:
+        head += b"Authorization: @AUTH@\r\n"
+    head += b"Content-Type: application/soap+xml;charset=UTF-8\r\n"
+    if chunked:
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+for i, p in enumerate(requests):
+    body = read(p)
+    put("http_front", http(body))
+    if i % 8 == 0:
+        put("http_front", http(body, auth=False))
+        put("http_front", http(body, chunked=True))
+for line in [b"GET /api/device", b"GET /api/host/certificate-hashes", b"GET /api/journal",
+             b"GET /api/faults", b"GET /api/host/provisioning"]:
+    put("http_front", b"CTL " + line + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+for method, path, body in [
+    (b"PUT", b"/api/mebx/pki-dns-suffix", b'{"suffix":"example.com"}'),
+    (b"PUT", b"/api/device/bios-clock", b'{"mode":"unset"}'),
+    (b"POST", b"/api/mebx/certificate-hashes",
+     b'{"hash_type":"sha256","hash":"' + b"ab" * 32 + b'","description":"x"}'),
+    (b"POST", b"/api/faults", b'{"operation":"CommitChanges","kind":"drop_after_response","times":1}'),
+]:
+    put("http_front", b"CTL " + method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+# Digest headers as curl, MeshCentral and rpc-go spell them; the target's
+# tracker knows the nonce "A" * 32 and user admin.
+nonce = "A" * 32
+realm = "Digest:727734D63A1FC0423736E48DA554E462"
+for h in [
+    f'Digest username="admin", realm="{realm}", nonce="{nonce}", uri="/wsman", cnonce="MTIz", nc=00000001, qop=auth, response="0123456789abcdef0123456789abcdef"',
+    f'Digest username="admin",realm="{realm}",nonce="{nonce}",uri="/wsman",qop="auth",nc="00000001",cnonce="x",response="0123456789abcdef0123456789abcdef",algorithm=MD5',
+    f'digest  response=""  , username = admin , realm="{realm}", nonce={nonce}, uri=/wsman, qop=auth, nc=1, cnonce="a\\"b"',
+    'Basic YWRtaW46UEBzc3cwcmQ=',
+]:
+    put("digest_header", h.encode())
+
+# Blobs: every base64 DER in the fixtures (certificates, keys, requests),
+# under each importer selector (first byte 0..3).
+ders = set()
+for p in requests + responses:
+    for m in re.finditer(rb">\s*(MI[A-Za-z0-9+/=\s]{60,})\s*<", read(p)):
+        try:
+            ders.add(base64.b64decode(re.sub(rb"\s", b"", m.group(1))))
+        except Exception:
+            pass
+for der in sorted(ders):
+    for op in range(4):
+        put("blob_importers", bytes([op]) + der)
+
+for t in sorted(os.listdir("corpus")):
+    print(t, len(os.listdir(f"corpus/{t}")))
+PY
