@@ -586,3 +586,85 @@ async fn mutual_authentication_takes_effect_at_commit() {
     assert_eq!(status, "200", "{body}");
     emu.shutdown().await;
 }
+
+/// Issue 6's whole life of a device, every step over WS-Man with the XML
+/// RPS sends: factory → client control mode through host-based setup on
+/// the local interface → TLS configured with the console's certificate →
+/// a new handshake presents it → Unprovision → a different self-signed
+/// certificate is presented.
+#[tokio::test(flavor = "multi_thread")]
+async fn factory_to_ccm_to_tls_and_back_to_factory() {
+    let emu = Emulator::start(EmulatorConfig::new().with_lms())
+        .await
+        .expect("emulator starts");
+    let addr = emu.tls_addr().expect("CSME 16.1 is TLS-only");
+    let factory_cert = tokio::task::spawn_blocking(move || openssl_fetch_certificate(addr))
+        .await
+        .expect("openssl");
+    let lms = emu.lms_addrs().http.expect("LMS plain HTTP");
+    let (user, lsa_password) = emu.host().with_device(|d| {
+        let (u, p) = d.local_system_account();
+        (u.to_string(), p.to_string())
+    });
+
+    let console = Console {
+        url: format!("https://{addr}/wsman"),
+        addr,
+    };
+    let after_unprovision = tokio::task::spawn_blocking(move || {
+        // Host-based setup as $$OsAdmin over LMS, as rpc relays it for RPS.
+        let local = format!("http://{lms}/wsman");
+        let get = wsman_messages_request("AMT", "GeneralSettings", "Get", "");
+        let (status, body) = curl_wsman(&local, &user, &lsa_password, &get);
+        assert_eq!(status, "200", "{body}");
+        let realm = element(&body, "DigestRealm").expect("DigestRealm");
+        let ha1 = support::ha1_hex("admin", &realm, PASSWORD);
+        let setup = wsman_messages_request(
+            "IPS",
+            "HostBasedSetupService",
+            "Setup",
+            &format!(r#"[2,"{ha1}"]"#),
+        );
+        assert_eq!(
+            return_value(&curl_wsman(&local, &user, &lsa_password, &setup)),
+            0
+        );
+        let provisioned_cert = openssl_fetch_certificate(addr);
+        assert_ne!(
+            provisioned_cert, factory_cert,
+            "provisioning start minted a certificate"
+        );
+
+        // TLS with the console's own certificate (the B2 flow).
+        let ca = TestCa::new("Console CA");
+        let (cert, der) = console.enroll_generated_key(&ca);
+        assert_eq!(return_value(&console.add_trusted_root(&ca.der)), 0);
+        console.switch_to(cert);
+        console.assert_serves(&der, &ca);
+
+        // Deactivation, as RPS does it.
+        let unprovision =
+            wsman_messages_request("AMT", "SetupAndConfigurationService", "Unprovision", "[1]");
+        assert_eq!(return_value(&console.post(&unprovision)), 0);
+        let after = openssl_fetch_certificate(addr);
+        assert_ne!(after, der, "the console's certificate is gone");
+        assert_ne!(after, provisioned_cert);
+        assert_ne!(after, factory_cert);
+        after
+    })
+    .await
+    .expect("console flow");
+    let (state, self_signed) = emu.host().with_device(|d| {
+        (
+            d.provisioning_state().as_u8(),
+            d.cert_store().self_signed().map(|c| c.der.clone()),
+        )
+    });
+    assert_eq!(state, 0, "pre-provisioning again");
+    assert_eq!(
+        self_signed,
+        Some(after_unprovision),
+        "the new read-only self-signed certificate"
+    );
+    emu.shutdown().await;
+}
