@@ -1,0 +1,155 @@
+//! `amt-bench`: load benchmark and soak run for the emulator
+//! (docs/benchmarks.md).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use amt_bench::{BenchConfig, Target, DEFAULT_PASSWORD, DEFAULT_USER};
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TlsVersion {
+    /// TLS 1.3 or 1.2, whichever the device prefers (1.3 with rustls).
+    Any,
+    #[value(name = "1.2")]
+    V12,
+    #[value(name = "1.3")]
+    V13,
+}
+
+/// Concurrent digest-authenticated WS-Man over TLS against one emulated
+/// device, as consoles send it. Every request is a new TCP + TLS
+/// connection (AMT closes the connection after each reply).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Load an emulator already running at this loopback TLS address
+    /// (HOST:PORT, e.g. 127.0.0.1:16993) instead of starting one in-process.
+    #[arg(long, value_name = "HOST:PORT", requires = "password")]
+    target: Option<String>,
+    /// Admin password (the in-process device is given it; default P@ssw0rd).
+    #[arg(long, env = "AMT_BENCH_PASSWORD")]
+    password: Option<String>,
+    /// Digest user name.
+    #[arg(long, default_value = DEFAULT_USER)]
+    user: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Requests per client (ignored with --soak).
+    #[arg(long, default_value_t = 200)]
+    requests: u64,
+    /// HTTP status an authenticated request should get. 200 once the
+    /// WS-Man engine answers; 404 while only the front is there.
+    #[arg(long, default_value_t = 200)]
+    expect_status: u16,
+    /// Run continuously for this many seconds, sampling RSS, instead of a
+    /// fixed number of requests.
+    #[arg(long, value_name = "SECONDS")]
+    soak: Option<u64>,
+    /// Seconds between RSS samples in a soak.
+    #[arg(long, default_value_t = 5)]
+    sample_every: u64,
+    /// Seconds of soak before the RSS baseline sample.
+    #[arg(long, default_value_t = 10)]
+    warmup: u64,
+    /// Seconds one HTTP exchange (connect, handshake, request, reply) may take.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Seconds a bench may run before it stops (its remaining requests
+    /// count as errors).
+    #[arg(long, default_value_t = 600)]
+    time_limit: u64,
+    /// TLS version the clients offer.
+    #[arg(long, value_enum, default_value_t = TlsVersion::Any)]
+    tls: TlsVersion,
+    /// Seed for the in-process device (reproducible keys).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("amt-bench: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(s) = config.soak {
+        if !args.json {
+            println!(
+                "soaking for {} s with {} clients (RSS sample every {} s, warm-up {} s)",
+                s.as_secs(),
+                config.clients,
+                config.sample_every.as_secs(),
+                config.warmup.as_secs()
+            );
+        }
+    }
+    match runtime.block_on(amt_bench::run(config)) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("amt-bench: {e}"),
+                }
+            } else {
+                println!("{report}");
+            }
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("amt-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn config(args: &Args) -> anyhow::Result<BenchConfig> {
+    let target = match &args.target {
+        Some(t) => Target::Remote(amt_bench::parse_target(t)?),
+        None => Target::InProcess { seed: args.seed },
+    };
+    let tls_versions = match args.tls {
+        TlsVersion::Any => rustls::DEFAULT_VERSIONS.to_vec(),
+        TlsVersion::V12 => vec![&rustls::version::TLS12],
+        TlsVersion::V13 => vec![&rustls::version::TLS13],
+    };
+    Ok(BenchConfig {
+        target,
+        user: args.user.clone(),
+        password: args
+            .password
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PASSWORD.to_string()),
+        clients: args.clients,
+        requests: args.requests,
+        soak: args.soak.map(Duration::from_secs),
+        sample_every: Duration::from_secs(args.sample_every.max(1)),
+        warmup: Duration::from_secs(args.warmup),
+        expect_status: args.expect_status,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        time_limit: Duration::from_secs(args.time_limit.max(1)),
+        tls_versions,
+        progress: !args.json,
+    })
+}
