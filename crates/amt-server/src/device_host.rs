@@ -410,11 +410,11 @@ impl DeviceHost {
         let mut outcome = match &injected {
             Some(FaultKind::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
-                self.run_wsman(principal, body).await
+                self.run_wsman(principal, body, facts.reads_only()).await
             }
             Some(FaultKind::DropBeforeResponse) => WsmanOutcome::Drop,
             Some(FaultKind::DropAfterResponse) => {
-                let _ = self.run_wsman(principal, body).await;
+                let _ = self.run_wsman(principal, body, facts.reads_only()).await;
                 WsmanOutcome::Drop
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {
@@ -443,7 +443,9 @@ impl DeviceHost {
                 WsmanOutcome::Drop
             }
             // Connection-level: not matched per request.
-            Some(FaultKind::RefuseTls { .. }) | None => self.run_wsman(principal, body).await,
+            Some(FaultKind::RefuseTls { .. }) | None => {
+                self.run_wsman(principal, body, facts.reads_only()).await
+            }
         };
         if let (Some(kind), WsmanOutcome::Reply { .. }) = (&injected, &outcome) {
             tracing::info!(?kind, class = ?facts.class, operation = ?facts.operation, "injected fault");
@@ -487,20 +489,29 @@ impl DeviceHost {
     /// The WS-Man engine proper. A change is persisted before the reply;
     /// if flash cannot be written the change is rolled back and the caller
     /// gets an internal error, so memory and flash never disagree.
-    async fn run_wsman(self: &Arc<Self>, principal: Principal, body: &[u8]) -> WsmanOutcome {
+    async fn run_wsman(
+        self: &Arc<Self>,
+        principal: Principal,
+        body: &[u8],
+        reads_only: bool,
+    ) -> WsmanOutcome {
         let ctx = CallContext {
             now: OffsetDateTime::now_utc(),
             principal,
         };
         let reply = {
             let mut st = self.lock();
-            let before = st.device.clone();
+            // A snapshot to roll back to if flash cannot be written; reads
+            // (most of a console's traffic) never change the device.
+            let before = (!reads_only).then(|| st.device.clone());
             let HostState { device, wsman, .. } = &mut *st;
             let reply = wsman.handle(device, body, &ctx);
             if reply.device_changed {
                 if let Err(e) = self.persist(&st.device) {
                     tracing::error!(error = %e, "flash write failed; the change is rolled back");
-                    st.device = before;
+                    if let Some(before) = before {
+                        st.device = before;
+                    }
                     return WsmanOutcome::Reply {
                         status: 500,
                         body: Vec::new(),

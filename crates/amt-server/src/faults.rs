@@ -116,6 +116,20 @@ impl RequestFacts {
         }
     }
 
+    /// Whether the request is a read (Get, Enumerate, Pull, Release), which
+    /// never changes the device.
+    pub fn reads_only(&self) -> bool {
+        matches!(
+            self.action.as_deref(),
+            Some(
+                "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get"
+                    | "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Enumerate"
+                    | "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull"
+                    | "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Release"
+            )
+        )
+    }
+
     /// The part fault rules match on.
     pub fn fault_facts(&self) -> RequestFacts {
         RequestFacts {
