@@ -5,7 +5,6 @@
 
 mod support;
 
-
 use amt_device::{PtStatus, TlsInstance, TlsSettingDataPut};
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
 use amt_testkit::{DevicePublicKey, TestCa};
