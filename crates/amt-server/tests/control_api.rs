@@ -307,3 +307,94 @@ async fn unset_clock_scenario_dates_the_certificate_2020() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mebx_network_access_closes_and_reopens_the_network_ports() {
+    let emu = start(EmulatorConfig::default().admin_password("P@ssw0rd")).await;
+    let tls = emu.tls_addr().unwrap();
+    let (status, _) = control(
+        &emu,
+        "PUT",
+        "/api/mebx/network-access",
+        Some(r#"{"enabled":false}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        emu.tls_addr().is_none(),
+        "no network listener while access is off"
+    );
+    assert!(tokio::net::TcpStream::connect(tls).await.is_err());
+    control(
+        &emu,
+        "PUT",
+        "/api/mebx/network-access",
+        Some(r#"{"enabled":true}"#),
+    )
+    .await;
+    assert_eq!(emu.tls_addr(), Some(tls), "back at the same address");
+    let ok = tokio::task::spawn_blocking(move || openssl_handshake_ok(tls))
+        .await
+        .unwrap();
+    assert!(ok);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn heci_start_configuration_mints_and_enters_in_provisioning() {
+    let emu = start(EmulatorConfig::default()).await;
+    let tls = emu.tls_addr().unwrap();
+    let before = fetch(tls).await;
+    let (status, body) = control(&emu, "POST", "/api/host/start-configuration", None).await;
+    assert_eq!((status, body["status"].as_u64()), (200, Some(0)));
+    let (_, state) = control(&emu, "GET", "/api/host/provisioning", None).await;
+    assert_eq!(state["provisioning_state"], 1);
+    assert_ne!(
+        fetch(tls).await,
+        before,
+        "provisioning start mints a new certificate"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lms_tls_follows_the_lms_tls_settings() {
+    let emu = start(
+        EmulatorConfig::default()
+            .admin_password("P@ssw0rd")
+            .with_lms(),
+    )
+    .await;
+    let before = emu.lms_addrs();
+    assert!(before.http.is_some() && before.tls.is_none());
+    // The console turns TLS on for the local interface and commits.
+    emu.host()
+        .change_device_and_listeners(|d, _| {
+            d.put_tls_setting_data(
+                amt_device::TlsInstance::Local,
+                amt_device::TlsSettingDataPut {
+                    enabled: true,
+                    accept_non_secure_connections: Some(false),
+                    mutual_authentication: Some(false),
+                    trusted_cn: Vec::new(),
+                },
+            )
+            .and_then(|_| d.commit_changes().map(|_| ()))
+            .map_err(|s| amt_device::DeviceError::InvalidCertificate(s.to_string()))
+        })
+        .await
+        .unwrap();
+    let after = emu.lms_addrs();
+    assert!(
+        after.http.is_none(),
+        "plain LMS closed once non-TLS is refused"
+    );
+    let lms_tls = after.tls.expect("LMS TLS open");
+    let cert = fetch(lms_tls).await;
+    assert_eq!(
+        cert,
+        fetch(emu.tls_addr().unwrap()).await,
+        "same certificate as the network side"
+    );
+    emu.shutdown().await;
+}
