@@ -615,3 +615,39 @@ fn tls_replies_carry_the_same_framing() {
     .arg(format!("https://{tls}/index.htm"));
     assert_eq!(run(cmd, CLIENT_TIMEOUT).stdout, "404");
 }
+
+// ---- wsmid:Identify with `wslid check` (docs/wsman.md "Identify"). ----
+
+/// The Identify request `wslid check` sends, for the raw-socket check.
+const IDENTIFY_BODY: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>"#;
+
+/// Port offset 10800: after this file's other tests (10000..10700).
+#[test]
+fn wslid_check_identifies_the_firmware_after_digest() {
+    let emu = Emu::start(10800, &["--firmware", "15.0.23"]);
+    let addr = emu.addr("Plain", "Remote");
+    let wsl = Wsl::new(&addr, false);
+    let (ok, out) = wsl.run(&["wslid", "check"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        wsl_texts(&out, "b:ProductVersion"),
+        [format!("AMT {AMT_15_SHORT}")],
+        "{out}"
+    );
+    assert_eq!(wsl_texts(&out, "b:ProductVendor"), ["Intel(r)"], "{out}");
+    assert_eq!(
+        wsl_texts(&out, "b:ProtocolVersion"),
+        ["http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"],
+        "{out}"
+    );
+
+    // Without credentials Identify gets the 401 every request gets: no
+    // anonymous Identify, since no capture shows AMT answering one.
+    let request = format!(
+        "POST /wsman HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{IDENTIFY_BODY}",
+        IDENTIFY_BODY.len()
+    );
+    let (status, _, body) = split(&raw(&addr, &request));
+    assert_eq!(status, 401);
+    assert!(!body.contains("IdentifyResponse"));
+}

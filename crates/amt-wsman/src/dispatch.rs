@@ -36,6 +36,8 @@ static CLASSES: &[&dyn ClassHandler] = &[
     &crate::classes::amt_time_synchronization_service::AmtTimeSynchronizationService,
     &crate::classes::amt_tls_credential_context::AmtTlsCredentialContext,
     &crate::classes::amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
+    &crate::classes::cim_credential_context::CimCredentialContext,
+    &crate::classes::cim_concrete_dependency::CimConcreteDependency,
 ];
 
 /// The handler for a ResourceURI.

@@ -15,6 +15,7 @@
 //! - [`enumeration`]: enumeration contexts and paging;
 //! - [`dispatch`]: ResourceURI → class, Action → operation;
 //! - [`access`]: what `$$OsAdmin` may call;
+//! - [`identify`]: `wsmid:Identify`, which has no Action to dispatch on;
 //! - [`classes`]: one file per AMT/IPS/CIM class.
 
 pub mod access;
@@ -23,6 +24,7 @@ pub mod dispatch;
 pub mod enumeration;
 pub mod envelope;
 pub mod fault;
+pub mod identify;
 pub mod injection;
 pub mod namespaces;
 pub mod render;
@@ -99,6 +101,14 @@ impl WsmanService {
             Ok(r) => r,
             Err(fault) => return fault_reply(None, message_id, &fault),
         };
+        // Identify carries no Action or ResourceURI, which dispatch demands.
+        if identify::is_identify(&parsed) {
+            return WsmanReply {
+                status: 200,
+                body: identify::reply(device),
+                device_changed: false,
+            };
+        }
         match dispatch::dispatch(&mut self.enumerations, device, &parsed, ctx, message_id) {
             Ok(done) => WsmanReply {
                 status: 200,

@@ -141,8 +141,25 @@ fn write_reference_contents(out: &mut String, r: &Reference) {
 
 /// An instance as `<prefix:Class>…</prefix:Class>`.
 pub fn write_instance(out: &mut String, prefix: &str, class: &ClassInfo, instance: &Instance) {
+    let _ = write!(out, "<{prefix}:{}>", class.name);
+    write_instance_rest(out, prefix, class, instance);
+}
+
+/// An instance whose element binds `prefix` to its class namespace itself
+/// (an item of a class other than the one the envelope binds `prefix` to).
+fn write_instance_rebound(out: &mut String, prefix: &str, class: &ClassInfo, instance: &Instance) {
+    let _ = write!(
+        out,
+        r#"<{prefix}:{} xmlns:{prefix}="{}">"#,
+        class.name,
+        escape_attr(class.resource_uri)
+    );
+    write_instance_rest(out, prefix, class, instance);
+}
+
+/// Properties and the end tag of an instance element.
+fn write_instance_rest(out: &mut String, prefix: &str, class: &ClassInfo, instance: &Instance) {
     let name = class.name;
-    let _ = write!(out, "<{prefix}:{name}>");
     for (pname, value) in &instance.properties {
         write_property(out, prefix, pname, value);
     }
@@ -166,30 +183,65 @@ pub fn reference_of(class: &ClassInfo, instance: &Instance) -> Reference {
     }
 }
 
-fn write_item(out: &mut String, class: &ClassInfo, mode: ItemMode, instance: &Instance) {
+/// The class an item is written as: its own (a subclass) or the page's.
+fn item_class<'a>(page_class: &'a ClassInfo, instance: &'a Instance) -> &'a ClassInfo {
+    instance.subclass.as_ref().unwrap_or(page_class)
+}
+
+/// Writes one item. `h` is bound in the envelope to `h_uri`; an item of
+/// another class (a subclass item after one of a different class) rebinds
+/// `h` on its own element, so every item stays in its class namespace.
+fn write_item(
+    out: &mut String,
+    page_class: &ClassInfo,
+    h_uri: &str,
+    mode: ItemMode,
+    instance: &Instance,
+) {
+    let class = item_class(page_class, instance);
     let epr = |out: &mut String| {
         out.push_str("<b:EndpointReference>");
         write_reference_contents(out, &reference_of(class, instance));
         out.push_str("</b:EndpointReference>");
     };
+    let object = |out: &mut String| {
+        if class.resource_uri == h_uri {
+            write_instance(out, "h", class, instance);
+        } else {
+            write_instance_rebound(out, "h", class, instance);
+        }
+    };
     match mode {
-        ItemMode::Object => write_instance(out, "h", class, instance),
+        ItemMode::Object => object(out),
         ItemMode::Epr => epr(out),
         ItemMode::ObjectAndEpr => {
             out.push_str("<c:Item>");
-            write_instance(out, "h", class, instance);
+            object(out);
             epr(out);
             out.push_str("</c:Item>");
         }
     }
 }
 
-/// Namespaces for a body that holds items of `class` under `h`.
-fn item_namespaces(class: &ClassInfo, with_items: bool) -> Vec<(&'static str, &'static str)> {
+/// The class whose namespace `h` names in the envelope: the first item's
+/// (a parent-class pull whose items are all of one subclass binds `h` to
+/// the subclass, as the `CIM_ServiceAvailableToElement` reply does).
+fn h_class<'a>(page_class: &'a ClassInfo, items: &'a [Instance]) -> &'a ClassInfo {
+    items
+        .first()
+        .map_or(page_class, |first| item_class(page_class, first))
+}
+
+/// Namespaces for a body that holds `items` of `class` under `h`.
+fn item_namespaces(class: &ClassInfo, items: &[Instance]) -> Vec<(&'static str, &'static str)> {
     let mut extra = vec![("g", ns::ENUMERATION)];
-    if with_items {
-        extra.push(("h", class.resource_uri));
-        if class.declares_common_namespace {
+    if !items.is_empty() {
+        let h = h_class(class, items);
+        extra.push(("h", h.resource_uri));
+        if items
+            .iter()
+            .any(|i| item_class(class, i).declares_common_namespace)
+        {
             extra.push(("i", ns::WSCIM_COMMON));
         }
     }
@@ -264,9 +316,8 @@ pub fn enumerate_reply(
     page: Option<ItemsPage<'_>>,
 ) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
-    let with_items = page.is_some_and(|p| !p.items.is_empty());
     let extra = match page {
-        Some(p) => item_namespaces(p.class, with_items),
+        Some(p) => item_namespaces(p.class, p.items),
         None => vec![("g", ns::ENUMERATION)],
     };
     open_envelope(&mut out, &extra);
@@ -281,8 +332,9 @@ pub fn enumerate_reply(
     }
     if let Some(p) = page {
         body.push_str("<c:Items>");
+        let h_uri = h_class(p.class, p.items).resource_uri;
         for item in p.items {
-            write_item(&mut body, p.class, p.mode, item);
+            write_item(&mut body, p.class, h_uri, p.mode, item);
         }
         body.push_str("</c:Items>");
         if p.end_of_sequence {
@@ -297,10 +349,7 @@ pub fn enumerate_reply(
 /// `EndOfSequence` (and no context) on the last page.
 pub fn pull_reply(h: &ReplyHeader<'_>, context: Option<&str>, page: ItemsPage<'_>) -> Vec<u8> {
     let mut out = String::with_capacity(4096);
-    open_envelope(
-        &mut out,
-        &item_namespaces(page.class, !page.items.is_empty()),
-    );
+    open_envelope(&mut out, &item_namespaces(page.class, page.items));
     header(&mut out, h, "c");
     let mut body = String::from("<g:PullResponse>");
     if let Some(c) = context {
@@ -311,8 +360,9 @@ pub fn pull_reply(h: &ReplyHeader<'_>, context: Option<&str>, page: ItemsPage<'_
         );
     }
     body.push_str("<g:Items>");
+    let h_uri = h_class(page.class, page.items).resource_uri;
     for item in page.items {
-        write_item(&mut body, page.class, page.mode, item);
+        write_item(&mut body, page.class, h_uri, page.mode, item);
     }
     body.push_str("</g:Items>");
     if page.end_of_sequence {
@@ -406,5 +456,47 @@ mod tests {
         let mut out = String::new();
         write_instance(&mut out, "g", &class, &Instance::new().with("P", "a<b&c"));
         assert_eq!(out, "<g:X><g:P>a&lt;b&amp;c</g:P></g:X>");
+    }
+
+    #[test]
+    fn items_of_another_class_rebind_h_on_their_own_element() {
+        let parent = ClassInfo {
+            name: "P",
+            resource_uri: "urn:p",
+            declares_common_namespace: false,
+        };
+        let sub = ClassInfo {
+            name: "S",
+            resource_uri: "urn:s",
+            declares_common_namespace: false,
+        };
+        let items = [
+            Instance::new().with("A", "1"),
+            Instance::new().with("B", "2").as_subclass(sub),
+        ];
+        let h = ReplyHeader {
+            relates_to: Some("1"),
+            action: "x",
+            message_id: 1,
+            resource_uri: Some("urn:p"),
+        };
+        let page = |items| ItemsPage {
+            class: &parent,
+            mode: ItemMode::Object,
+            items,
+            end_of_sequence: true,
+        };
+        let mixed = String::from_utf8(pull_reply(&h, None, page(&items))).unwrap();
+        assert!(mixed.contains(r#" xmlns:h="urn:p""#), "{mixed}");
+        assert!(mixed.contains(r#"<g:Items><h:P><h:A>1</h:A></h:P><h:S xmlns:h="urn:s"><h:B>2</h:B></h:S></g:Items>"#), "{mixed}");
+        // A page of subclass items only binds h to the subclass.
+        let only = String::from_utf8(pull_reply(&h, None, page(&items[1..]))).unwrap();
+        assert!(only.contains(r#" xmlns:h="urn:s""#), "{only}");
+        assert!(
+            only.contains("<g:Items><h:S><h:B>2</h:B></h:S></g:Items>"),
+            "{only}"
+        );
+        let parsed = crate::xml::parse(mixed.as_bytes(), crate::xml::Limits::default());
+        assert!(parsed.is_ok(), "namespace-well-formed");
     }
 }

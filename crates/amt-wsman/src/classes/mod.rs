@@ -26,6 +26,8 @@ pub mod amt_time_synchronization_service;
 pub mod amt_tls_credential_context;
 pub mod amt_tls_protocol_endpoint_collection;
 pub mod amt_tls_setting_data;
+pub mod cim_concrete_dependency;
+pub mod cim_credential_context;
 pub mod cim_software_identity;
 pub mod ips_host_based_setup_service;
 pub mod method_input;
@@ -76,6 +78,10 @@ pub struct Instance {
     pub keys: Vec<(&'static str, String)>,
     /// EPR-valued keys (associations), after the text keys.
     pub reference_keys: Vec<(&'static str, Reference)>,
+    /// The instance's own class when it belongs to a subclass of the class
+    /// enumerated: a parent-class pull lists subclass-typed items
+    /// (reference §2.6; `AMT_TLSCredentialContext` in `CIM_CredentialContext`).
+    pub subclass: Option<ClassInfo>,
 }
 
 impl Instance {
@@ -114,6 +120,14 @@ impl Instance {
     /// Declares an EPR-valued key selector (association instances).
     pub fn reference_key(mut self, name: &'static str, value: Reference) -> Self {
         self.reference_keys.push((name, value));
+        self
+    }
+
+    /// Marks the instance as one of `class`, a subclass of the class being
+    /// enumerated: it is then written as that class's element, in its
+    /// namespace, and its EPR names that class's ResourceURI.
+    pub fn as_subclass(mut self, class: ClassInfo) -> Self {
+        self.subclass = Some(class);
         self
     }
 
