@@ -159,7 +159,7 @@ async fn concurrent_puts_are_serialised_never_torn() {
             .collect();
         format!(
             r#"<?xml version="1.0" encoding="utf-8"?><Envelope xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns="http://www.w3.org/2003/05/soap-envelope"><Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Put</a:Action><a:To>/wsman</a:To><w:ResourceURI>http://intel.com/wbem/wscim/1/amt-schema/1/AMT_TLSSettingData</w:ResourceURI><a:MessageID>{n}</a:MessageID><w:SelectorSet><w:Selector Name="InstanceID">Intel(r) AMT LMS TLS Settings</w:Selector></w:SelectorSet></Header><Body><h:AMT_TLSSettingData xmlns:h="http://intel.com/wbem/wscim/1/amt-schema/1/AMT_TLSSettingData"><h:AcceptNonSecureConnections>true</h:AcceptNonSecureConnections><h:ElementName>Intel(r) AMT LMS TLS Settings</h:ElementName><h:Enabled>{}</h:Enabled><h:InstanceID>Intel(r) AMT LMS TLS Settings</h:InstanceID><h:MutualAuthentication>false</h:MutualAuthentication>{}</h:AMT_TLSSettingData></Body></Envelope>"#,
-            n % 2 == 0,
+            n.is_multiple_of(2),
             cns.join("")
         )
     };
@@ -191,6 +191,10 @@ async fn concurrent_puts_are_serialised_never_torn() {
             .all(|c| c.starts_with(&format!("writer{writer}-"))),
         "{cns:?}"
     );
-    assert_eq!(enabled, writer % 2 == 0, "Enabled from the same writer");
+    assert_eq!(
+        enabled,
+        writer.is_multiple_of(2),
+        "Enabled from the same writer"
+    );
     still_healthy(&emu).await;
 }
