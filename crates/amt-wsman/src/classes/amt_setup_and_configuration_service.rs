@@ -73,10 +73,7 @@ impl ClassHandler for AmtSetupAndConfigurationService {
             .with("SystemName", SYSTEM_NAME)
             .with_opt("TrustedDNSSuffix", device.pki_dns_suffix())
             .with("ZeroTouchConfigurationEnabled", "true")
-            .key("CreationClassName", CLASS_NAME)
-            .key("Name", NAME)
-            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
-            .key("SystemName", SYSTEM_NAME)])
+            .service_keys(CLASS_NAME, NAME)])
     }
 
     fn invoke(

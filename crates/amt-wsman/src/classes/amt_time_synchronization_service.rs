@@ -54,10 +54,7 @@ impl ClassHandler for AmtTimeSynchronizationService {
             .with("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
             .with("SystemName", SYSTEM_NAME)
             .with("TimeSource", 0)
-            .key("CreationClassName", CLASS_NAME)
-            .key("Name", NAME)
-            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
-            .key("SystemName", SYSTEM_NAME)])
+            .service_keys(CLASS_NAME, NAME)])
     }
 
     fn invoke(

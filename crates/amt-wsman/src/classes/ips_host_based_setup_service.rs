@@ -55,10 +55,7 @@ impl ClassHandler for IpsHostBasedSetupService {
             .with("Name", NAME)
             .with("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
             .with("SystemName", SYSTEM_NAME)
-            .key("CreationClassName", CLASS_NAME)
-            .key("Name", NAME)
-            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
-            .key("SystemName", SYSTEM_NAME)])
+            .service_keys(CLASS_NAME, NAME)])
     }
 
     fn invoke(

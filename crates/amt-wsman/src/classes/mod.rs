@@ -111,6 +111,15 @@ impl Instance {
         self
     }
 
+    /// The four keys of every AMT `*Service` singleton (the selectors a
+    /// console may send even though singletons need none).
+    pub fn service_keys(self, class: &'static str, name: &'static str) -> Self {
+        self.key("CreationClassName", class)
+            .key("Name", name)
+            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
+            .key("SystemName", SYSTEM_NAME)
+    }
+
     /// Declares a key selector.
     pub fn key(mut self, name: &'static str, value: impl ToString) -> Self {
         self.keys.push((name, value.to_string()));
