@@ -462,3 +462,43 @@ async fn unprovision_over_wsman_mints_a_new_certificate() {
     assert_eq!(value(&hbs, "CurrentControlMode").as_deref(), Some("0"));
     emu.shutdown().await;
 }
+
+/// CCM → ACM: host-based setup, then (as admin, over the network) the
+/// provisioning chain and `UpgradeClientToAdmin`, as RPS upgrades a device.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_control_mode_upgrades_to_admin_control_mode() {
+    let emu = start(None).await;
+    let pki = ProvisioningPki::new(&format!("amt02.{DOMAIN}"), LeafMarker::Oid, 63);
+    trust(&emu, &pki).await;
+    assert_eq!(host_based_setup(&emu).await, 0);
+    let admin = network_admin(&emu);
+    let hbs = get(&admin, "IPS", "HostBasedSetupService").await;
+    assert_eq!(value(&hbs, "CurrentControlMode").as_deref(), Some("1"));
+
+    add_chain(&admin, &pki).await;
+    let config_nonce = configuration_nonce(&admin).await;
+    let mc_nonce = [0x3cu8; 20];
+    let signature = pki.sign(&[config_nonce.as_slice(), &mc_nonce].concat());
+    let upgrade = |sig: Vec<u8>| {
+        let admin = admin.clone();
+        async move {
+            return_value(
+                &admin,
+                "IPS",
+                "HostBasedSetupService",
+                "UpgradeClientToAdmin",
+                &format!(r#"["{}",2,"{}"]"#, b64(&mc_nonce), b64(&sig)),
+            )
+            .await
+        }
+    };
+    let mut forged = signature.clone();
+    forged[0] ^= 0x01;
+    assert_eq!(upgrade(forged).await, 5, "a bad signature: AUTH_FAILED");
+    assert_eq!(upgrade(signature).await, 0);
+    let hbs = get(&admin, "IPS", "HostBasedSetupService").await;
+    assert_eq!(value(&hbs, "CurrentControlMode").as_deref(), Some("2"));
+    let sacs = get(&admin, "AMT", "SetupAndConfigurationService").await;
+    assert_eq!(value(&sacs, "ProvisioningMode").as_deref(), Some("1"));
+    emu.shutdown().await;
+}
