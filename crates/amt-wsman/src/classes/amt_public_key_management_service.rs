@@ -13,6 +13,7 @@
 use amt_device::{Device, PtStatus};
 use base64::Engine;
 
+use super::method_input::{method_outcome, MethodInput};
 use super::{
     amt_public_key_certificate, amt_public_private_key_pair, ClassHandler, ClassInfo, Instance,
     MethodOutput, Outcome, Reference, Value, SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME,
@@ -26,71 +27,6 @@ pub const RESOURCE_URI: &str =
     "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_PublicKeyManagementService";
 pub const NAME: &str = "Intel(r) AMT Public Key Management Service";
 pub const ELEMENT_NAME: &str = "Intel(r) AMT Certificate Store Service";
-
-/// Checks that the body is `{ResourceURI}{method}_INPUT` (or absent); a
-/// body that is some other element is a schema error, not a feature error.
-pub(crate) fn check_input(
-    class: &ClassInfo,
-    method: &str,
-    input: Option<&Payload>,
-) -> Result<(), Fault> {
-    if let Some(p) = input {
-        let expected = format!("{method}_INPUT");
-        if p.local_name() != expected || p.namespace() != Some(class.resource_uri) {
-            return Err(Fault::SchemaValidationError(format!(
-                "the body of {method} must be {{{}}}{expected}",
-                class.resource_uri
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The first value of input parameter `name`, trimmed.
-pub(crate) fn param<'a>(input: Option<&'a Payload>, name: &'a str) -> Option<&'a str> {
-    input?.values(name).next()
-}
-
-/// An unsigned integer input; `INVALID_PARAMETER` when missing or malformed.
-pub(crate) fn param_u32(input: Option<&Payload>, name: &str) -> Result<u32, PtStatus> {
-    param(input, name)
-        .and_then(|t| t.parse().ok())
-        .ok_or(PtStatus::INVALID_PARAMETER)
-}
-
-/// A `base64Binary` input. Whitespace is ignored (consoles that strip PEM
-/// armour may keep its line breaks); anything else that is not base64 is
-/// `INVALID_PARAMETER`.
-pub(crate) fn param_base64(input: Option<&Payload>, name: &str) -> Result<Vec<u8>, PtStatus> {
-    let compact: String = param(input, name)
-        .ok_or(PtStatus::INVALID_PARAMETER)?
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    if compact.is_empty() {
-        return Err(PtStatus::INVALID_PARAMETER);
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| PtStatus::INVALID_PARAMETER)
-}
-
-/// A method output: the out parameters on success, then `ReturnValue`.
-/// `device_changed` only when the call succeeded and `changes` says so.
-pub(crate) fn method_outcome(
-    result: Result<Vec<(&'static str, Value)>, PtStatus>,
-    changes: bool,
-) -> Outcome<MethodOutput> {
-    let (mut parameters, status, ok) = match result {
-        Ok(p) => (p, PtStatus::SUCCESS, true),
-        Err(s) => (Vec::new(), s, false),
-    };
-    parameters.push(("ReturnValue", Value::Text(status.code().to_string())));
-    Outcome {
-        value: MethodOutput { parameters },
-        device_changed: ok && changes,
-    }
-}
 
 /// EPR of `AMT_PublicKeyCertificate` handle `n`.
 pub fn certificate_reference(handle: u32) -> Reference {
@@ -190,7 +126,7 @@ impl ClassHandler for AmtPublicKeyManagementService {
                 "{RESOURCE_URI}/{method}"
             )));
         }
-        check_input(&self.info(), method, input)?;
+        let args = MethodInput::of(&self.info(), method, input)?;
         let created_certificate = |handle: u32| {
             vec![(
                 "CreatedCertificate",
@@ -199,36 +135,36 @@ impl ClassHandler for AmtPublicKeyManagementService {
         };
         Ok(match method {
             "AddTrustedRootCertificate" => method_outcome(
-                param_base64(input, "CertificateBlob")
+                args.required_base64("CertificateBlob")
                     .and_then(|der| device.add_trusted_root_certificate(&der))
                     .map(created_certificate),
                 true,
             ),
             "AddCertificate" => method_outcome(
-                param_base64(input, "CertificateBlob")
+                args.required_base64("CertificateBlob")
                     .and_then(|der| device.add_certificate(&der))
                     .map(created_certificate),
                 true,
             ),
             "AddKey" => method_outcome(
-                param_base64(input, "KeyBlob")
+                args.required_base64("KeyBlob")
                     .and_then(|blob| device.add_key(&blob))
                     .map(|h| vec![("CreatedKey", Value::Reference(key_reference(h)))]),
                 true,
             ),
             "GenerateKeyPair" => method_outcome(
-                param_u32(input, "KeyAlgorithm")
-                    .and_then(|alg| Ok((alg, param_u32(input, "KeyLength")?)))
+                args.required_u32("KeyAlgorithm")
+                    .and_then(|alg| Ok((alg, args.required_u32("KeyLength")?)))
                     .and_then(|(alg, len)| device.generate_key_pair(alg, len))
                     .map(|h| vec![("KeyPair", Value::Reference(key_reference(h)))]),
                 true,
             ),
             // Only reads the store: the CSR goes back to the console.
             _ => method_outcome(
-                key_pair_handle(input)
+                key_pair_handle(args.payload())
                     .and_then(|key| {
-                        let alg = param_u32(input, "SigningAlgorithm")?;
-                        let csr = param_base64(input, "NullSignedCertificateRequest")?;
+                        let alg = args.required_u32("SigningAlgorithm")?;
+                        let csr = args.required_base64("NullSignedCertificateRequest")?;
                         device.generate_pkcs10_request(key, alg, &csr)
                     })
                     .map(|csr| {

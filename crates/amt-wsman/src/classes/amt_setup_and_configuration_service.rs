@@ -22,7 +22,7 @@
 use amt_device::{Device, PtStatus};
 use base64::Engine;
 
-use super::amt_public_key_management_service::{check_input, method_outcome, param, param_u32};
+use super::method_input::{method_outcome, MethodInput};
 use super::{
     ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value, SYSTEM_CREATION_CLASS_NAME,
     SYSTEM_NAME,
@@ -96,19 +96,18 @@ impl ClassHandler for AmtSetupAndConfigurationService {
                 "{RESOURCE_URI}/{method}"
             )));
         }
-        check_input(&self.info(), method, input)?;
+        let args = MethodInput::of(&self.info(), method, input)?;
         Ok(match method {
             "CommitChanges" => method_outcome(device.commit_changes().map(|_| Vec::new()), true),
             "Unprovision" => method_outcome(
-                param_u32(input, "ProvisioningMode")
+                args.required_u32("ProvisioningMode")
                     .and_then(|mode| device.unprovision_request(mode, ctx.now))
                     .map(|()| Vec::new()),
                 true,
             ),
             "PartialUnprovision" => method_outcome(Err(PtStatus::UNSUPPORTED), false),
             "SetMEBxPassword" => method_outcome(
-                param(input, "Password")
-                    .ok_or(PtStatus::INVALID_PARAMETER)
+                args.required_text("Password")
                     .and_then(|pw| device.set_mebx_password(pw))
                     .map(|()| Vec::new()),
                 true,

@@ -14,7 +14,7 @@
 use amt_device::{BiosClock, Device, PtStatus};
 use time::OffsetDateTime;
 
-use super::amt_public_key_management_service::{check_input, method_outcome, param_u32};
+use super::method_input::{method_outcome, MethodInput};
 use super::{
     ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value, SYSTEM_CREATION_CLASS_NAME,
     SYSTEM_NAME,
@@ -67,7 +67,7 @@ impl ClassHandler for AmtTimeSynchronizationService {
     ) -> Result<Outcome<MethodOutput>, Fault> {
         match method {
             "GetLowAccuracyTimeSynch" => {
-                check_input(&self.info(), method, input)?;
+                MethodInput::of(&self.info(), method, input)?;
                 let ta0 = device
                     .bios_clock()
                     .certificate_time(ctx.now)
@@ -79,13 +79,13 @@ impl ClassHandler for AmtTimeSynchronizationService {
                 ))
             }
             "SetHighAccuracyTimeSynch" => {
-                check_input(&self.info(), method, input)?;
+                let args = MethodInput::of(&self.info(), method, input)?;
                 let result = (|| {
                     // Ta0 and Tm1 are checked for type only: the firmware
                     // takes the console's word for the time.
-                    param_u32(input, "Ta0")?;
-                    param_u32(input, "Tm1")?;
-                    let tm2 = param_u32(input, "Tm2")?;
+                    args.required_u32("Ta0")?;
+                    args.required_u32("Tm1")?;
+                    let tm2 = args.required_u32("Tm2")?;
                     let at = OffsetDateTime::from_unix_timestamp(i64::from(tm2))
                         .map_err(|_| PtStatus::INVALID_PARAMETER)?;
                     device.set_bios_clock(BiosClock::set(at, ctx.now));

@@ -1,5 +1,5 @@
-//! Reading a method's `*_INPUT` parameters, for the provisioning classes
-//! (`IPS_HostBasedSetupService`, `AMT_AuthorizationService`).
+//! Reading a method's `*_INPUT` parameters and shaping its `*_OUTPUT`, for
+//! every class with methods.
 //!
 //! The firmware answers a method whose parameters are missing or malformed
 //! with its own "invalid parameter" `ReturnValue`, not a fault (reference
@@ -7,9 +7,10 @@
 //! here yields `None` for the caller to turn into that status. Only a body
 //! that is not this method's input element at all is a schema fault.
 
+use amt_device::PtStatus;
 use base64::Engine;
 
-use super::{ClassInfo, MethodOutput, Value};
+use super::{ClassInfo, MethodOutput, Outcome, Value};
 use crate::envelope::Payload;
 use crate::fault::Fault;
 
@@ -33,6 +34,11 @@ impl<'a> MethodInput<'a> {
             }
         }
         Ok(MethodInput { payload: input })
+    }
+
+    /// The input element itself (for EPR-valued parameters).
+    pub fn payload(&self) -> Option<&'a Payload> {
+        self.payload
     }
 
     /// The first value of parameter `name`, trimmed.
@@ -65,9 +71,46 @@ impl<'a> MethodInput<'a> {
             .chars()
             .filter(|c| !c.is_ascii_whitespace())
             .collect();
+        if compact.is_empty() {
+            return None;
+        }
         base64::engine::general_purpose::STANDARD
             .decode(compact)
             .ok()
+    }
+
+    /// [`MethodInput::u32`] for methods answering PT_STATUS: a missing or
+    /// malformed value is INVALID_PARAMETER.
+    pub fn required_u32(&self, name: &str) -> Result<u32, PtStatus> {
+        self.u32(name).ok_or(PtStatus::INVALID_PARAMETER)
+    }
+
+    /// [`MethodInput::base64`] for methods answering PT_STATUS.
+    pub fn required_base64(&self, name: &str) -> Result<Vec<u8>, PtStatus> {
+        self.base64(name).ok_or(PtStatus::INVALID_PARAMETER)
+    }
+
+    /// [`MethodInput::text`] for methods answering PT_STATUS.
+    pub fn required_text(&self, name: &str) -> Result<&'a str, PtStatus> {
+        self.text(name).ok_or(PtStatus::INVALID_PARAMETER)
+    }
+}
+
+/// A PT_STATUS method's output: the out parameters on success, then
+/// `ReturnValue`. `device_changed` only when the call succeeded and
+/// `changes` says so.
+pub fn method_outcome(
+    result: Result<Vec<(&'static str, Value)>, PtStatus>,
+    changes: bool,
+) -> Outcome<MethodOutput> {
+    let (mut parameters, status, ok) = match result {
+        Ok(p) => (p, PtStatus::SUCCESS, true),
+        Err(s) => (Vec::new(), s, false),
+    };
+    parameters.push(("ReturnValue", Value::Text(status.code().to_string())));
+    Outcome {
+        value: MethodOutput { parameters },
+        device_changed: ok && changes,
     }
 }
 
