@@ -50,6 +50,31 @@ pub fn parse_handle(instance_id: &str, element_name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// Delete of a store item (certificate or key pair) by its `InstanceID`
+/// selector: `remove` is the device call for the handle. Unknown or
+/// malformed selectors are `InvalidSelectors`; a refusal is
+/// [`delete_refusal`].
+pub(crate) fn delete_by_handle(
+    class: &dyn ClassHandler,
+    device: &mut Device,
+    request: &Request,
+    element_name: &str,
+    remove: fn(&mut Device, u32) -> Result<(), amt_device::PtStatus>,
+) -> Result<Outcome<()>, Fault> {
+    let target = select(class.instances(device)?, &request.selectors, false)?;
+    let handle = target
+        .keys
+        .iter()
+        .find(|(k, _)| *k == "InstanceID")
+        .and_then(|(_, id)| parse_handle(id, element_name))
+        .ok_or(Fault::InvalidSelectors)?;
+    remove(device, handle).map_err(delete_refusal)?;
+    Ok(Outcome {
+        value: (),
+        device_changed: true,
+    })
+}
+
 /// What an intrinsic Delete answers when the device refuses: NOT_FOUND
 /// means the selectors named nothing; anything else is the firmware's
 /// InternalError with the status as detail.
@@ -140,18 +165,13 @@ impl ClassHandler for AmtPublicKeyCertificate {
         request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<()>, Fault> {
-        let target = select(self.instances(device)?, &request.selectors, false)?;
-        let handle = target
-            .keys
-            .iter()
-            .find(|(k, _)| *k == "InstanceID")
-            .and_then(|(_, id)| parse_handle(id, ELEMENT_NAME))
-            .ok_or(Fault::InvalidSelectors)?;
-        device.delete_certificate(handle).map_err(delete_refusal)?;
-        Ok(Outcome {
-            value: (),
-            device_changed: true,
-        })
+        delete_by_handle(
+            self,
+            device,
+            request,
+            ELEMENT_NAME,
+            Device::delete_certificate,
+        )
     }
 }
 

@@ -7,8 +7,8 @@
 use amt_device::Device;
 use base64::Engine;
 
-use super::amt_public_key_certificate::{delete_refusal, parse_handle};
-use super::{select, ClassHandler, ClassInfo, Instance, Outcome};
+use super::amt_public_key_certificate::delete_by_handle;
+use super::{ClassHandler, ClassInfo, Instance, Outcome};
 use crate::envelope::Request;
 use crate::fault::Fault;
 use crate::CallContext;
@@ -63,17 +63,6 @@ impl ClassHandler for AmtPublicPrivateKeyPair {
         request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<()>, Fault> {
-        let target = select(self.instances(device)?, &request.selectors, false)?;
-        let handle = target
-            .keys
-            .iter()
-            .find(|(k, _)| *k == "InstanceID")
-            .and_then(|(_, id)| parse_handle(id, ELEMENT_NAME))
-            .ok_or(Fault::InvalidSelectors)?;
-        device.delete_key(handle).map_err(delete_refusal)?;
-        Ok(Outcome {
-            value: (),
-            device_changed: true,
-        })
+        delete_by_handle(self, device, request, ELEMENT_NAME, Device::delete_key)
     }
 }
