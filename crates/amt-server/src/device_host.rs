@@ -405,16 +405,21 @@ impl DeviceHost {
     ) -> WsmanOutcome {
         let started = std::time::Instant::now();
         let arrived = OffsetDateTime::now_utc();
-        let facts = RequestFacts::of(body);
+        // Parsed once: fault rules, the journal and the engine all read it.
+        let parsed = amt_wsman::envelope::Request::parse(body);
+        let facts = RequestFacts::of(parsed.as_ref());
         let injected = self.faults.take(&facts.fault_facts());
-        let mut outcome = match &injected {
+        let outcome = match &injected {
             Some(FaultKind::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
-                self.run_wsman(principal, body, facts.reads_only()).await
+                self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
+                    .await
             }
             Some(FaultKind::DropBeforeResponse) => WsmanOutcome::Drop,
             Some(FaultKind::DropAfterResponse) => {
-                let _ = self.run_wsman(principal, body, facts.reads_only()).await;
+                let _ = self
+                    .run_wsman(principal, parsed.as_ref(), facts.reads_only())
+                    .await;
                 WsmanOutcome::Drop
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {
@@ -444,18 +449,20 @@ impl DeviceHost {
             }
             // Connection-level: not matched per request.
             Some(FaultKind::RefuseTls { .. }) | None => {
-                self.run_wsman(principal, body, facts.reads_only()).await
+                self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
+                    .await
             }
         };
         if let (Some(kind), WsmanOutcome::Reply { .. }) = (&injected, &outcome) {
             tracing::info!(?kind, class = ?facts.class, operation = ?facts.operation, "injected fault");
         }
-        let (status, reply_body) = match &mut outcome {
-            WsmanOutcome::Reply { status, body, .. } => {
-                (*status, Some(String::from_utf8_lossy(body).into_owned()))
-            }
+        let (status, reply) = match &outcome {
+            WsmanOutcome::Reply { status, body, .. } => (*status, Some(body.as_slice())),
             WsmanOutcome::Drop => (0, None),
         };
+        // Bodies are copied for the journal only when it keeps them.
+        let keep = self.journal.keeps_bodies();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         self.journal.record(JournalEntry {
             seq: 0,
             time: arrived
@@ -478,10 +485,10 @@ impl DeviceHost {
             selectors: facts.selectors.clone(),
             http_status: status,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            fault: reply_body.as_deref().and_then(fault_subcode),
+            fault: reply.and_then(|b| fault_subcode(&String::from_utf8_lossy(b))),
             injected: injected.as_ref().map(|k| format!("{k:?}")),
-            request_body: Some(String::from_utf8_lossy(body).into_owned()),
-            response_body: reply_body,
+            request_body: keep.then(|| text(body)),
+            response_body: reply.filter(|_| keep).map(text),
         });
         outcome
     }
@@ -492,7 +499,7 @@ impl DeviceHost {
     async fn run_wsman(
         self: &Arc<Self>,
         principal: Principal,
-        body: &[u8],
+        request: Result<&amt_wsman::envelope::Request, &amt_wsman::fault::Fault>,
         reads_only: bool,
     ) -> WsmanOutcome {
         let ctx = CallContext {
@@ -505,7 +512,7 @@ impl DeviceHost {
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());
             let HostState { device, wsman, .. } = &mut *st;
-            let reply = wsman.handle(device, body, &ctx);
+            let reply = wsman.handle_parsed(device, request, &ctx);
             if reply.device_changed {
                 if let Err(e) = self.persist(&st.device) {
                     tracing::error!(error = %e, "flash write failed; the change is rolled back");

@@ -81,10 +81,10 @@ pub struct RequestFacts {
 }
 
 impl RequestFacts {
-    /// Reads what it can from a request body; an unparsable body gives
-    /// empty facts (the engine will answer it with a fault).
-    pub fn of(body: &[u8]) -> Self {
-        let Ok(req) = amt_wsman::envelope::Request::parse(body) else {
+    /// What a parsed request says about itself; an unparsable body gives
+    /// empty facts (the engine answers it with a fault).
+    pub fn of(parsed: Result<&amt_wsman::envelope::Request, &amt_wsman::fault::Fault>) -> Self {
+        let Ok(req) = parsed else {
             return RequestFacts::default();
         };
         let class = req
@@ -108,8 +108,8 @@ impl RequestFacts {
             })
             .collect();
         RequestFacts {
-            resource_uri: req.resource_uri,
-            action: req.action,
+            resource_uri: req.resource_uri.clone(),
+            action: req.action.clone(),
             class,
             operation,
             selectors,

@@ -78,6 +78,14 @@ impl Journal {
         }
     }
 
+    /// Whether request and response bodies are kept.
+    pub fn keeps_bodies(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keep_bodies
+    }
+
     /// Records an entry (bodies are redacted, and dropped unless kept).
     pub fn record(&self, mut entry: JournalEntry) {
         let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());

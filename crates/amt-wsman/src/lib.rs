@@ -96,20 +96,32 @@ impl WsmanService {
     /// Handles one request body. Never panics; anything unacceptable
     /// becomes a fault reply.
     pub fn handle(&mut self, device: &mut Device, request: &[u8], ctx: &CallContext) -> WsmanReply {
+        self.handle_parsed(device, Request::parse(request).as_ref(), ctx)
+    }
+
+    /// [`WsmanService::handle`] for a request the caller already parsed
+    /// (the server reads the same envelope for fault injection and the
+    /// journal, and parses it once).
+    pub fn handle_parsed(
+        &mut self,
+        device: &mut Device,
+        parsed: Result<&Request, &Fault>,
+        ctx: &CallContext,
+    ) -> WsmanReply {
         let message_id = self.take_message_id();
-        let parsed = match Request::parse(request) {
+        let parsed = match parsed {
             Ok(r) => r,
-            Err(fault) => return fault_reply(None, message_id, &fault),
+            Err(fault) => return fault_reply(None, message_id, fault),
         };
         // Identify carries no Action or ResourceURI, which dispatch demands.
-        if identify::is_identify(&parsed) {
+        if identify::is_identify(parsed) {
             return WsmanReply {
                 status: 200,
                 body: identify::reply(device),
                 device_changed: false,
             };
         }
-        match dispatch::dispatch(&mut self.enumerations, device, &parsed, ctx, message_id) {
+        match dispatch::dispatch(&mut self.enumerations, device, parsed, ctx, message_id) {
             Ok(done) => WsmanReply {
                 status: 200,
                 body: done.body,
