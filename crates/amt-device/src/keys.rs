@@ -86,10 +86,8 @@ impl DeviceKey {
     /// The public key as PKCS#1 `RSAPublicKey` DER: what
     /// `AMT_PublicPrivateKeyPair.DERKey` carries.
     pub fn pkcs1_public_der(&self) -> Result<Vec<u8>, DeviceError> {
-        let key = rsa::PrivateKey::from_pkcs8_der(&self.pkcs8)
-            .map_err(|e| DeviceError::InvalidKey(e.to_string()))?;
-        Ok(key
-            .to_public_key()
+        Ok(self
+            .public_key()?
             .to_pkcs1_der()
             .map_err(|e| DeviceError::InvalidKey(e.to_string()))?
             .as_bytes()
@@ -99,9 +97,14 @@ impl DeviceKey {
     /// The key bit length.
     pub fn bits(&self) -> usize {
         use rsa::traits::PublicKeyParts;
-        rsa::PrivateKey::from_pkcs8_der(&self.pkcs8)
-            .map(|k| k.size() * 8)
-            .unwrap_or(0)
+        self.public_key().map(|k| k.size() * 8).unwrap_or(0)
+    }
+
+    /// The public half, read from the SPKI (cheap: no private-key parse).
+    fn public_key(&self) -> Result<rsa::PublicKey, DeviceError> {
+        use rsa::pkcs8::DecodePublicKey;
+        rsa::PublicKey::from_public_key_der(&self.spki)
+            .map_err(|e| DeviceError::InvalidKey(e.to_string()))
     }
 
     /// An rcgen signer (RSA PKCS#1 v1.5 with SHA-256) over this key.
