@@ -190,15 +190,9 @@ impl Device {
                 return ChainStatus::CHAIN_LENGTH_EXCEEDED;
             }
             // Each certificate must have signed the one before it.
-            let Some(previous) = self
-                .chain
-                .certificates
-                .last()
-                .and_then(|p| parse(p).map(|_| p.clone()))
-            else {
-                return ChainStatus::INTERNAL_ERROR;
-            };
-            let Some(previous) = parse(&previous) else {
+            // A copy: the chain may be reset below while this is borrowed.
+            let previous_der = self.chain.certificates.last().cloned().unwrap_or_default();
+            let Some(previous) = parse(&previous_der) else {
                 return ChainStatus::INTERNAL_ERROR;
             };
             if previous.issuer().as_raw() != cert.subject().as_raw()
@@ -248,15 +242,7 @@ impl Device {
         if mc_nonce.len() != 20 || signing_algorithm != SIGNING_RSA_SHA256 {
             return HbsStatus::INVALID_PARAM;
         }
-        let Some(leaf) = self
-            .chain
-            .certificates
-            .first()
-            .and_then(|d| parse(d).map(|_| d))
-        else {
-            return HbsStatus::INTERNAL_ERROR;
-        };
-        let Some(leaf) = parse(leaf) else {
+        let Some(leaf) = self.chain.certificates.first().and_then(|d| parse(d)) else {
             return HbsStatus::INTERNAL_ERROR;
         };
         let mut message = self.configuration_nonce.to_vec();
