@@ -22,6 +22,15 @@ pub enum DeviceError {
     NoSuchKey(u32),
     #[error("the flash image is not valid: {0}")]
     CorruptFlash(String),
+    /// The firmware refused the change with this status (nothing changed).
+    #[error("refused by the firmware: {0}")]
+    Refused(crate::status::PtStatus),
     #[error("the flash image has format version {found}; this build reads version {supported}")]
     UnsupportedFlashVersion { found: u32, supported: u32 },
+}
+
+impl From<crate::status::PtStatus> for DeviceError {
+    fn from(status: crate::status::PtStatus) -> Self {
+        DeviceError::Refused(status)
+    }
 }

@@ -310,24 +310,16 @@ async fn change(
     host: &Arc<DeviceHost>,
     f: impl FnOnce(&mut amt_device::Device, OffsetDateTime) -> Result<(), amt_device::PtStatus>,
 ) -> Result<Reply, Reply> {
-    let mut refused = None;
-    let r = host
-        .change_device_and_listeners(|d, now| {
-            if let Err(s) = f(d, now) {
-                refused = Some(s);
-            }
-            Ok(())
-        })
-        .await;
-    if let Err(e) = r {
-        return Err(internal(e));
-    }
-    match refused {
-        Some(s) => Err(Reply(
+    match host
+        .change_device_and_listeners(|d, now| Ok(f(d, now)?))
+        .await
+    {
+        Ok(()) => Ok(ok(device_json(host))),
+        Err(crate::HostError::Device(amt_device::DeviceError::Refused(s))) => Err(Reply(
             StatusCode::CONFLICT,
             json!({ "error": s.to_string(), "status": s.code() }),
         )),
-        None => Ok(ok(device_json(host))),
+        Err(e) => Err(internal(e)),
     }
 }
 

@@ -380,7 +380,7 @@ async fn lms_tls_follows_the_lms_tls_settings() {
                 },
             )
             .and_then(|_| d.commit_changes().map(|_| ()))
-            .map_err(|s| amt_device::DeviceError::InvalidCertificate(s.to_string()))
+            .map_err(amt_device::DeviceError::from)
         })
         .await
         .unwrap();

@@ -280,7 +280,7 @@ async fn a_dropped_commit_changes_is_still_committed() {
                     trusted_cn: Vec::new(),
                 },
             )
-            .map_err(|s| amt_device::DeviceError::InvalidCertificate(s.to_string()))
+            .map_err(amt_device::DeviceError::from)
         })
         .unwrap();
     assert!(emu.host().with_device(|d| d.tls_changes_pending()));

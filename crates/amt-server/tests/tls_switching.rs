@@ -22,7 +22,7 @@ async fn start() -> RunningEmulator {
 }
 
 fn as_device_error(s: PtStatus) -> amt_device::DeviceError {
-    amt_device::DeviceError::InvalidCertificate(s.to_string())
+    amt_device::DeviceError::Refused(s)
 }
 
 /// Console flow on the device: key in the firmware, CA-signed certificate,
