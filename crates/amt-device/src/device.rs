@@ -17,6 +17,16 @@ use crate::provisioning_hashes::{HashList, HashType, ProvisioningCertificateHash
 use crate::self_signed;
 use crate::status::PtStatus;
 use crate::tls_settings::{ActiveTls, TlsSettings};
+use crate::accounts::Accounts;
+use crate::audit_log::AuditLog;
+use crate::effects::Effects;
+use crate::hardware::Hardware;
+use crate::host::HostMachine;
+use crate::message_log::MessageLog;
+use crate::network::Network;
+use crate::redirection::RedirectionSettings;
+use crate::subscriptions::Subscriptions;
+use crate::user_consent::UserConsent;
 
 /// 32 bytes that seed a device's random generator. The driver takes them
 /// from the OS, or derives them from a user's `--seed` for a reproducible
@@ -101,6 +111,19 @@ pub struct Device {
     /// The provisioning chain being added (firmware RAM: not persisted).
     pub(crate) chain: ProvisioningChain,
     pub(crate) rng: DeviceRng,
+    // The parts below each live in their own module, with their own image
+    // type persisted as one field of the flash image.
+    pub(crate) host: HostMachine,
+    pub(crate) hardware: Hardware,
+    pub(crate) message_log: MessageLog,
+    pub(crate) network: Network,
+    pub(crate) accounts: Accounts,
+    pub(crate) user_consent: UserConsent,
+    pub(crate) redirection: RedirectionSettings,
+    pub(crate) audit_log: AuditLog,
+    pub(crate) subscriptions: Subscriptions,
+    /// Effects recorded since the driver last took them (not persisted).
+    pub(crate) effects: Effects,
 }
 
 /// The user name of the built-in administrator.
@@ -156,6 +179,16 @@ impl Device {
             network_access_enabled: true,
             chain: ProvisioningChain::default(),
             rng: DeviceRng(rng),
+            host: HostMachine::default(),
+            hardware: Hardware::default(),
+            message_log: MessageLog::default(),
+            network: Network::default(),
+            accounts: Accounts::default(),
+            user_consent: UserConsent::default(),
+            redirection: RedirectionSettings::default(),
+            audit_log: AuditLog::default(),
+            subscriptions: Subscriptions::default(),
+            effects: Effects::default(),
         };
         device.local_system_password = device.new_local_system_password();
         if device.profile.mints_self_signed_certificate() {
@@ -351,6 +384,8 @@ impl Device {
     /// the admin password cleared, every user certificate and key removed,
     /// and a brand-new self-signed certificate on a brand-new key.
     pub fn unprovision(&mut self, now: OffsetDateTime) -> Result<(), DeviceError> {
+        self.note_tls_changed();
+        self.note_event(crate::DeviceEvent::Unprovisioned);
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;

@@ -27,6 +27,15 @@ use crate::profile::{FirmwareProfile, FirmwareVersion};
 use crate::provisioning::{ControlMode, ProvisioningState};
 use crate::provisioning_hashes::HashList;
 use crate::tls_settings::{ActiveTls, TlsSettings};
+use crate::accounts::Accounts;
+use crate::audit_log::AuditLog;
+use crate::hardware::Hardware;
+use crate::host::HostMachine;
+use crate::message_log::MessageLog;
+use crate::network::Network;
+use crate::redirection::RedirectionSettings;
+use crate::subscriptions::Subscriptions;
+use crate::user_consent::UserConsent;
 use rand::rngs::ChaCha20Rng;
 use rand::SeedableRng;
 
@@ -78,6 +87,25 @@ struct DeviceImage {
     local_system_password: String,
     network_access_enabled: bool,
     cert_store: CertStoreImage,
+    // Parts added after format 1 was first written: absent means factory.
+    #[serde(default)]
+    host: HostMachine,
+    #[serde(default)]
+    hardware: Hardware,
+    #[serde(default)]
+    message_log: MessageLog,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    accounts: Accounts,
+    #[serde(default)]
+    user_consent: UserConsent,
+    #[serde(default)]
+    redirection: RedirectionSettings,
+    #[serde(default)]
+    audit_log: AuditLog,
+    #[serde(default)]
+    subscriptions: Subscriptions,
 }
 
 /// Serialises a device into a flash image.
@@ -103,6 +131,15 @@ pub fn encode(device: &Device) -> Vec<u8> {
         local_system_password: device.local_system_password.clone(),
         network_access_enabled: device.network_access_enabled,
         cert_store: device.certs.to_image(),
+        host: device.host.clone(),
+        hardware: device.hardware.clone(),
+        message_log: device.message_log.clone(),
+        network: device.network.clone(),
+        accounts: device.accounts.clone(),
+        user_consent: device.user_consent.clone(),
+        redirection: device.redirection.clone(),
+        audit_log: device.audit_log.clone(),
+        subscriptions: device.subscriptions.clone(),
     };
     // Serialising plain data into a Vec cannot fail.
     let payload = serde_json::to_vec_pretty(&image).unwrap_or_default();
@@ -236,6 +273,16 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         network_access_enabled: image.network_access_enabled,
         chain: ProvisioningChain::default(),
         rng: crate::device::DeviceRng(ChaCha20Rng::from_seed(entropy.0)),
+        host: image.host,
+        hardware: image.hardware,
+        message_log: image.message_log,
+        network: image.network,
+        accounts: image.accounts,
+        user_consent: image.user_consent,
+        redirection: image.redirection,
+        audit_log: image.audit_log,
+        subscriptions: image.subscriptions,
+        effects: crate::effects::Effects::default(),
     })
 }
 

@@ -343,6 +343,8 @@ impl Device {
         self.chain = ProvisioningChain::default();
         self.rng_fill_configuration_nonce();
         self.retire_self_signed_if_key_reused();
+        self.note_persist();
+        self.note_event(crate::DeviceEvent::Provisioned);
     }
 
     fn rng_fill_configuration_nonce(&mut self) {

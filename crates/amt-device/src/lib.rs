@@ -22,27 +22,44 @@
 //! - [`host_based_setup`]: client and admin control mode provisioning, unprovision;
 //! - [`provisioning_hashes`]: the root-certificate hashes admin control mode trusts;
 //! - [`device`]: the device value and its transitions;
-//! - [`flash`]: the persisted flash image format.
+//! - [`flash`]: the persisted flash image format;
+//! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
+//! - the machine and its settings, one part each: [`host`] (power, boot,
+//!   alarms), [`hardware`] (inventory), [`message_log`] (event log),
+//!   [`network`], [`accounts`] (user ACL), [`user_consent`],
+//!   [`redirection`] (redirection and KVM settings), [`audit_log`],
+//!   [`subscriptions`] (event subscribers).
 
+pub mod accounts;
+pub mod audit_log;
 pub mod cert_store;
 pub mod clock;
 pub mod device;
+pub mod effects;
 mod error;
 pub mod flash;
+pub mod hardware;
+pub mod host;
 pub mod host_based_setup;
 pub mod keys;
+pub mod message_log;
+pub mod network;
 pub mod profile;
 pub mod provisioning;
 pub mod provisioning_hashes;
 pub mod public_key_management;
+pub mod redirection;
 pub mod self_signed;
 pub mod status;
+pub mod subscriptions;
 pub mod tls_config;
 pub mod tls_settings;
+pub mod user_consent;
 
 pub use cert_store::{CertStore, CertificateEntry, KeyEntry};
 pub use clock::BiosClock;
 pub use device::{Device, DeviceConfig, Entropy};
+pub use effects::{DeviceEvent, Effects};
 pub use error::DeviceError;
 pub use host_based_setup::{ChainStatus, HbsStatus};
 pub use profile::{FirmwareProfile, FirmwareVersion};

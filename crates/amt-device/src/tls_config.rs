@@ -164,6 +164,10 @@ impl Device {
         }
         let tls_changed = staged != self.active_tls;
         self.active_tls = staged;
+        if tls_changed {
+            self.note_tls_changed();
+            self.note_event(crate::DeviceEvent::TlsChanged);
+        }
         Ok(CommitOutcome { tls_changed })
     }
 
