@@ -12,7 +12,8 @@ use serde::Serialize;
 /// Entries kept in memory by default.
 pub const DEFAULT_CAPACITY: usize = 1000;
 
-/// Element names whose content is a secret.
+/// Element names whose content is a secret whatever the class (each class
+/// also declares its own: `ClassHandler::secret_parameters`).
 const SECRET_ELEMENTS: &[&str] = &[
     "NetworkAdminPassword",
     "DigestPassword",
@@ -143,7 +144,12 @@ pub fn redact(xml: &str) -> String {
         out.push_str(tag);
         rest = &tail[gt + 1..];
         if let Some(name) = opening_local_name(tag) {
-            if SECRET_ELEMENTS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            if SECRET_ELEMENTS
+                .iter()
+                .copied()
+                .chain(amt_wsman::classes::secret_parameters())
+                .any(|s| s.eq_ignore_ascii_case(name))
+            {
                 // Skip to the next tag: that text is the secret.
                 let end = rest.find('<').unwrap_or(rest.len());
                 if end > 0 {
