@@ -33,6 +33,7 @@ pub mod identify;
 pub mod injection;
 pub mod method_input;
 pub mod namespaces;
+pub mod redact;
 pub mod references;
 pub mod render;
 pub mod replay;
