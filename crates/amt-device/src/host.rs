@@ -277,6 +277,8 @@ pub enum AlarmError {
     InThePast,
     #[error("invalid alarm")]
     Invalid,
+    #[error("the alarm clock holds the most alarms it can")]
+    TooMany,
     #[error("no such alarm")]
     NotFound,
 }
@@ -300,9 +302,18 @@ pub struct HostMachine {
     pub boot_config_next: bool,
     pub last_boot: Option<BootRecord>,
     pub alarms: Vec<Alarm>,
+    /// `CIM_BootService.EnabledState` once a console set it (One-Click
+    /// Recovery / remote platform erase bits, 32768..=32771).
+    pub boot_service_state: Option<u16>,
 }
 
 impl HostMachine {
+    /// `CIM_BootService.EnabledState`: 2 (enabled) until a console sets
+    /// the One-Click Recovery state.
+    pub fn boot_service_state(&self) -> u16 {
+        self.boot_service_state.unwrap_or(2)
+    }
+
     /// Whether any one-time boot option is pending (`OptionsCleared` is
     /// its negation).
     pub fn options_pending(&self) -> bool {
@@ -451,6 +462,12 @@ impl Device {
         self.note_persist();
     }
 
+    /// `CIM_BootService.RequestStateChange` (32768..=32771).
+    pub fn set_boot_service_state(&mut self, state: u16) {
+        self.host.boot_service_state = Some(state);
+        self.note_persist();
+    }
+
     /// `SetBootConfigRole(IsNext)`: the next boot uses the boot settings.
     pub fn set_boot_config_next(&mut self) {
         self.host.boot_config_next = true;
@@ -517,7 +534,7 @@ impl Device {
             return Err(AlarmError::Duplicate);
         }
         if self.host.alarms.len() >= MAX_ALARMS {
-            return Err(AlarmError::Invalid);
+            return Err(AlarmError::TooMany);
         }
         self.host.alarms.push(alarm);
         self.note_persist();
