@@ -71,7 +71,7 @@ impl ClassHandler for AmtAlarmClockService {
         ClassInfo {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
-            declares_common_namespace: false,
+            declares_common_namespace: true,
         }
     }
 

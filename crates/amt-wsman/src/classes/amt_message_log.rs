@@ -32,7 +32,7 @@ impl ClassHandler for AmtMessageLog {
         ClassInfo {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
-            declares_common_namespace: false,
+            declares_common_namespace: true,
         }
     }
 

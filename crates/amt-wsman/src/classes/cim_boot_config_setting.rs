@@ -39,7 +39,7 @@ impl ClassHandler for CimBootConfigSetting {
         ClassInfo {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
-            declares_common_namespace: true,
+            declares_common_namespace: false,
         }
     }
 

@@ -19,7 +19,7 @@ impl ClassHandler for CimBootSourceSetting {
         ClassInfo {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
-            declares_common_namespace: true,
+            declares_common_namespace: false,
         }
     }
 

@@ -23,7 +23,7 @@ impl ClassHandler for CimPowerManagementCapabilities {
         ClassInfo {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
-            declares_common_namespace: true,
+            declares_common_namespace: false,
         }
     }
 
