@@ -121,6 +121,32 @@ impl LogRecord {
         }
     }
 
+    /// A short description (control API, CLI).
+    pub fn describe(&self) -> String {
+        match (self.sensor_type, self.event_offset) {
+            (0x22, 0x00) => "power: S0 (on)".into(),
+            (0x22, 0x03) => "power: S3 (sleep)".into(),
+            (0x22, 0x04) => "power: S4 (hibernate)".into(),
+            (0x22, 0x05) => "power: S5 (soft off)".into(),
+            (0x22, 0x0A) => "power: G3 (mechanical off)".into(),
+            (0x10, _) => "event log cleared".into(),
+            (0x0F, _) if self.entity == ENTITY_BIOS => {
+                let target = BOOT_TARGETS
+                    .iter()
+                    .find(|t| boot_code(**t) == self.event_data[2])
+                    .map_or("unknown", |t| t.name());
+                format!("boot: {target}")
+            }
+            (0x0F, _) => match self.event_data[1] {
+                0x01 => "provisioned".into(),
+                0x02 => "unprovisioned".into(),
+                0x0A => "alarm fired".into(),
+                _ => "management controller event".into(),
+            },
+            _ => "event".into(),
+        }
+    }
+
     /// The 21 bytes consoles decode.
     pub fn to_bytes(&self) -> [u8; RECORD_SIZE] {
         let mut b = [0u8; RECORD_SIZE];
@@ -138,6 +164,18 @@ impl LogRecord {
         b
     }
 }
+
+const BOOT_TARGETS: [BootTarget; 9] = [
+    BootTarget::OperatingSystem,
+    BootTarget::BiosSetup,
+    BootTarget::BiosPause,
+    BootTarget::Pxe,
+    BootTarget::HardDrive,
+    BootTarget::CdDvd,
+    BootTarget::IderCd,
+    BootTarget::IderFloppy,
+    BootTarget::UefiHttps,
+];
 
 /// A small code per boot target in the firmware-progress data, so a
 /// reader can tell the boots apart.
