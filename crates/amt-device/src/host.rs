@@ -47,7 +47,20 @@ impl PowerState {
         self == PowerState::On
     }
 
-    /// A short name (control API, CLI).
+    pub const ALL: [PowerState; 5] = [
+        PowerState::On,
+        PowerState::Sleep,
+        PowerState::Hibernate,
+        PowerState::SoftOff,
+        PowerState::MechanicalOff,
+    ];
+
+    /// The state [`PowerState::name`] names.
+    pub fn from_name(name: &str) -> Option<PowerState> {
+        PowerState::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// A short name (control API, CLI, scenario files).
     pub fn name(self) -> &'static str {
         match self {
             PowerState::On => "on",
@@ -424,6 +437,13 @@ impl Device {
             self.note_persist();
         }
         Ok(())
+    }
+
+    /// Shapes a new device's host (scenario files): the power state, with
+    /// no events and nothing logged.
+    pub fn set_initial_power_state(&mut self, state: PowerState) {
+        self.host.power_state = state;
+        self.note_persist();
     }
 
     /// The owner presses the power button: a short press powers up a

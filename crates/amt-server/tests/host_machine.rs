@@ -183,3 +183,20 @@ async fn an_alarm_powers_the_host_on_from_the_server_timer() {
     assert!(m.is_on());
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_sets_the_host_power_state() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/scenarios/host-off-in-client-control.toml");
+    let mut config = EmulatorConfig::new().with_control_api();
+    amt_server::scenario::Scenario::load(&path)
+        .unwrap()
+        .configure(&mut config)
+        .unwrap();
+    let emu = config.start().await.unwrap();
+    let (_, m) = control(&emu, "GET", "/api/machine", None).await;
+    assert_eq!(m["power_state"], "soft-off");
+    assert_eq!(m["power_state_value"], 8);
+    emu.shutdown().await;
+    assert!(amt_server::scenario::Scenario::parse("[device]\nhost_power = \"warm\"\n").is_err());
+}
