@@ -232,6 +232,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn provisioning_and_unprovisioning_are_logged() {
+        use crate::{DeviceConfig, Entropy, FirmwareProfile};
+        let now = time::macros::datetime!(2026-11-29 10:00:00 UTC);
+        let config = DeviceConfig {
+            profile: FirmwareProfile::new("15.0.23".parse().unwrap()),
+            ..DeviceConfig::default()
+        };
+        let mut d = Device::new(config, Entropy::from_seed(5), now).unwrap();
+        let ha1 = "0123456789abcdef0123456789abcdef";
+        assert_eq!(d.host_based_setup(2, ha1, now), crate::HbsStatus::SUCCESS);
+        d.unprovision(now).unwrap();
+        let events: Vec<String> = d
+            .message_log()
+            .records
+            .iter()
+            .map(LogRecord::describe)
+            .collect();
+        assert_eq!(events, ["provisioned", "unprovisioned"]);
+    }
+
+    #[test]
     fn records_are_21_bytes_with_a_little_endian_time() {
         let r = LogRecord::of(LogEvent::PowerState(PowerState::SoftOff), 0x6501_0622);
         let b = r.to_bytes();
