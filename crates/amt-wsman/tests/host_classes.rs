@@ -425,7 +425,6 @@ fn bad_boot_input_is_refused_and_changes_nothing() {
     let flash = amt_device::flash::encode(&h.device);
     for change in [
         ("InstanceID", "Intel(r) AMT:BootSettingData 1"),
-        ("OwningEntity", "me"),
         ("BIOSSetup", "maybe"),
         ("IDERBootDevice", "7"),
     ] {
@@ -591,4 +590,27 @@ fn the_event_log_reads_back_what_happened() {
     );
     assert_eq!(return_value(&bad), "36");
     assert!(values(&h.get("AMT_MessageLog"), "CurrentNumberOfRecords") == ["3"]);
+}
+
+#[test]
+fn a_put_built_from_scratch_ignores_the_read_only_properties() {
+    // What the Open AMT console sends: read-only properties at their zero
+    // values (real firmware accepts it).
+    let mut h = Host::new();
+    let read = h.get("AMT_BootSettingData");
+    let put = h.ok(&boot_settings_put(
+        &read,
+        &[
+            ("BIOSSetup", "true"),
+            ("OptionsCleared", "true"),
+            ("BootguardStatus", "0"),
+            ("UEFIHTTPSBootEnabled", "false"),
+            ("OwningEntity", ""),
+            ("ElementName", ""),
+        ],
+    ));
+    assert_eq!(values(&put, "BIOSSetup"), ["true"]);
+    assert_eq!(values(&put, "OptionsCleared"), ["false"]);
+    assert_eq!(values(&put, "UEFIHTTPSBootEnabled"), ["true"]);
+    assert_eq!(values(&put, "OwningEntity"), ["Intel(r) AMT"]);
 }

@@ -1,18 +1,19 @@
 //! `AMT_BootSettingData`: the one-time boot options the next boot consumes
 //! (DMT canned replies `fixtures/firmware/AMT_BootSettingData/`).
 //!
-//! Put takes the instance as the console read it (Get, change, Put back).
-//! Writable: the one-time options (`BIOSPause`, `BIOSSetup`,
-//! `BootMediaIndex`, `ConfigurationDataReset`, `EnforceSecureBoot`,
-//! `FirmwareVerbosity`, `ForcedProgressEvents`, `IDERBootDevice`, the
-//! `Lock*` buttons, `ReflashBIOS`, `SecureErase`, `UseIDER`, `UseSOL`,
-//! `UseSafeMode`, `UserPasswordBypass`); an absent one is false / 0.
-//! Read-only properties (`BIOSLastStatus`, `BootguardStatus`,
-//! `ElementName`, `InstanceID`, `OptionsCleared`, `OwningEntity`, the UEFI
-//! and RPE capabilities ...) are accepted when they hold what the device
-//! has and refused with `InvalidRepresentation` when they try to change
-//! it. A value that is not of its type is `InvalidRepresentation`; nothing
-//! changes on a refusal. The reply is the stored instance.
+//! Put takes the instance as the console read it (Get, change, Put back)
+//! or as the console builds it. Writable: the one-time options
+//! (`BIOSPause`, `BIOSSetup`, `BootMediaIndex`, `ConfigurationDataReset`,
+//! `EnforceSecureBoot`, `FirmwareVerbosity`, `ForcedProgressEvents`,
+//! `IDERBootDevice`, the `Lock*` buttons, `ReflashBIOS`, `SecureErase`,
+//! `UseIDER`, `UseSOL`, `UseSafeMode`, `UserPasswordBypass`); an absent one
+//! is false / 0. Read-only properties are ignored whatever they hold: the
+//! Open AMT console and go-wsman-messages users build the Put from scratch
+//! with `OptionsCleared`, `BootguardStatus`, `UEFIHTTPSBootEnabled`,
+//! `RPEEnabled` ... at their zero values, and real firmware accepts it. An
+//! `InstanceID` naming another instance, or a writable value that is not
+//! of its type, is `InvalidRepresentation` and nothing changes. The reply
+//! is the stored instance.
 
 use amt_device::{BootSettings, Device};
 
@@ -27,28 +28,6 @@ pub const RESOURCE_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_B
 pub const INSTANCE_ID: &str = "Intel(r) AMT:BootSettingData 0";
 
 pub struct AmtBootSettingData;
-
-/// The writable properties, in the firmware's order.
-const WRITABLE: &[&str] = &[
-    "BIOSPause",
-    "BIOSSetup",
-    "BootMediaIndex",
-    "ConfigurationDataReset",
-    "EnforceSecureBoot",
-    "FirmwareVerbosity",
-    "ForcedProgressEvents",
-    "IDERBootDevice",
-    "LockKeyboard",
-    "LockPowerButton",
-    "LockResetButton",
-    "LockSleepButton",
-    "ReflashBIOS",
-    "SecureErase",
-    "UseIDER",
-    "UseSOL",
-    "UseSafeMode",
-    "UserPasswordBypass",
-];
 
 fn instance(device: &Device) -> Instance {
     let host = device.host();
@@ -90,33 +69,11 @@ fn instance(device: &Device) -> Instance {
         .key("InstanceID", INSTANCE_ID)
 }
 
-/// Reads the options from a Put body, checking the read-only properties
-/// against what the device holds.
-fn settings_from(body: &Payload, current: &Instance) -> Result<BootSettings, Fault> {
+/// Reads the options from a Put body.
+fn settings_from(body: &Payload) -> Result<BootSettings, Fault> {
     let invalid = |msg: String| Fault::InvalidRepresentation(msg);
-    for p in body.properties() {
-        if WRITABLE.contains(&p.name) || p.name == "RSEPassword" {
-            continue;
-        }
-        let ours: Vec<&str> = current
-            .properties
-            .iter()
-            .filter(|(n, _)| *n == p.name)
-            .flat_map(|(_, v)| match v {
-                super::Value::Text(t) => vec![t.as_str()],
-                super::Value::List(l) => l.iter().map(String::as_str).collect(),
-                super::Value::Reference(_) => Vec::new(),
-            })
-            .collect();
-        let theirs: Vec<&str> = body.values(p.name).collect();
-        // Booleans may come back as 0/1; compare them as booleans.
-        let same = ours.len() == theirs.len()
-            && ours.iter().zip(&theirs).all(|(a, b)| {
-                a == b || (boolean(a).is_some() && boolean(a) == boolean(b))
-            });
-        if !same {
-            return Err(invalid(format!("{} is read-only", p.name)));
-        }
+    if body.values("InstanceID").any(|id| id != INSTANCE_ID) {
+        return Err(invalid(format!("InstanceID must be {INSTANCE_ID}")));
     }
     let flag = |name: &str| -> Result<bool, Fault> {
         match body.values(name).next() {
@@ -185,9 +142,9 @@ impl ClassHandler for AmtBootSettingData {
         request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<Instance>, Fault> {
-        let current = select(self.instances(device)?, &request.selectors, true)?;
+        select(self.instances(device)?, &request.selectors, true)?;
         let body = instance_body(request, &self.info())?;
-        let settings = settings_from(body, &current)?;
+        let settings = settings_from(body)?;
         device.set_boot_settings(settings);
         Ok(Outcome {
             value: instance(device),
