@@ -25,6 +25,8 @@ use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
 
+pub mod machine;
+
 /// Who an authenticated request acts as.
 pub use amt_wsman::Principal;
 
@@ -528,6 +530,7 @@ impl DeviceHost {
         };
         let reply = {
             let mut st = self.lock();
+            self.tick_device(&mut st.device, ctx.now);
             // A snapshot to roll back to if flash cannot be written; reads
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());

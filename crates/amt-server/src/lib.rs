@@ -282,6 +282,7 @@ impl Emulator {
             Ok(())
         })?;
         host.reconcile_listeners().await?;
+        device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,
             Some(port) => {
