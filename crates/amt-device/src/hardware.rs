@@ -137,6 +137,25 @@ pub struct BatterySpec {
     pub estimated_charge_remaining: Option<u16>,
 }
 
+/// A hardware description that cannot be reported.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidHardware {
+    #[error("bios.release_date {0:?} is not YYYY-MM-DD")]
+    ReleaseDate(String),
+}
+
+impl HardwareSpec {
+    /// Checks what serde cannot: the BIOS release date is a calendar date.
+    pub fn validate(&self) -> Result<(), InvalidHardware> {
+        if let Some(date) = self.bios.as_ref().and_then(|b| b.release_date.as_ref()) {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(date, format)
+                .map_err(|_| InvalidHardware::ReleaseDate(date.clone()))?;
+        }
+        Ok(())
+    }
+}
+
 /// A physical package (chassis or base board).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Package {
@@ -474,6 +493,20 @@ mod tests {
         assert!(after.battery.is_some());
         d.set_hardware(spec);
         assert!(!d.take_effects().persist, "the same spec changes nothing");
+    }
+
+    #[test]
+    fn release_dates_are_dates() {
+        let spec = |d: &str| HardwareSpec {
+            bios: Some(BiosSpec {
+                release_date: Some(d.into()),
+                ..BiosSpec::default()
+            }),
+            ..HardwareSpec::default()
+        };
+        assert!(spec("2024-02-29").validate().is_ok());
+        assert!(spec("2023-02-29").validate().is_err());
+        assert!(spec("May 2023").validate().is_err());
     }
 
     #[test]
