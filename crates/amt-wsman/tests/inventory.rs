@@ -196,6 +196,21 @@ fn platform_guid_is_the_uuid_in_smbios_order() {
     );
     assert!(body.contains(r#"<c:Selector Name="Tag">CIM_Chassis</c:Selector>"#));
     assert!(body.contains(r#"<c:Selector Name="Name">ManagedSystem</c:Selector>"#));
+    // The Antecedent's selectors address the chassis.
+    let chassis = get(
+        &mut s,
+        &mut d,
+        "CIM_Chassis",
+        r#"<w:Selector Name="CreationClassName">CIM_Chassis</w:Selector><w:Selector Name="Tag">CIM_Chassis</w:Selector>"#,
+    );
+    assert_eq!(chassis.status, 200, "{}", text(&chassis));
+    let wrong = get(
+        &mut s,
+        &mut d,
+        "CIM_Chassis",
+        r#"<w:Selector Name="Tag">CIM_Card</w:Selector>"#,
+    );
+    assert_eq!(fault_codes(&wrong).1.as_deref(), Some("e:InvalidSelectors"));
 
     // CIM_SystemPackaging lists the association as its subclass.
     let p = pull(&mut s, &mut d, "CIM_SystemPackaging", 10);

@@ -1,6 +1,6 @@
 //! `CIM_BIOSElement`: the host BIOS (SMBIOS type 0). Consoles Get it
-//! without selectors (the DMT console, MPS) or enumerate it (rpc-go's
-//! `amtinfo`-style reads). `ReleaseDate` is a `cim:dateTime`, written as a
+//! without selectors (the DMT console, MPS) or enumerate it (MeshCommander's
+//! hardware batch). `ReleaseDate` is a `cim:dateTime`, written as a
 //! `Datetime` element in the WS-CIM common namespace; the version string
 //! is both `SoftwareElementID` and `Version`. Shape: DMT's canned reply
 //! (`fixtures/firmware/CIM_BIOSElement/Get.response.xml`).
