@@ -35,6 +35,8 @@ macro_rules! registry {
 
 registry! {
     amt_authorization_service::AmtAuthorizationService,
+    amt_cryptographic_capabilities::AmtCryptographicCapabilities,
+    amt_ethernet_port_settings::AmtEthernetPortSettings,
     amt_general_settings::AmtGeneralSettings,
     amt_provisioning_certificate_hash::AmtProvisioningCertificateHash,
     amt_public_key_certificate::AmtPublicKeyCertificate,
@@ -48,7 +50,11 @@ registry! {
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
     cim_software_identity::CimSoftwareIdentity,
+    cim_wifi_endpoint_settings::CimWiFiEndpointSettings,
     ips_host_based_setup_service::IpsHostBasedSetupService,
+    ips_http_proxy_access_point::IpsHttpProxyAccessPoint,
+    ips_ieee8021x_settings::IpsIeee8021xSettings,
+    ips_provisioning_record_log::IpsProvisioningRecordLog,
 }
 
 /// Every registered class, in registry order.
