@@ -278,13 +278,13 @@ pub struct Network {
     pub next_proxy_handle: u32,
 }
 
-/// The settings of a network part as scenarios and the control API give
-/// them: the LAN, and optionally what the firmware already holds (a device
-/// configured before).
+/// The network as scenarios (`[device.network]`, `[device.network.lan]`)
+/// and the control API give it: the LAN, and what the firmware already
+/// holds (a device configured before).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkSpec {
-    #[serde(flatten)]
+    #[serde(rename = "lan")]
     pub environment: NetworkEnvironment,
     /// Wi-Fi profiles stored on the device (needs `wifi`).
     pub wifi_profiles: Vec<WiFiProfile>,
