@@ -429,6 +429,27 @@ impl Device {
         Ok(())
     }
 
+    /// Control API: the LAN only (what the device holds stays, except
+    /// Wi-Fi profiles when the board loses its Wi-Fi).
+    pub fn set_network_environment(&mut self, lan: &NetworkEnvironment) -> Result<(), String> {
+        let spec = NetworkSpec {
+            environment: lan.clone(),
+            wifi_profiles: if lan.wifi {
+                self.network.wifi_profiles.clone()
+            } else {
+                Vec::new()
+            },
+            http_proxies: Vec::new(),
+            ieee8021x_enabled: false,
+        };
+        // Validate the whole, then take only the LAN and the profiles.
+        Network::default().apply_spec(&spec)?;
+        self.network.environment = spec.environment;
+        self.network.wifi_profiles = spec.wifi_profiles;
+        self.note_persist();
+        Ok(())
+    }
+
     /// Put of `AMT_GeneralSettings`. Names are checked only when they
     /// change (a console writing back what it read always succeeds).
     pub fn put_general_settings(&mut self, put: GeneralSettingsPut) -> Result<(), PtStatus> {
