@@ -147,14 +147,25 @@ pub struct Ieee8021xPut {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WiFiProfile {
-    /// The profile name: both `InstanceID` and `ElementName`.
+    /// The profile name (`ElementName`).
     pub name: String,
+    /// `InstanceID` as the console gave it (RPS:
+    /// `Intel(r) AMT:WiFi Endpoint Settings <name>`); the name when absent.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     pub ssid: String,
     pub priority: u32,
     /// CIM values: 4 WPA PSK, 6 WPA2 PSK, 5 WPA IEEE 802.1x, 7 WPA2 IEEE 802.1x.
     pub authentication_method: u16,
     /// 3 TKIP, 4 CCMP.
     pub encryption_method: u16,
+}
+
+impl WiFiProfile {
+    /// The profile's `InstanceID`.
+    pub fn instance_id(&self) -> &str {
+        self.instance_id.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// An HTTP proxy for CIRA (`IPS_HTTPProxyAccessPoint`).
@@ -274,6 +285,8 @@ pub struct Network {
     /// `AMT_WiFiPortConfigurationService.localProfileSynchronizationEnabled`
     /// (0 off, 1 from the host OS, 3 unrestricted).
     pub local_profile_sync: u8,
+    /// `UEFIWiFiProfileShareEnabled`.
+    pub uefi_wifi_profile_share: bool,
     pub http_proxies: Vec<StoredHttpProxy>,
     pub next_proxy_handle: u32,
 }
@@ -641,7 +654,11 @@ impl Device {
             return Err(PtStatus::INVALID_PARAMETER);
         }
         let net = &self.network;
-        if net.wifi_profiles.iter().any(|p| p.name == profile.name) {
+        if net
+            .wifi_profiles
+            .iter()
+            .any(|p| p.name == profile.name || p.instance_id() == profile.instance_id())
+        {
             return Err(PtStatus::DUPLICATE);
         }
         if net.wifi_profiles.len() >= MAX_WIFI_PROFILES {
@@ -658,7 +675,7 @@ impl Device {
             .network
             .wifi_profiles
             .iter_mut()
-            .find(|p| p.name == profile.name)
+            .find(|p| p.instance_id() == profile.instance_id())
         else {
             return Err(PtStatus::NOT_FOUND);
         };
@@ -670,10 +687,12 @@ impl Device {
         Ok(())
     }
 
-    /// Deletes a Wi-Fi profile by name.
-    pub fn delete_wifi_profile(&mut self, name: &str) -> Result<(), PtStatus> {
+    /// Deletes a Wi-Fi profile by `InstanceID`.
+    pub fn delete_wifi_profile(&mut self, instance_id: &str) -> Result<(), PtStatus> {
         let before = self.network.wifi_profiles.len();
-        self.network.wifi_profiles.retain(|p| p.name != name);
+        self.network
+            .wifi_profiles
+            .retain(|p| p.instance_id() != instance_id);
         if self.network.wifi_profiles.len() == before {
             return Err(PtStatus::NOT_FOUND);
         }
@@ -681,18 +700,29 @@ impl Device {
         Ok(())
     }
 
-    /// `localProfileSynchronizationEnabled` (0, 1 or 3).
-    pub fn set_local_profile_sync(&mut self, value: u8) -> Result<(), PtStatus> {
-        if ![0, 1, 3].contains(&value) {
+    /// `localProfileSynchronizationEnabled` (0, 1 or 3) and
+    /// `UEFIWiFiProfileShareEnabled`; a change needs Wi-Fi on the board.
+    pub fn set_wifi_profile_sync(
+        &mut self,
+        local: Option<u8>,
+        uefi_share: Option<bool>,
+    ) -> Result<(), PtStatus> {
+        let local = local.unwrap_or(self.network.local_profile_sync);
+        let uefi_share = uefi_share.unwrap_or(self.network.uefi_wifi_profile_share);
+        if ![0, 1, 3].contains(&local) {
             return Err(PtStatus::INVALID_PARAMETER);
+        }
+        if local == self.network.local_profile_sync
+            && uefi_share == self.network.uefi_wifi_profile_share
+        {
+            return Ok(());
         }
         if !self.network.environment.wifi {
             return Err(PtStatus::UNSUPPORTED);
         }
-        if self.network.local_profile_sync != value {
-            self.network.local_profile_sync = value;
-            self.note_persist();
-        }
+        self.network.local_profile_sync = local;
+        self.network.uefi_wifi_profile_share = uefi_share;
+        self.note_persist();
         Ok(())
     }
 

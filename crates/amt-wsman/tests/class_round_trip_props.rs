@@ -50,6 +50,7 @@ fn classes() -> Vec<&'static str> {
 const PUT_CLASSES: &[&str] = &[
     "AMT_EthernetPortSettings",
     "AMT_GeneralSettings",
+    "AMT_WiFiPortConfigurationService",
     "IPS_IEEE8021xSettings",
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
@@ -668,6 +669,8 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
                         .enumerate()
                         .map(|(i, p)| WiFiProfile {
                             name: p.clone(),
+                            instance_id: (i % 2 == 1)
+                                .then(|| format!("Intel(r) AMT:WiFi Endpoint Settings {p}")),
                             ssid: format!("ssid {i} {p}").chars().take(32).collect(),
                             priority: i as u32 + 1,
                             authentication_method: 6,

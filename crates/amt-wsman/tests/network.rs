@@ -82,6 +82,7 @@ fn wifi_device() -> Device {
         },
         wifi_profiles: vec![WiFiProfile {
             name: "home".into(),
+            instance_id: None,
             ssid: "HomeNet".into(),
             priority: 1,
             authentication_method: 6,
@@ -388,4 +389,127 @@ fn unprovision_restores_the_factory_network_settings() {
     assert!(d.network().wired.dhcp_enabled);
     assert!(d.network().wifi_profiles.is_empty());
     assert!(d.network().environment.wifi, "the LAN stays");
+}
+
+const WPCS: &str = "AMT_WiFiPortConfigurationService";
+const WPCS_URI: &str =
+    "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_WiFiPortConfigurationService";
+const PROXY_SERVICE_URI: &str = "http://intel.com/wbem/wscim/1/ips-schema/1/IPS_HTTPProxyService";
+
+/// AddWiFiSettings as wsman-messages builds it (RPS's profile shape).
+fn add_wifi(method: &str, name: &str, ssid: &str) -> String {
+    req(
+        &format!("{WPCS_URI}/{method}"),
+        WPCS_URI,
+        &[],
+        &format!(
+            r#"<h:{method}_INPUT xmlns:h="{WPCS_URI}"><h:WiFiEndpoint><a:Address>/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_WiFiEndpoint</w:ResourceURI><w:SelectorSet><w:Selector Name="Name">WiFi Endpoint 0</w:Selector></w:SelectorSet></a:ReferenceParameters></h:WiFiEndpoint><h:WiFiEndpointSettingsInput xmlns:q="{WIFI_URI}"><q:ElementName>{name}</q:ElementName><q:InstanceID>Intel(r) AMT:WiFi Endpoint Settings {name}</q:InstanceID><q:AuthenticationMethod>6</q:AuthenticationMethod><q:EncryptionMethod>4</q:EncryptionMethod><q:SSID>{ssid}</q:SSID><q:Priority>2</q:Priority><q:PSKPassPhrase>secretpass</q:PSKPassPhrase></h:WiFiEndpointSettingsInput></h:{method}_INPUT>"#
+        ),
+    )
+}
+
+#[test]
+fn wifi_port_configuration_adds_profiles_and_sets_sync() {
+    let mut s = WsmanService::new();
+    let mut d = wifi_device();
+    let get = req(action::GET, WPCS_URI, &[], "");
+    assert_same_structure(
+        &ok(run(&mut s, &mut d, &get)),
+        &firmware(WPCS, "Get.response.xml"),
+        &[],
+    );
+    let r = ok(run(
+        &mut s,
+        &mut d,
+        &add_wifi("AddWiFiSettings", "office", "Office"),
+    ));
+    assert_same_structure(&r, &firmware(WPCS, "AddWiFiSettings.response.xml"), &[]);
+    assert!(r.contains("<g:ReturnValue>0</g:ReturnValue>"));
+    let pulled = pull(&mut s, &mut d, WIFI_URI);
+    assert!(
+        pulled.contains("<h:InstanceID>Intel(r) AMT:WiFi Endpoint Settings office</h:InstanceID>")
+    );
+    assert!(pulled.contains("<h:ElementName>office</h:ElementName>"));
+    assert!(!pulled.contains("secretpass"));
+    // The same profile again: failed.
+    let r = ok(run(
+        &mut s,
+        &mut d,
+        &add_wifi("AddWiFiSettings", "office", "Office"),
+    ));
+    assert!(r.contains("<g:ReturnValue>2</g:ReturnValue>"), "{r}");
+    let r = ok(run(
+        &mut s,
+        &mut d,
+        &add_wifi("UpdateWiFiSettings", "office", "Office 2"),
+    ));
+    assert!(r.contains("<g:ReturnValue>0</g:ReturnValue>"), "{r}");
+    assert!(pull(&mut s, &mut d, WIFI_URI).contains("<h:SSID>Office 2</h:SSID>"));
+    let r = ok(run(
+        &mut s,
+        &mut d,
+        &add_wifi("UpdateWiFiSettings", "nowhere", "X"),
+    ));
+    assert!(r.contains("<g:ReturnValue>2</g:ReturnValue>"), "{r}");
+    // Local profile sync (RPS turns it on for its localWifiSyncEnabled profiles).
+    let put = |v: &str| {
+        req(
+            action::PUT,
+            WPCS_URI,
+            &[],
+            &format!(
+                r#"<h:{WPCS} xmlns:h="{WPCS_URI}"><h:localProfileSynchronizationEnabled>{v}</h:localProfileSynchronizationEnabled></h:{WPCS}>"#
+            ),
+        )
+    };
+    let body = ok(run(&mut s, &mut d, &put("1")));
+    assert!(body.contains(
+        "<g:localProfileSynchronizationEnabled>1</g:localProfileSynchronizationEnabled>"
+    ));
+    let r = run(&mut s, &mut d, &put("2"));
+    assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InternalError"));
+    // A board without Wi-Fi: not supported.
+    let mut wired = legacy_device();
+    let r = ok(run(
+        &mut s,
+        &mut wired,
+        &add_wifi("AddWiFiSettings", "office", "Office"),
+    ));
+    assert!(r.contains("<g:ReturnValue>1</g:ReturnValue>"), "{r}");
+    let r = run(&mut s, &mut wired, &put("1"));
+    assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InternalError"));
+}
+
+#[test]
+fn http_proxy_service_adds_access_points() {
+    let mut s = WsmanService::new();
+    let mut d = legacy_device();
+    let add = |host: &str| {
+        req(
+            &format!("{PROXY_SERVICE_URI}/AddProxyAccessPoint"),
+            PROXY_SERVICE_URI,
+            &[],
+            &format!(
+                r#"<h:AddProxyAccessPoint_INPUT xmlns:h="{PROXY_SERVICE_URI}"><h:AccessInfo>{host}</h:AccessInfo><h:InfoFormat>201</h:InfoFormat><h:Port>8080</h:Port><h:NetworkDnsSuffix>example.com</h:NetworkDnsSuffix></h:AddProxyAccessPoint_INPUT>"#
+            ),
+        )
+    };
+    let r = ok(run(&mut s, &mut d, &add("proxy.example.com")));
+    assert_same_structure(
+        &r,
+        &firmware("IPS_HTTPProxyService", "AddProxyAccessPoint.response.xml"),
+        &[],
+    );
+    assert!(r.contains("Intel(r) ME:HTTP Proxy Access Point 1"));
+    let r = ok(run(&mut s, &mut d, &add("proxy.example.com")));
+    assert!(r.contains("<g:ReturnValue>2058</g:ReturnValue>"), "{r}");
+    assert!(!r.contains("ProxyAccessPoint>"), "no EPR on failure");
+    let pulled = pull(&mut s, &mut d, PROXY_URI);
+    assert!(pulled.contains("<h:AccessInfo>proxy.example.com</h:AccessInfo>"));
+    assert!(ok(run(
+        &mut s,
+        &mut d,
+        &req(action::GET, PROXY_SERVICE_URI, &[], "")
+    ))
+    .contains("<g:Name>Intel(r) AMT HTTP Proxy Service</g:Name>"));
 }

@@ -2,7 +2,9 @@
 //! keyed by `InstanceID` (the profile name). Properties as in
 //! go-wsman-messages' canned pull
 //! (`fixtures/firmware/CIM_WiFiEndpointSettings/Pull.response.xml`); the
-//! pass phrase is never read back. Profiles are added with
+//! pass phrase is never read back. `InstanceID` is what the console gave
+//! (RPS: `Intel(r) AMT:WiFi Endpoint Settings <name>`), `ElementName` the
+//! profile name. Profiles are added with
 //! `AMT_WiFiPortConfigurationService.AddWiFiSettings` (or by the
 //! scenario); Delete by `InstanceID` removes one (RPS's cleanup deletes
 //! each it pulled). An empty list on a board without Wi-Fi.
@@ -41,10 +43,10 @@ impl ClassHandler for CimWiFiEndpointSettings {
                     .with("BSSType", 3)
                     .with("ElementName", &p.name)
                     .with("EncryptionMethod", p.encryption_method)
-                    .with("InstanceID", &p.name)
+                    .with("InstanceID", p.instance_id())
                     .with("Priority", p.priority)
                     .with("SSID", &p.ssid)
-                    .key("InstanceID", &p.name)
+                    .key("InstanceID", p.instance_id())
             })
             .collect())
     }
