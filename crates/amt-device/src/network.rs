@@ -98,6 +98,10 @@ pub struct WirelessSettings {
     pub link_preference: u8,
     /// 1 ME, 2 host: who holds the link now.
     pub link_control: u8,
+    pub console_tcp_max_retransmissions: u8,
+    /// `CIM_WiFiPort` state: 3 disabled, 32768 enabled in S0, 32769
+    /// enabled in S0 and Sx on AC.
+    pub port_state: u16,
 }
 
 impl Default for WirelessSettings {
@@ -105,6 +109,8 @@ impl Default for WirelessSettings {
         WirelessSettings {
             link_preference: 2,
             link_control: 2,
+            console_tcp_max_retransmissions: 5,
+            port_state: 3,
         }
     }
 }
@@ -336,6 +342,7 @@ pub struct WiredPut {
 pub struct WirelessPut {
     pub dhcp_enabled: Option<bool>,
     pub link_preference: Option<u8>,
+    pub console_tcp_max_retransmissions: Option<u8>,
 }
 
 /// The highest Wi-Fi profile count the firmware stores.
@@ -600,14 +607,37 @@ impl Device {
         if put.dhcp_enabled == Some(false) {
             return Err(PtStatus::INVALID_PARAMETER);
         }
-        if let Some(p) = put.link_preference {
-            if p != 1 && p != 2 {
-                return Err(PtStatus::INVALID_PARAMETER);
-            }
-            if p != self.network.wireless.link_preference {
-                self.network.wireless.link_preference = p;
-                self.note_persist();
-            }
+        if put.link_preference.is_some_and(|p| p != 1 && p != 2)
+            || put.console_tcp_max_retransmissions == Some(0)
+        {
+            return Err(PtStatus::INVALID_PARAMETER);
+        }
+        let w = &self.network.wireless;
+        let new = WirelessSettings {
+            link_preference: put.link_preference.unwrap_or(w.link_preference),
+            console_tcp_max_retransmissions: put
+                .console_tcp_max_retransmissions
+                .unwrap_or(w.console_tcp_max_retransmissions),
+            ..w.clone()
+        };
+        if new != self.network.wireless {
+            self.network.wireless = new;
+            self.note_persist();
+        }
+        Ok(())
+    }
+
+    /// `CIM_WiFiPort.RequestStateChange`: 3, 32768 or 32769.
+    pub fn set_wifi_port_state(&mut self, state: u16) -> Result<(), PtStatus> {
+        if !self.network.environment.wifi {
+            return Err(PtStatus::UNSUPPORTED);
+        }
+        if ![3, 32768, 32769].contains(&state) {
+            return Err(PtStatus::INVALID_PARAMETER);
+        }
+        if self.network.wireless.port_state != state {
+            self.network.wireless.port_state = state;
+            self.note_persist();
         }
         Ok(())
     }

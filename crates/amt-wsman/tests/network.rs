@@ -513,3 +513,62 @@ fn http_proxy_service_adds_access_points() {
     ))
     .contains("<g:Name>Intel(r) AMT HTTP Proxy Service</g:Name>"));
 }
+
+const PORT_URI: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_WiFiPort";
+
+#[test]
+fn wifi_port_state_changes_as_rps_asks() {
+    let mut s = WsmanService::new();
+    let mut d = wifi_device();
+    let get = req(action::GET, PORT_URI, &[], "");
+    assert_same_structure(
+        &ok(run(&mut s, &mut d, &get)),
+        &firmware("CIM_WiFiPort", "Get.response.xml"),
+        &[],
+    );
+    let change = |state: u32| {
+        req(
+            &format!("{PORT_URI}/RequestStateChange"),
+            PORT_URI,
+            &[],
+            &format!(
+                r#"<h:RequestStateChange_INPUT xmlns:h="{PORT_URI}"><h:RequestedState>{state}</h:RequestedState></h:RequestStateChange_INPUT>"#
+            ),
+        )
+    };
+    let r = ok(run(&mut s, &mut d, &change(32769)));
+    assert_same_structure(
+        &r,
+        &firmware(
+            "CIM_WiFiPort",
+            "RequestStateChange--capture-rps-networkConfigurator.response.xml",
+        ),
+        &[],
+    );
+    assert!(r.contains("<g:ReturnValue>0</g:ReturnValue>"));
+    assert!(ok(run(&mut s, &mut d, &get)).contains("<g:EnabledState>32769</g:EnabledState>"));
+    assert!(ok(run(&mut s, &mut d, &change(7))).contains("<g:ReturnValue>5</g:ReturnValue>"));
+    // No Wi-Fi: the second capture's answer, and no instance.
+    let mut wired = legacy_device();
+    let r = ok(run(&mut s, &mut wired, &change(32769)));
+    assert!(r.contains("<g:ReturnValue>1</g:ReturnValue>"));
+    assert!(!pull(&mut s, &mut wired, PORT_URI).contains("WiFi Port 0"));
+
+    // The wireless port settings: RPS sets the TCP retransmissions; DHCP only.
+    let put = |props: &str| {
+        req(
+            action::PUT,
+            EPS_URI,
+            &[("InstanceID", "Intel(r) AMT Ethernet Port Settings 1")],
+            &format!(r#"<h:{EPS} xmlns:h="{EPS_URI}">{props}</h:{EPS}>"#),
+        )
+    };
+    let body = ok(run(
+        &mut s,
+        &mut d,
+        &put("<h:DHCPEnabled>true</h:DHCPEnabled><h:ConsoleTcpMaxRetransmissions>7</h:ConsoleTcpMaxRetransmissions>"),
+    ));
+    assert!(body.contains("<g:ConsoleTcpMaxRetransmissions>7</g:ConsoleTcpMaxRetransmissions>"));
+    let r = run(&mut s, &mut d, &put("<h:DHCPEnabled>false</h:DHCPEnabled>"));
+    assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"));
+}

@@ -15,7 +15,8 @@
 //! rules (SDK class reference; RPS's wired configuration follows them):
 //! a static configuration without IP sync needs `IPAddress` and
 //! `SubnetMask`, `SharedStaticIp` needs static addressing, addresses are
-//! IPv4, and the wireless port is DHCP only. A refusal is
+//! IPv4, and the wireless port is DHCP only (its `LinkPreference` and
+//! `ConsoleTcpMaxRetransmissions` change). A refusal is
 //! `wsman:InvalidParameter` — no capture shows the firmware's refusal, so
 //! that choice is inferred from the status (36 INVALID_PARAMETER).
 
@@ -68,7 +69,10 @@ fn wired(device: &Device) -> Instance {
 fn wireless(device: &Device) -> Instance {
     let net = device.network();
     Instance::new()
-        .with("ConsoleTcpMaxRetransmissions", 5)
+        .with(
+            "ConsoleTcpMaxRetransmissions",
+            net.wireless.console_tcp_max_retransmissions,
+        )
         .with("DHCPEnabled", "true")
         .with("ElementName", ELEMENT_NAME)
         .with("InstanceID", WIRELESS_INSTANCE_ID)
@@ -139,6 +143,10 @@ impl ClassHandler for AmtEthernetPortSettings {
             let put = WirelessPut {
                 dhcp_enabled: flag(body, "DHCPEnabled")?,
                 link_preference,
+                console_tcp_max_retransmissions: optional_number(
+                    body,
+                    "ConsoleTcpMaxRetransmissions",
+                )?,
             };
             device.put_wireless_port_settings(put).map_err(refusal)?;
         }

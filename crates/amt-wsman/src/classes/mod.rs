@@ -52,6 +52,7 @@ registry! {
     cim_credential_context::CimCredentialContext,
     cim_software_identity::CimSoftwareIdentity,
     cim_wifi_endpoint_settings::CimWiFiEndpointSettings,
+    cim_wifi_port::CimWiFiPort,
     ips_host_based_setup_service::IpsHostBasedSetupService,
     ips_http_proxy_access_point::IpsHttpProxyAccessPoint,
     ips_http_proxy_service::IpsHttpProxyService,
