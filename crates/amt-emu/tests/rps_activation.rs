@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 use support::*;
 
 const OFFSET: u16 = 11000;
+const WIFI_OFFSET: u16 = 11100;
 const LMS_ADDR: &str = "127.0.0.3";
 
 struct Face {
@@ -151,40 +152,33 @@ fn md5_hex(s: &str) -> String {
         .collect()
 }
 
-#[test]
-fn rps_activation_cleanup_network_and_features_in_rps_order() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let dir = dir.path();
-    let scenario = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/scenarios/rps-reactivation-network.toml"
+/// A new device from `scenario`, CCM-activated over the local face as RPS
+/// does it; the running server, `admin` on the network, the realm and the
+/// general settings RPS read.
+fn activate(offset: u16, scenario: &str, dir: &Path) -> (Emu, Face, String, String) {
+    let scenario = format!(
+        "{}/../../fixtures/scenarios/{scenario}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let emu = Emu::start_with(
-        OFFSET,
+        offset,
         &[],
-        &["--lms-listen", LMS_ADDR, "--scenario", scenario],
+        &["--lms-listen", LMS_ADDR, "--scenario", &scenario],
     );
     // rpc reads the local account over HECI; here, the control API.
     let control = format!(
         "http://127.0.0.1:{}/api/host/local-system-account",
-        16990 + OFFSET
+        16990 + offset
     );
-    let out = run(
-        {
-            let mut c = Command::new("curl");
-            c.args(["-s", "--max-time", "20"]).arg(&control);
-            c
-        },
-        CLIENT_TIMEOUT,
-    );
+    let mut c = Command::new("curl");
+    c.args(["-s", "--max-time", "20"]).arg(&control);
+    let out = run(c, CLIENT_TIMEOUT);
     let account: Value = serde_json::from_str(&out.stdout).expect("local account JSON");
     let local = Face {
         url: format!("http://{}/wsman", emu.addr("Plain", "Local")),
         user: account["username"].as_str().expect("username").into(),
         password: account["password"].as_str().expect("password").into(),
     };
-
-    // --- Activation (CCM) over the local face.
     let gs = call(&local, dir, "AMT", "GeneralSettings", "Get", None);
     let realm = value(&gs, "DigestRealm").expect("DigestRealm");
     assert!(realm.starts_with("Digest:") && realm.len() == 39, "{realm}");
@@ -203,54 +197,98 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
         Some("0"),
         "{setup}"
     );
-
     // From here on RPS is `admin` over the network (AMT 15: plain 16992).
     let admin = Face {
         url: format!("http://{}/wsman", emu.addr("Plain", "Remote")),
         user: "admin".into(),
         password: PASSWORD.into(),
     };
+    (emu, admin, realm, gs)
+}
 
-    // --- Cleanup right after activating (RPS "unconfiguration").
-    let ports = enumerate_pull(&admin, dir, "AMT", "EthernetPortSettings");
-    let ports = instances(&ports, "AMT_EthernetPortSettings");
-    assert_eq!(ports.len(), 1, "a wired-only board");
-    assert_eq!(
-        ports[0]["InstanceID"],
-        "Intel(r) AMT Ethernet Port Settings 0"
-    );
-    assert_eq!(ports[0]["MACAddress"], "02-86-80-15-23-01");
-    // Wired present: read 802.1x, disable it when enabled (2 or 6).
-    let dot1x = call(&admin, dir, "IPS", "IEEE8021xSettings", "Get", None);
-    let mut dot1x = instances(&dot1x, "IPS_IEEE8021xSettings").remove(0);
-    assert_eq!(dot1x["Enabled"], "2", "the scenario left 802.1x on");
-    dot1x.remove("Username");
-    dot1x.remove("Password");
-    dot1x.remove("AuthenticationProtocol");
-    dot1x.insert("Enabled".into(), json!(3));
-    let put = call(
-        &admin,
-        dir,
-        "IPS",
-        "IEEE8021xSettings",
-        "Put",
-        Some(json!([dot1x])),
-    );
-    assert_eq!(value(&put, "Enabled").as_deref(), Some("3"));
-    // No Wi-Fi port: straight to the HTTP proxies, each deleted by Name.
-    let proxies = enumerate_pull(&admin, dir, "IPS", "HTTPProxyAccessPoint");
-    let proxies = instances(&proxies, "IPS_HTTPProxyAccessPoint");
-    assert_eq!(proxies.len(), 1, "the scenario's proxy");
-    for p in &proxies {
+/// What RPS's cleanup found and removed.
+#[derive(Debug, Default)]
+struct Cleanup {
+    wired: Option<Map<String, Value>>,
+    wireless: Option<Map<String, Value>>,
+    disabled_8021x: bool,
+    deleted_wifi_profiles: Vec<String>,
+    deleted_proxies: Vec<String>,
+}
+
+/// RPS's cleanup right after activating ("unconfiguration"), following its
+/// guards on what each read answered.
+fn cleanup(admin: &Face, dir: &Path) -> Cleanup {
+    let mut seen = Cleanup::default();
+    let ports = enumerate_pull(admin, dir, "AMT", "EthernetPortSettings");
+    for p in instances(&ports, "AMT_EthernetPortSettings") {
+        let id = p["InstanceID"].as_str().unwrap_or_default().to_string();
+        if id.ends_with("Settings 0") {
+            seen.wired = Some(p);
+        } else if id.ends_with("Settings 1") {
+            seen.wireless = Some(p);
+        }
+    }
+    let wired = seen
+        .wired
+        .as_ref()
+        .is_some_and(|w| w.contains_key("MACAddress"));
+    let wifi = seen
+        .wireless
+        .as_ref()
+        .is_some_and(|w| w.contains_key("MACAddress"));
+    if wired {
+        // Read 802.1x; disable it when enabled (2 or 6).
+        let dot1x = call(admin, dir, "IPS", "IEEE8021xSettings", "Get", None);
+        let mut dot1x = instances(&dot1x, "IPS_IEEE8021xSettings").remove(0);
+        if dot1x["Enabled"] == "2" || dot1x["Enabled"] == "6" {
+            dot1x.remove("Username");
+            dot1x.remove("Password");
+            dot1x.remove("AuthenticationProtocol");
+            dot1x.insert("Enabled".into(), json!(3));
+            let put = call(
+                admin,
+                dir,
+                "IPS",
+                "IEEE8021xSettings",
+                "Put",
+                Some(json!([dot1x])),
+            );
+            assert_eq!(value(&put, "Enabled").as_deref(), Some("3"));
+            seen.disabled_8021x = true;
+        }
+    }
+    if wifi {
+        // Every profile with an InstanceID and a priority, deleted by InstanceID.
+        let profiles = enumerate_pull(admin, dir, "CIM", "WiFiEndpointSettings");
+        for p in instances(&profiles, "CIM_WiFiEndpointSettings") {
+            if p["Priority"] == "0" {
+                continue;
+            }
+            let id = p["InstanceID"].as_str().expect("InstanceID").to_string();
+            call(
+                admin,
+                dir,
+                "CIM",
+                "WiFiEndpointSettings",
+                "Delete",
+                Some(json!([{"name": "InstanceID", "value": id}])),
+            );
+            seen.deleted_wifi_profiles.push(id);
+        }
+    }
+    let proxies = enumerate_pull(admin, dir, "IPS", "HTTPProxyAccessPoint");
+    for p in instances(&proxies, "IPS_HTTPProxyAccessPoint") {
         let name = p["Name"].as_str().expect("Name").to_string();
         call(
-            &admin,
+            admin,
             dir,
             "IPS",
             "HTTPProxyAccessPoint",
             "Delete",
             Some(json!([{"name": "Name", "value": name}])),
         );
+        seen.deleted_proxies.push(name);
     }
     // needs: AMT_RemoteAccessPolicyRule, AMT_ManagementPresenceRemoteSAP (CIRA branch)
     if has(AMT, "AMT_RemoteAccessPolicyRule") {
@@ -262,25 +300,25 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
                 "Delete",
                 Some(&json!([{"name": "PolicyRuleName", "value": rule}]).to_string()),
             );
-            let (status, body) = post_as(&admin, &xml, dir);
+            let (status, body) = post_as(admin, &xml, dir);
             assert!(status == 200 || status == 400, "{rule}: {body}");
         }
     }
     if has(AMT, "AMT_ManagementPresenceRemoteSAP") {
-        let saps = enumerate_pull(&admin, dir, "AMT", "ManagementPresenceRemoteSAP");
+        let saps = enumerate_pull(admin, dir, "AMT", "ManagementPresenceRemoteSAP");
         assert!(instances(&saps, "AMT_ManagementPresenceRemoteSAP").is_empty());
     }
     // TLS: both settings off on AMT 15, so RPS goes on to the certificates.
-    let tls = enumerate_pull(&admin, dir, "AMT", "TLSSettingData");
+    let tls = enumerate_pull(admin, dir, "AMT", "TLSSettingData");
     let tls = instances(&tls, "AMT_TLSSettingData");
     assert_eq!(tls.len(), 2);
     assert!(tls.iter().all(|t| t["Enabled"] == "false"));
-    let certs = enumerate_pull(&admin, dir, "AMT", "PublicKeyCertificate");
+    let certs = enumerate_pull(admin, dir, "AMT", "PublicKeyCertificate");
     assert!(instances(&certs, "AMT_PublicKeyCertificate").is_empty());
     // needs: AMT_EnvironmentDetectionSettingData (CIRA branch)
     if has(AMT, "AMT_EnvironmentDetectionSettingData") {
         call(
-            &admin,
+            admin,
             dir,
             "AMT",
             "EnvironmentDetectionSettingData",
@@ -288,14 +326,18 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
             None,
         );
     }
+    seen
+}
 
-    // --- Network configuration: general settings need no Put (network
-    // on, shared FQDN, RMCP ping answered), then the wired DHCP profile.
-    let gs = instances(&gs, "AMT_GeneralSettings").remove(0);
+/// RPS's network configuration up to and including the wired DHCP Put;
+/// answers the Put's reply.
+fn configure_wired_dhcp(admin: &Face, dir: &Path, general_settings: &str) -> String {
+    // General settings need no Put: network on, shared FQDN, RMCP ping.
+    let gs = instances(general_settings, "AMT_GeneralSettings").remove(0);
     assert_eq!(gs["AMTNetworkEnabled"], "1");
     assert_eq!(gs["SharedFQDN"], "true");
     assert_eq!(gs["RmcpPingResponseEnabled"], "true");
-    let ports = enumerate_pull(&admin, dir, "AMT", "EthernetPortSettings");
+    let ports = enumerate_pull(admin, dir, "AMT", "EthernetPortSettings");
     let mut wired = instances(&ports, "AMT_EthernetPortSettings").remove(0);
     wired.insert("DHCPEnabled".into(), json!(true));
     wired.insert("IpSyncEnabled".into(), json!(true));
@@ -310,7 +352,7 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
         wired.remove(k);
     }
     let put = call(
-        &admin,
+        admin,
         dir,
         "AMT",
         "EthernetPortSettings",
@@ -321,65 +363,95 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
     assert_eq!(value(&put, "DHCPEnabled").as_deref(), Some("true"));
     assert_eq!(value(&put, "IpSyncEnabled").as_deref(), Some("true"));
     assert_eq!(value(&put, "SharedStaticIp").as_deref(), Some("false"));
+    put
+}
+
+/// Features: redirection (IDER+SOL) on, KVM on, user consent for all.
+fn configure_features(admin: &Face, dir: &Path) {
+    // needs: AMT_RedirectionService, IPS_OptInService, CIM_KVMRedirectionSAP (consent branch)
+    if !(has(AMT, "AMT_RedirectionService")
+        && has(IPS, "IPS_OptInService")
+        && has(CIM, "CIM_KVMRedirectionSAP"))
+    {
+        return;
+    }
+    let redirection = call(admin, dir, "AMT", "RedirectionService", "Get", None);
+    call(admin, dir, "IPS", "OptInService", "Get", None);
+    call(admin, dir, "CIM", "KVMRedirectionSAP", "Get", None);
+    let r = call(
+        admin,
+        dir,
+        "AMT",
+        "RedirectionService",
+        "RequestStateChange",
+        Some(json!([32771])),
+    );
+    assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"));
+    let r = call(
+        admin,
+        dir,
+        "CIM",
+        "KVMRedirectionSAP",
+        "RequestStateChange",
+        Some(json!([2])),
+    );
+    assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"));
+    let mut service = instances(&redirection, "AMT_RedirectionService").remove(0);
+    service.insert("EnabledState".into(), json!(32771));
+    service.insert("ListenerEnabled".into(), json!(true));
+    call(
+        admin,
+        dir,
+        "AMT",
+        "RedirectionService",
+        "Put",
+        Some(json!([service])),
+    );
+    let opt_in = call(admin, dir, "IPS", "OptInService", "Get", None);
+    let mut opt_in = instances(&opt_in, "IPS_OptInService").remove(0);
+    opt_in.insert("OptInRequired".into(), json!(4294967295u32));
+    call(
+        admin,
+        dir,
+        "IPS",
+        "OptInService",
+        "Put",
+        Some(json!([opt_in])),
+    );
+}
+
+/// The features as configured, where their classes are registered.
+fn assert_features(admin: &Face, dir: &Path) {
+    if has(AMT, "AMT_RedirectionService") && has(IPS, "IPS_OptInService") {
+        let r = call(admin, dir, "AMT", "RedirectionService", "Get", None);
+        assert_eq!(value(&r, "EnabledState").as_deref(), Some("32771"));
+        let o = call(admin, dir, "IPS", "OptInService", "Get", None);
+        assert_eq!(value(&o, "OptInRequired").as_deref(), Some("4294967295"));
+    }
+}
+
+#[test]
+fn rps_activation_cleanup_network_and_features_in_rps_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let (_emu, admin, realm, gs) = activate(OFFSET, "rps-reactivation-network.toml", dir);
+
+    let seen = cleanup(&admin, dir);
+    let wired = seen.wired.as_ref().expect("the wired port");
+    assert_eq!(wired["MACAddress"], "02-86-80-15-23-01");
+    assert!(seen.wireless.is_none(), "a wired-only board");
+    assert!(seen.disabled_8021x, "the scenario left 802.1x on");
+    assert_eq!(seen.deleted_proxies.len(), 1, "the scenario's proxy");
+
+    let put = configure_wired_dhcp(&admin, dir, &gs);
     assert_eq!(
         value(&put, "IPAddress").as_deref(),
         Some("10.20.30.40"),
         "the lease"
     );
+    configure_features(&admin, dir);
 
-    // --- Features configuration: redirection (IDER+SOL) on, KVM on,
-    // user consent for all.
-    // needs: AMT_RedirectionService, IPS_OptInService, CIM_KVMRedirectionSAP (consent branch)
-    if has(AMT, "AMT_RedirectionService")
-        && has(IPS, "IPS_OptInService")
-        && has(CIM, "CIM_KVMRedirectionSAP")
-    {
-        let redirection = call(&admin, dir, "AMT", "RedirectionService", "Get", None);
-        call(&admin, dir, "IPS", "OptInService", "Get", None);
-        call(&admin, dir, "CIM", "KVMRedirectionSAP", "Get", None);
-        let r = call(
-            &admin,
-            dir,
-            "AMT",
-            "RedirectionService",
-            "RequestStateChange",
-            Some(json!([32771])),
-        );
-        assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"));
-        let r = call(
-            &admin,
-            dir,
-            "CIM",
-            "KVMRedirectionSAP",
-            "RequestStateChange",
-            Some(json!([2])),
-        );
-        assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"));
-        let mut service = instances(&redirection, "AMT_RedirectionService").remove(0);
-        service.insert("EnabledState".into(), json!(32771));
-        service.insert("ListenerEnabled".into(), json!(true));
-        call(
-            &admin,
-            dir,
-            "AMT",
-            "RedirectionService",
-            "Put",
-            Some(json!([service])),
-        );
-        let opt_in = call(&admin, dir, "IPS", "OptInService", "Get", None);
-        let mut opt_in = instances(&opt_in, "IPS_OptInService").remove(0);
-        opt_in.insert("OptInRequired".into(), json!(4294967295u32));
-        call(
-            &admin,
-            dir,
-            "IPS",
-            "OptInService",
-            "Put",
-            Some(json!([opt_in])),
-        );
-    }
-
-    // --- Maintenance: sync the host name the OS reports.
+    // Maintenance: sync the host name the OS reports.
     let gs = call(&admin, dir, "AMT", "GeneralSettings", "Get", None);
     let mut gs = instances(&gs, "AMT_GeneralSettings").remove(0);
     gs.insert("HostName".into(), json!("rps-host"));
@@ -393,7 +465,7 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
     );
     assert_eq!(value(&put, "HostName").as_deref(), Some("rps-host"));
 
-    // --- Read back: the configured device.
+    // Read back: the configured device.
     let sacs = call(
         &admin,
         dir,
@@ -416,10 +488,106 @@ fn rps_activation_cleanup_network_and_features_in_rps_order() {
     let gs = call(&admin, dir, "AMT", "GeneralSettings", "Get", None);
     assert_eq!(value(&gs, "HostName").as_deref(), Some("rps-host"));
     assert_eq!(value(&gs, "DigestRealm").as_deref(), Some(realm.as_str()));
-    if has(AMT, "AMT_RedirectionService") && has(IPS, "IPS_OptInService") {
-        let r = call(&admin, dir, "AMT", "RedirectionService", "Get", None);
-        assert_eq!(value(&r, "EnabledState").as_deref(), Some("32771"));
-        let o = call(&admin, dir, "IPS", "OptInService", "Get", None);
-        assert_eq!(value(&o, "OptInRequired").as_deref(), Some("4294967295"));
+    assert_features(&admin, dir);
+}
+
+/// A board with Wi-Fi: the cleanup deletes the old profiles, then RPS's
+/// Wi-Fi configuration (`wifiNetworkConfiguration.ts`) sets the wireless
+/// port's TCP retransmissions, turns local profile sync on, enables the
+/// Wi-Fi port in S0 and Sx, and adds the profile.
+#[test]
+fn rps_configures_wifi_on_a_board_with_wifi() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let (_emu, admin, _realm, gs) = activate(WIFI_OFFSET, "rps-reactivation-wifi.toml", dir);
+
+    let seen = cleanup(&admin, dir);
+    let wireless = seen.wireless.clone().expect("the wireless port");
+    assert!(!seen.disabled_8021x);
+    assert_eq!(
+        seen.deleted_wifi_profiles,
+        ["Intel(r) AMT:WiFi Endpoint Settings old-office"]
+    );
+    configure_wired_dhcp(&admin, dir, &gs);
+
+    // Wi-Fi configuration.
+    let mut wifi = wireless;
+    wifi.remove("PrimaryDNS");
+    wifi.remove("SecondaryDNS");
+    wifi.insert("ConsoleTcpMaxRetransmissions".into(), json!(5));
+    call(
+        &admin,
+        dir,
+        "AMT",
+        "EthernetPortSettings",
+        "Put",
+        Some(json!([wifi])),
+    );
+    let wpcs = call(
+        &admin,
+        dir,
+        "AMT",
+        "WiFiPortConfigurationService",
+        "Get",
+        None,
+    );
+    let mut wpcs = instances(&wpcs, "AMT_WiFiPortConfigurationService").remove(0);
+    // needs: AMT_BootCapabilities (power/boot branch; RPS reads it for UEFI Wi-Fi sharing)
+    if has(AMT, "AMT_BootCapabilities") {
+        call(&admin, dir, "AMT", "BootCapabilities", "Get", None);
     }
+    wpcs.insert("localProfileSynchronizationEnabled".into(), json!(3));
+    let put = call(
+        &admin,
+        dir,
+        "AMT",
+        "WiFiPortConfigurationService",
+        "Put",
+        Some(json!([wpcs])),
+    );
+    assert_eq!(
+        value(&put, "localProfileSynchronizationEnabled").as_deref(),
+        Some("3")
+    );
+    let r = call(
+        &admin,
+        dir,
+        "CIM",
+        "WiFiPort",
+        "RequestStateChange",
+        Some(json!([32769])),
+    );
+    assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"));
+    let profile = json!({
+        "ElementName": "office",
+        "InstanceID": "Intel(r) AMT:WiFi Endpoint Settings office",
+        "AuthenticationMethod": 6,
+        "EncryptionMethod": 4,
+        "SSID": "OfficeNet",
+        "Priority": 1,
+        "PSKPassPhrase": "office-pass-phrase"
+    });
+    let r = call(
+        &admin,
+        dir,
+        "AMT",
+        "WiFiPortConfigurationService",
+        "AddWiFiSettings",
+        Some(json!([profile, {"name": "Name", "value": "WiFi Endpoint 0"}])),
+    );
+    assert_eq!(value(&r, "ReturnValue").as_deref(), Some("0"), "{r}");
+
+    // Read back.
+    let profiles = enumerate_pull(&admin, dir, "CIM", "WiFiEndpointSettings");
+    let profiles = instances(&profiles, "CIM_WiFiEndpointSettings");
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0]["SSID"], "OfficeNet");
+    assert!(!serde_json::to_string(&profiles)
+        .unwrap()
+        .contains("office-pass-phrase"));
+    let port = call(&admin, dir, "CIM", "WiFiPort", "Get", None);
+    assert_eq!(value(&port, "EnabledState").as_deref(), Some("32769"));
+    let ports = enumerate_pull(&admin, dir, "AMT", "EthernetPortSettings");
+    let ports = instances(&ports, "AMT_EthernetPortSettings");
+    assert_eq!(ports[1]["ConsoleTcpMaxRetransmissions"], "5");
 }
