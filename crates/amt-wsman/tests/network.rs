@@ -572,3 +572,27 @@ fn wifi_port_state_changes_as_rps_asks() {
     let r = run(&mut s, &mut d, &put("<h:DHCPEnabled>false</h:DHCPEnabled>"));
     assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"));
 }
+
+#[test]
+fn ipv6_port_settings_have_the_firmware_shape() {
+    let mut s = WsmanService::new();
+    let mut d = legacy_device();
+    let uri = "http://intel.com/wbem/wscim/1/ips-schema/1/IPS_IPv6PortSettings";
+    let get = req(
+        action::GET,
+        uri,
+        &[("InstanceID", "Intel(r) IPS IPv6 Settings 0")],
+        "",
+    );
+    let class = "IPS_IPv6PortSettings";
+    assert_same_structure(
+        &ok(run(&mut s, &mut d, &get)),
+        &firmware(class, "Get.response.xml"),
+        &[],
+    );
+    assert_same_structure(
+        &pull(&mut s, &mut d, uri),
+        &firmware(class, "Pull.response.xml"),
+        &[],
+    );
+}

@@ -57,6 +57,7 @@ registry! {
     ips_http_proxy_access_point::IpsHttpProxyAccessPoint,
     ips_http_proxy_service::IpsHttpProxyService,
     ips_ieee8021x_settings::IpsIeee8021xSettings,
+    ips_ipv6_port_settings::IpsIpv6PortSettings,
     ips_provisioning_record_log::IpsProvisioningRecordLog,
 }
 
