@@ -596,3 +596,18 @@ fn ipv6_port_settings_have_the_firmware_shape() {
         &[],
     );
 }
+
+#[test]
+fn wifi_pass_phrases_and_8021x_passwords_are_redacted() {
+    let masked = amt_wsman::redact::redact(&add_wifi("AddWiFiSettings", "office", "Office"));
+    assert!(!masked.contains("secretpass"), "{masked}");
+    assert!(masked.contains("<q:PSKPassPhrase>***</q:PSKPassPhrase>"));
+    let put = format!(
+        r#"<h:IPS_IEEE8021xSettings xmlns:h="{X_URI}"><h:PSK>k</h:PSK><h:PACPassword>p</h:PACPassword></h:IPS_IEEE8021xSettings>"#
+    );
+    let masked = amt_wsman::redact::redact(&put);
+    assert!(
+        masked.contains("<h:PSK>***</h:PSK>")
+            && masked.contains("<h:PACPassword>***</h:PACPassword>")
+    );
+}
