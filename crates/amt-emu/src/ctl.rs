@@ -47,6 +47,11 @@ enum CtlCommand {
         #[command(subcommand)]
         command: MebxCommand,
     },
+    /// The emulated network (the LAN and the settings the device holds).
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
     /// Fault injection rules.
     Faults {
         #[command(subcommand)]
@@ -87,6 +92,17 @@ enum MebxCommand {
     },
     /// Set the PKI DNS suffix (no argument clears it).
     PkiDnsSuffix { suffix: Option<String> },
+}
+
+#[derive(Subcommand, Debug)]
+enum NetworkCommand {
+    /// The LAN and every network setting the device holds.
+    Show,
+    /// Change the LAN only, as JSON, e.g. '{"dhcp_server":false,"wifi":true}'.
+    Lan { lan: String },
+    /// Replace the whole network, as JSON (the scenario's [device.network],
+    /// with the LAN under "lan").
+    Set { network: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +183,18 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "/api/mebx/pki-dns-suffix".into(),
                 Some(json!({ "suffix": suffix })),
             ),
+        },
+        CtlCommand::Network { command } => match command {
+            NetworkCommand::Show => ("GET", "/api/network".into(), None),
+            NetworkCommand::Lan { lan } => {
+                let v: Value = serde_json::from_str(&lan).context("the LAN must be JSON")?;
+                ("PUT", "/api/network/lan".into(), Some(v))
+            }
+            NetworkCommand::Set { network } => {
+                let v: Value =
+                    serde_json::from_str(&network).context("the network must be JSON")?;
+                ("PUT", "/api/network".into(), Some(v))
+            }
         },
         CtlCommand::Faults { command } => match command {
             FaultsCommand::List => ("GET", "/api/faults".into(), None),
