@@ -42,6 +42,10 @@ pub struct RedirectionSettings {
     pub(crate) session_timeout: u16,
     pub(crate) default_screen: u8,
     pub(crate) back_to_back_fb_mode: bool,
+    /// An open screen-blanking session and the reboots it survives
+    /// (`IPS_ScreenConfigurationService.SetSessionState`; RAM only).
+    #[serde(skip)]
+    pub(crate) screen_blanking: Option<u8>,
 }
 
 impl Default for RedirectionSettings {
@@ -61,6 +65,7 @@ impl Default for RedirectionSettings {
             session_timeout: 3,
             default_screen: 0,
             back_to_back_fb_mode: false,
+            screen_blanking: None,
         }
     }
 }
@@ -287,9 +292,7 @@ impl Device {
         }
         let consent = match put.opt_in_policy {
             Some(false) => Some(OptInRequired::None),
-            Some(true) if self.user_consent.required == OptInRequired::None => {
-                Some(OptInRequired::Kvm)
-            }
+            Some(true) if self.opt_in_required() == OptInRequired::None => Some(OptInRequired::Kvm),
             _ => None,
         };
         if let Some(required) = consent {
@@ -333,6 +336,31 @@ impl Device {
             empty,
             empty,
         ]
+    }
+
+    /// `IPS_ScreenConfigurationService.SetSessionState`: opens (1) or
+    /// closes (0) a screen-blanking session surviving `reboots` (0–3) warm
+    /// resets. Other values are INVALID_PARAMETER.
+    pub fn set_screen_blanking(
+        &mut self,
+        session_state: u32,
+        reboots: u32,
+    ) -> Result<(), PtStatus> {
+        let reboots = u8::try_from(reboots)
+            .ok()
+            .filter(|r| *r <= 3)
+            .ok_or(PtStatus::INVALID_PARAMETER)?;
+        self.redirection.screen_blanking = match session_state {
+            0 => None,
+            1 => Some(reboots),
+            _ => return Err(PtStatus::INVALID_PARAMETER),
+        };
+        Ok(())
+    }
+
+    /// The screen-blanking session, if one is open: the reboots it survives.
+    pub fn screen_blanking(&self) -> Option<u8> {
+        self.redirection.screen_blanking
     }
 
     /// Factory redirection settings (unprovision).

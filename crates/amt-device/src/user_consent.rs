@@ -198,6 +198,12 @@ impl UserConsent {
         self.display_timeout
     }
 
+    /// `OptInState` as of the last [`Device::expire_user_consent`] (the
+    /// WS-Man engine applies the timeouts before every request).
+    pub fn state(&self) -> OptInState {
+        self.session.state
+    }
+
     /// The session as it stands at `now` (timeouts applied).
     fn session_at(&self, now: OffsetDateTime) -> ConsentSession {
         match self.session.expires_at {
@@ -407,9 +413,11 @@ impl Device {
         let ccm = self.control_mode == ControlMode::Client;
         let required = match put.required {
             None => self.user_consent.required,
+            // What a console read back (the policy in force) keeps what is stored.
+            Some(v) if v == self.opt_in_required().value() => self.user_consent.required,
             Some(v) => OptInRequired::from_value(v).ok_or(PtStatus::INVALID_PARAMETER)?,
         };
-        if ccm && required == OptInRequired::None {
+        if ccm && put.required == Some(OptInRequired::None.value()) {
             return Err(PtStatus::NOT_PERMITTED);
         }
         let code_timeout = put.code_timeout.unwrap_or(self.user_consent.code_timeout);

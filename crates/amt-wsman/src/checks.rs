@@ -25,6 +25,30 @@ pub fn boolean(text: &str) -> Option<bool> {
     }
 }
 
+/// An optional `xsd:boolean` property of a Put body: absent is `None`,
+/// anything but a boolean is `InvalidRepresentation`.
+pub fn optional_boolean(body: &Payload, name: &str) -> Result<Option<bool>, Fault> {
+    body.values(name)
+        .next()
+        .map(|v| {
+            boolean(v)
+                .ok_or_else(|| Fault::InvalidRepresentation(format!("{name} is not a boolean")))
+        })
+        .transpose()
+}
+
+/// An optional unsigned integer property of a Put body: absent is `None`,
+/// anything but an integer is `InvalidRepresentation`.
+pub fn optional_u32(body: &Payload, name: &str) -> Result<Option<u32>, Fault> {
+    body.values(name)
+        .next()
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Fault::InvalidRepresentation(format!("{name} is not an integer")))
+        })
+        .transpose()
+}
+
 /// The body of a Put or Create: an instance of `class`, in its namespace.
 pub fn instance_body<'a>(request: &'a Request, class: &ClassInfo) -> Result<&'a Payload, Fault> {
     match &request.body {

@@ -40,6 +40,7 @@ registry! {
     amt_public_key_certificate::AmtPublicKeyCertificate,
     amt_public_key_management_service::AmtPublicKeyManagementService,
     amt_public_private_key_pair::AmtPublicPrivateKeyPair,
+    amt_redirection_service::AmtRedirectionService,
     amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
     amt_time_synchronization_service::AmtTimeSynchronizationService,
     amt_tls_credential_context::AmtTlsCredentialContext,
@@ -47,8 +48,13 @@ registry! {
     amt_tls_setting_data::AmtTlsSettingData,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
+    cim_kvm_redirection_sap::CimKvmRedirectionSap,
     cim_software_identity::CimSoftwareIdentity,
     ips_host_based_setup_service::IpsHostBasedSetupService,
+    ips_kvm_redirection_setting_data::IpsKvmRedirectionSettingData,
+    ips_opt_in_service::IpsOptInService,
+    ips_screen_configuration_service::IpsScreenConfigurationService,
+    ips_screen_setting_data::IpsScreenSettingData,
 }
 
 /// Every registered class, in registry order.
