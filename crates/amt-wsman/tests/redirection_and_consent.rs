@@ -303,6 +303,9 @@ fn kvm_settings_hide_the_rfb_password_and_check_its_strength() {
             &format!(r#"<h:{KVMS} xmlns:h="{uri}">{props}</h:{KVMS}>"#),
         )
     };
+    // The journal never shows the RFB password.
+    let secret = put("<h:RFBPassword>P@ssw0rd</h:RFBPassword>");
+    assert!(!amt_wsman::redact::redact(&secret).contains("P@ssw0rd"));
     let r = run(
         &mut s,
         &mut d,
