@@ -367,17 +367,20 @@ impl Device {
         OptInStatus::Success
     }
 
-    /// A redirection session that needed consent opened (for the
-    /// redirection protocol): RECEIVED becomes IN SESSION. Refused with
-    /// USER_CONSENT_REQUIRED (2081) when consent is needed and not there.
+    /// A redirection session of `feature` is opening (for the redirection
+    /// protocol): when it needs consent, RECEIVED becomes IN SESSION and the
+    /// answer is `Ok(true)`, and the session must later be reported to
+    /// [`Device::consent_session_closed`]; `Ok(false)` means it needed no
+    /// consent. Refused with USER_CONSENT_REQUIRED (2081) when consent is
+    /// needed and not there.
     pub fn consent_session_opened(
         &mut self,
         feature: ConsentFeature,
         now: OffsetDateTime,
-    ) -> Result<(), PtStatus> {
+    ) -> Result<bool, PtStatus> {
         self.expire_user_consent(now);
         if !self.consent_needed_for(feature) {
-            return Ok(());
+            return Ok(false);
         }
         let mut s = self.user_consent.session.clone();
         match s.state {
@@ -385,14 +388,15 @@ impl Device {
                 s.state = OptInState::InSession;
                 s.open_sessions = s.open_sessions.saturating_add(1);
                 self.set_consent_session(s);
-                Ok(())
+                Ok(true)
             }
             _ => Err(PtStatus::USER_CONSENT_REQUIRED),
         }
     }
 
-    /// A session that [`Device::consent_session_opened`] admitted closed:
-    /// after the last one, consent lasts `OptInCodeTimeout` more seconds.
+    /// A session for which [`Device::consent_session_opened`] answered
+    /// `Ok(true)` closed: after the last one, consent lasts
+    /// `OptInCodeTimeout` more seconds.
     pub fn consent_session_closed(&mut self, now: OffsetDateTime) {
         let mut s = self.user_consent.session.clone();
         if s.state != OptInState::InSession {
@@ -563,7 +567,7 @@ mod tests {
         d.start_opt_in(T0);
         let c = code(&d, T0);
         d.send_opt_in_code(c, T0);
-        d.consent_session_opened(ConsentFeature::Kvm, T0).unwrap();
+        assert_eq!(d.consent_session_opened(ConsentFeature::Kvm, T0), Ok(true));
         let much_later = T0 + Duration::hours(5);
         assert_eq!(d.consent_state(much_later), OptInState::InSession);
         d.consent_session_closed(much_later);
@@ -577,9 +581,10 @@ mod tests {
             Err(PtStatus::USER_CONSENT_REQUIRED)
         );
         // SOL never needs consent.
-        assert!(d
-            .consent_session_opened(ConsentFeature::Sol, much_later)
-            .is_ok());
+        assert_eq!(
+            d.consent_session_opened(ConsentFeature::Sol, much_later),
+            Ok(false)
+        );
     }
 
     #[test]
