@@ -87,3 +87,60 @@ fn rps_features_configuration_is_answered_and_read_back() {
     assert_eq!(reply.status, 500, "{}", reply.body);
     assert!(reply.body.contains("AMT-STATUS 16"), "{}", reply.body);
 }
+
+/// `amt-emu ctl consent [--code]` against the running server's control API.
+fn ctl_consent(control: &str, code: bool) -> (bool, serde_json::Value) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_amt-emu"));
+    cmd.args(["ctl", "--control", control, "consent"]);
+    if code {
+        cmd.arg("--code");
+    }
+    let out = run(cmd, CLIENT_TIMEOUT);
+    (
+        out.success,
+        serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn user_consent_with_the_code_from_the_machine_s_screen() {
+    let offset = 12350;
+    let emu = Emu::start_with_control_api(offset, &[]);
+    let control = format!("127.0.0.1:{}", 16990 + offset);
+    let url = format!("https://{}/wsman", emu.addr("Tls", "Remote"));
+    let dir = tempfile::tempdir().unwrap();
+    let call = |method: &str, args: Option<&str>| {
+        let reply = post(
+            &url,
+            &wsman_messages("IPS", "OptInService", method, args),
+            dir.path(),
+        );
+        assert_eq!(reply.status, 200, "{method}: {}", reply.body);
+        reply.body
+    };
+
+    let (shown, _) = ctl_consent(&control, true);
+    assert!(!shown, "no code before StartOptIn");
+    assert_eq!(value(&call("StartOptIn", None), "g:ReturnValue"), "0");
+    let (shown, answer) = ctl_consent(&control, true);
+    assert!(shown, "{answer}");
+    let code: u32 = answer["code"].as_str().unwrap().parse().unwrap();
+
+    let wrong = format!("[{}]", (code + 1) % 1_000_000);
+    assert_eq!(
+        value(&call("SendOptInCode", Some(&wrong)), "g:ReturnValue"),
+        "1"
+    );
+    let right = format!("[{code}]");
+    assert_eq!(
+        value(&call("SendOptInCode", Some(&right)), "g:ReturnValue"),
+        "0"
+    );
+    assert_eq!(value(&call("Get", None), "g:OptInState"), "3");
+    let (_, state) = ctl_consent(&control, false);
+    assert_eq!(state["state_value"], 3, "{state}");
+
+    assert_eq!(value(&call("CancelOptIn", None), "g:ReturnValue"), "0");
+    assert_eq!(value(&call("Get", None), "g:OptInState"), "0");
+    assert_eq!(value(&call("CancelOptIn", None), "g:ReturnValue"), "2");
+}
