@@ -87,20 +87,20 @@ impl ClassHandler for IpsOptInService {
         _request: &Request,
         ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
+        if !matches!(method, "StartOptIn" | "CancelOptIn" | "SendOptInCode") {
+            return Err(Fault::ActionNotSupported(format!(
+                "{RESOURCE_URI}/{method}"
+            )));
+        }
         let args = MethodInput::of(&self.info(), method, input)?;
         let status = match method {
             "StartOptIn" => device.start_opt_in(ctx.now),
             "CancelOptIn" => device.cancel_opt_in(ctx.now),
-            "SendOptInCode" => match args.u32("OptInCode") {
+            // SendOptInCode. Not a number: no code the screen could show.
+            _ => match args.u32("OptInCode") {
                 Some(code) => device.send_opt_in_code(code, ctx.now),
-                // Not a number: no code the screen could show.
                 None => amt_device::user_consent::OptInStatus::InternalError,
             },
-            _ => {
-                return Err(Fault::ActionNotSupported(format!(
-                    "{RESOURCE_URI}/{method}"
-                )))
-            }
         };
         // Consent in progress lives in RAM: nothing to write to flash.
         Ok(Outcome {
