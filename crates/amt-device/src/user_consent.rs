@@ -630,6 +630,9 @@ mod tests {
     fn a_restart_forgets_the_consent_in_progress() {
         let mut d = device();
         d.start_opt_in(T0);
+        let mut cycled = d.clone();
+        cycled.power_cycle();
+        assert_eq!(cycled.consent_state(T0), OptInState::NotStarted);
         let image = crate::flash::encode(&d);
         let back = crate::flash::decode(&image, Entropy::from_seed(1)).unwrap();
         assert_eq!(back.consent_state(T0), OptInState::NotStarted);
