@@ -19,6 +19,9 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::hardware::{
+    BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
+};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -75,6 +78,8 @@ fn the_put_list_names_registered_classes() {
 enum Val {
     Text(String),
     Epr(EndpointReference),
+    /// A `cim:dateTime` (one `Datetime` element in the WS-CIM common namespace).
+    Datetime(String),
 }
 
 fn epr_of(r: &Reference) -> EndpointReference {
@@ -110,6 +115,7 @@ fn expected_properties(instance: &Instance) -> Vec<(String, Val)> {
                     .map(|v| (name.to_string(), Val::Text(v.clone()))),
             ),
             Value::Reference(r) => out.push((name.to_string(), Val::Epr(epr_of(r)))),
+            Value::Datetime(t) => out.push((name.to_string(), Val::Datetime(t.clone()))),
         }
     }
     out
@@ -132,6 +138,9 @@ fn parsed_properties(payload: &Payload, class: &ClassInfo) -> Vec<(String, Val)>
             );
             let value = if p.element.children.is_empty() {
                 Val::Text(p.element.text.clone())
+            } else if let Some(dt) = p.element.child(ns::WSCIM_COMMON, "Datetime") {
+                assert_eq!(p.element.children.len(), 1, "{}", p.name);
+                Val::Datetime(dt.text.clone())
             } else {
                 Val::Epr(
                     p.endpoint_reference()
@@ -507,6 +516,7 @@ enum Op {
     SendOptInCode(bool),
     ScreenBlanking(u32, u32),
     Host(HostOp),
+    Hardware(Box<HardwareSpec>),
 }
 
 /// Changes to the host machine (power, boot options, alarms, the log).
@@ -667,7 +677,81 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::SendOptInCode),
         1 => (0u32..3, 0u32..5).prop_map(|(s, r)| Op::ScreenBlanking(s, r)),
         4 => host_op().prop_map(Op::Host),
+        2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
     ]
+}
+
+/// A hardware description: hostile text in the strings the firmware shows,
+/// any numbers, zero to three processors, DIMMs and disks, maybe a battery.
+fn hardware() -> impl Strategy<Value = HardwareSpec> {
+    let text = || proptest::option::of(hostile());
+    let package = || {
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(
+                |(manufacturer, model, serial_number, version, chassis_package_type)| PackageSpec {
+                    manufacturer,
+                    model,
+                    serial_number,
+                    version,
+                    chassis_package_type,
+                },
+            )
+    };
+    let processor = (text(), text(), proptest::option::of(any::<u32>())).prop_map(
+        |(manufacturer, version, max_clock_speed)| ProcessorSpec {
+            manufacturer,
+            version,
+            max_clock_speed,
+            ..ProcessorSpec::default()
+        },
+    );
+    let memory = (text(), proptest::option::of(any::<u64>()), text(), text()).prop_map(
+        |(bank_label, capacity, part_number, serial_number)| MemorySpec {
+            bank_label,
+            capacity,
+            part_number,
+            serial_number,
+            ..MemorySpec::default()
+        },
+    );
+    let disk =
+        proptest::option::of(any::<u64>()).prop_map(|max_media_size| DiskSpec { max_media_size });
+    let battery = text().prop_map(|device_id| BatterySpec {
+        device_id,
+        ..BatterySpec::default()
+    });
+    (
+        proptest::option::of(package()),
+        proptest::option::of(package()),
+        proptest::option::of(
+            (text(), text()).prop_map(|(manufacturer, version)| BiosSpec {
+                manufacturer,
+                version,
+                release_date: None,
+            }),
+        ),
+        proptest::option::of(prop::collection::vec(processor, 0..3)),
+        proptest::option::of(prop::collection::vec(memory, 0..3)),
+        proptest::option::of(prop::collection::vec(disk, 0..3)),
+        proptest::option::of(battery),
+    )
+        .prop_map(
+            |(chassis, board, bios, processors, memory, disks, battery)| HardwareSpec {
+                chassis,
+                board,
+                bios,
+                processors,
+                memory,
+                disks,
+                battery,
+            },
+        )
 }
 
 const PROFILES: &[&str] = &["16.1.25", "15.0.23", "19.0.5"];
@@ -750,6 +834,7 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
             Op::Host(op) => apply_host_op(&mut device, op),
+            Op::Hardware(spec) => device.set_hardware((**spec).clone()),
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");
@@ -832,6 +917,22 @@ fn hostile_text_round_trips_in_every_class_that_shows_it() {
                 Op::PkiDnsSuffix(Some(hostile.into())),
                 Op::DhcpDnsSuffix(Some(hostile.into())),
                 Op::HostAndDomain(hostile.into(), hostile.into()),
+                Op::Hardware(Box::new(HardwareSpec {
+                    chassis: Some(PackageSpec {
+                        serial_number: Some(hostile.into()),
+                        ..PackageSpec::default()
+                    }),
+                    bios: Some(BiosSpec {
+                        version: Some(hostile.into()),
+                        release_date: Some(hostile.into()),
+                        ..BiosSpec::default()
+                    }),
+                    battery: Some(BatterySpec {
+                        device_id: Some(hostile.into()),
+                        ..BatterySpec::default()
+                    }),
+                    ..HardwareSpec::default()
+                })),
                 Op::AddHash {
                     kind: 1,
                     fill: 7,
