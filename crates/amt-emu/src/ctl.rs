@@ -72,6 +72,12 @@ enum CtlCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// User consent: state and policy, or (--code) the six-digit code the
+    /// host's screen shows after StartOptIn.
+    Consent {
+        #[arg(long)]
+        code: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -250,6 +256,14 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
             } else {
                 ("GET", format!("/api/journal?after={after}"), None)
             }
+        }
+        CtlCommand::Consent { code } => {
+            let path = if code {
+                "/api/consent/code"
+            } else {
+                "/api/consent"
+            };
+            ("GET", path.into(), None)
         }
     };
     call(t, method, &path, body)

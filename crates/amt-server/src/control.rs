@@ -266,6 +266,10 @@ async fn route(
             .await
             .map(|_| ok(json!({ "status": 0 })))
             .map_err(internal),
+        (_, ["api", "consent", rest @ ..]) => {
+            let (status, value) = crate::control_consent::route(method, rest, host);
+            Ok(Reply(status, value))
+        }
         (&Method::GET, ["api", "faults"]) => Ok(ok(json!(host.faults().rules()))),
         (&Method::POST, ["api", "faults"]) => match parse::<FaultRule>(body) {
             Err(r) => Err(r),

@@ -58,6 +58,9 @@ const PUT_CLASSES: &[&str] = &[
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",
+    "AMT_RedirectionService",
+    "IPS_KVMRedirectionSettingData",
+    "IPS_OptInService",
     "AMT_BootSettingData",
 ];
 
@@ -508,6 +511,15 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    // Redirection and consent (amt_device::redirection, user_consent).
+    RedirectionState(u32),
+    KvmState(u32),
+    RedirectionListener(bool),
+    KvmSettings(amt_device::redirection::KvmSettingsPut),
+    OptIn(amt_device::user_consent::OptInPut),
+    StartOptIn,
+    SendOptInCode(bool),
+    ScreenBlanking(u32, u32),
     Host(HostOp),
     Hardware(Box<HardwareSpec>),
     /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
@@ -645,6 +657,41 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        1 => (32766u32..32773).prop_map(Op::RedirectionState),
+        1 => (1u32..5).prop_map(Op::KvmState),
+        1 => any::<bool>().prop_map(Op::RedirectionListener),
+        1 => (
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(prop_oneof![Just("P@ssw0rd"), Just("weak"), Just("")]),
+            proptest::option::of(0u32..300),
+            proptest::option::of(0u32..5),
+        )
+            .prop_map(|(port, policy, password, timeout, screen)| {
+                Op::KvmSettings(amt_device::redirection::KvmSettingsPut {
+                    is_5900_port_enabled: port,
+                    opt_in_policy: policy,
+                    rfb_password: password.map(str::to_string),
+                    session_timeout: timeout,
+                    default_screen: screen,
+                    back_to_back_fb_mode: None,
+                })
+            }),
+        1 => (
+            proptest::option::of(prop_oneof![Just(0u32), Just(1), Just(u32::MAX), Just(2)]),
+            proptest::option::of(30u32..1000),
+            proptest::option::of(5u32..4000),
+        )
+            .prop_map(|(required, code_timeout, display_timeout)| {
+                Op::OptIn(amt_device::user_consent::OptInPut {
+                    required,
+                    code_timeout,
+                    display_timeout,
+                })
+            }),
+        1 => Just(Op::StartOptIn),
+        1 => any::<bool>().prop_map(Op::SendOptInCode),
+        1 => (0u32..3, 0u32..5).prop_map(|(s, r)| Op::ScreenBlanking(s, r)),
         4 => host_op().prop_map(Op::Host),
         2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
         2 => (
@@ -881,6 +928,32 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
                     rsa_budget -= 1;
                     device.unprovision(NOW).expect("unprovision");
                 }
+            }
+            Op::RedirectionState(state) => {
+                device.request_redirection_state(*state);
+            }
+            Op::KvmState(state) => {
+                device.request_kvm_state(*state);
+            }
+            Op::RedirectionListener(on) => device.set_redirection_listener(*on),
+            Op::KvmSettings(put) => {
+                let _ = device.put_kvm_settings(put.clone());
+            }
+            Op::OptIn(put) => {
+                let _ = device.put_opt_in_service(*put);
+            }
+            Op::StartOptIn => {
+                device.start_opt_in(NOW);
+            }
+            Op::SendOptInCode(right) => {
+                let code = device
+                    .pending_consent_code(NOW)
+                    .and_then(|c| c.parse::<u32>().ok())
+                    .unwrap_or(0);
+                device.send_opt_in_code(if *right { code } else { code ^ 1 }, NOW);
+            }
+            Op::ScreenBlanking(state, reboots) => {
+                let _ = device.set_screen_blanking(*state, *reboots);
             }
         }
     }

@@ -46,6 +46,7 @@ registry! {
     amt_public_key_certificate::AmtPublicKeyCertificate,
     amt_public_key_management_service::AmtPublicKeyManagementService,
     amt_public_private_key_pair::AmtPublicPrivateKeyPair,
+    amt_redirection_service::AmtRedirectionService,
     amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
     amt_system_power_scheme::AmtSystemPowerScheme,
     amt_time_synchronization_service::AmtTimeSynchronizationService,
@@ -65,6 +66,7 @@ registry! {
     cim_computer_system_package::CimComputerSystemPackage,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
+    cim_kvm_redirection_sap::CimKvmRedirectionSap,
     cim_media_access_device::CimMediaAccessDevice,
     cim_physical_memory::CimPhysicalMemory,
     cim_physical_package::CimPhysicalPackage,
@@ -82,8 +84,12 @@ registry! {
     ips_http_proxy_service::IpsHttpProxyService,
     ips_ieee8021x_settings::IpsIeee8021xSettings,
     ips_ipv6_port_settings::IpsIpv6PortSettings,
+    ips_kvm_redirection_setting_data::IpsKvmRedirectionSettingData,
+    ips_opt_in_service::IpsOptInService,
     ips_power_management_service::IpsPowerManagementService,
     ips_provisioning_record_log::IpsProvisioningRecordLog,
+    ips_screen_configuration_service::IpsScreenConfigurationService,
+    ips_screen_setting_data::IpsScreenSettingData,
 }
 
 /// Every registered class, in registry order.
