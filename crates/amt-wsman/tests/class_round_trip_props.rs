@@ -19,6 +19,7 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::remote_access::{AddMpServer, AddPolicyRule};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -50,6 +51,10 @@ const PUT_CLASSES: &[&str] = &[
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",
+    "AMT_MPSUsernamePassword",
+    "AMT_RemoteAccessPolicyRule",
+    "AMT_RemoteAccessPolicyAppliesToMPS",
+    "AMT_EnvironmentDetectionSettingData",
 ];
 
 fn handler(uri: &str) -> &'static dyn ClassHandler {
@@ -493,6 +498,12 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    /// CIRA: an MPS (host, user name), a rule (trigger, interval) on the
+    /// first MPSs, where an MPS of a rule is used, the intranet suffixes.
+    AddMps(String, String),
+    AddPolicy(u32, u32, usize),
+    PolicyMps(usize, u32, u32),
+    DetectionStrings(Vec<String>),
 }
 
 /// Text full of XML specials, non-ASCII and whitespace (kept verbatim).
@@ -534,6 +545,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        2 => (hostile_trimmed(), "[a-zA-Z0-9]{1,16}").prop_map(|(h, u)| Op::AddMps(h, u)),
+        2 => (0u32..3, 1u32..100_000, 1usize..3).prop_map(|(t, i, n)| Op::AddPolicy(t, i, n)),
+        1 => (any::<usize>(), 0u32..3, 0u32..2).prop_map(|(i, t, o)| Op::PolicyMps(i, t, o)),
+        1 => prop::collection::vec(hostile_trimmed(), 0..3).prop_map(Op::DetectionStrings),
     ]
 }
 
@@ -616,6 +631,50 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::DhcpDnsSuffix(s) => device.set_dhcp_dns_suffix(s.clone()),
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
+            Op::AddMps(host, user) => {
+                let _ = device.add_mp_server(AddMpServer {
+                    access_info: host.clone(),
+                    info_format: 201,
+                    port: 4433,
+                    auth_method: 2,
+                    username: Some(user.clone()),
+                    password: Some("P@ssw0rd".into()),
+                    cn: Some(host.clone()),
+                    certificate_handle: None,
+                });
+            }
+            Op::AddPolicy(trigger, interval, n) => {
+                let servers: Vec<u32> = device
+                    .remote_access()
+                    .mp_servers
+                    .iter()
+                    .take(*n)
+                    .map(|m| m.index)
+                    .collect();
+                let mut data = 0u32.to_be_bytes().to_vec();
+                data.extend(interval.to_be_bytes());
+                let _ = device.add_remote_access_policy(AddPolicyRule {
+                    trigger: *trigger,
+                    tunnel_lifetime: *interval,
+                    extended_data: if *trigger == 2 { data } else { Vec::new() },
+                    servers,
+                });
+            }
+            Op::PolicyMps(i, mps_type, order) => {
+                let pairs: Vec<_> = device
+                    .remote_access()
+                    .policies
+                    .iter()
+                    .flat_map(|p| p.servers.iter().map(|s| (p.trigger, s.mps_index)))
+                    .collect();
+                if !pairs.is_empty() {
+                    let (trigger, index) = pairs[i % pairs.len()];
+                    let _ = device.put_policy_mps(trigger, index, *mps_type, *order);
+                }
+            }
+            Op::DetectionStrings(strings) => {
+                let _ = device.set_detection_strings(strings.clone());
+            }
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");
@@ -684,6 +743,10 @@ fn hostile_text_round_trips_in_every_class_that_shows_it() {
                     mutual: Some(false),
                     trusted_cn: vec!["<&>\"'".into(), "é€😀 x".into()],
                 },
+                Op::AddMps("<&>\"' é😀".into(), "admin".into()),
+                Op::AddPolicy(2, 25, 1),
+                Op::AddPolicy(0, 300, 1),
+                Op::DetectionStrings(vec!["<&>\"'.com".into(), "é€😀".into()]),
             ],
         );
         assert_eq!(device.pki_dns_suffix(), Some(hostile));
