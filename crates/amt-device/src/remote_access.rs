@@ -230,6 +230,9 @@ pub const USER_INITIATED_BIOS_AND_OS: u32 = 32771;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TunnelStatus {
     pub connected: bool,
+    /// How many times `CloseRemoteAccessConnection` was called: the
+    /// driver closes a tunnel that was up when this moved.
+    pub close_requests: u64,
 }
 
 /// The remote access part of the device.
@@ -600,6 +603,7 @@ impl Device {
 
     /// `CloseRemoteAccessConnection`: the driver hears of it as an event.
     pub fn close_remote_access_connection(&mut self) {
+        self.remote_access.tunnel.close_requests += 1;
         self.note_event(crate::DeviceEvent::RemoteAccessCloseRequested);
     }
 }

@@ -6,7 +6,9 @@
 //! WS-Man over plain HTTP on 16992 and over TLS on 16993 (plus an offset).
 //! See docs/architecture.md for the path of a connection.
 
+pub mod cira;
 pub mod control;
+pub mod control_cira;
 pub mod device_host;
 pub mod digest;
 pub mod faults;
@@ -277,6 +279,7 @@ impl Emulator {
             Ok(())
         })?;
         host.reconcile_listeners().await?;
+        cira::spawn(&host);
         let control = match config.control_port {
             None => None,
             Some(port) => {
