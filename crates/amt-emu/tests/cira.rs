@@ -81,7 +81,13 @@ fn enumerate_pull(url: &str, class: &str, dir: &Path) -> Reply {
 
 /// RPS `ciraConfiguration.ts`, step by step, on a provisioned AMT 15
 /// device over plain HTTP.
-fn rps_cira_configuration(url: &str, mps_root_der: &[u8], mps_host: &str, dir: &Path) {
+fn rps_cira_configuration(
+    url: &str,
+    mps_root_der: &[u8],
+    mps_host: &str,
+    mps_port: u16,
+    dir: &Path,
+) {
     // 1. The MPS root certificate.
     let root = base64::engine::general_purpose::STANDARD.encode(mps_root_der);
     let r = ok(
@@ -104,7 +110,7 @@ fn rps_cira_configuration(url: &str, mps_root_der: &[u8], mps_host: &str, dir: &
 
     // 2. AddMpServer, user name and password.
     let mps = format!(
-        r#"[{{"AccessInfo":"{mps_host}","InfoFormat":201,"Port":4433,"AuthMethod":2,"Username":"admin","Password":"Mps-Pass1","CommonName":"{mps_host}"}}]"#
+        r#"[{{"AccessInfo":"{mps_host}","InfoFormat":201,"Port":{mps_port},"AuthMethod":2,"Username":"admin","Password":"Mps-Pass1","CommonName":"{mps_host}"}}]"#
     );
     let r = ok(
         url,
@@ -124,7 +130,7 @@ fn rps_cira_configuration(url: &str, mps_root_der: &[u8], mps_host: &str, dir: &
     // 3. The MPS as RPS reads it back.
     let p = enumerate_pull(url, "ManagementPresenceRemoteSAP", dir);
     assert_eq!(text(&p.body, "h:AccessInfo").as_deref(), Some(mps_host));
-    assert_eq!(text(&p.body, "h:Port").as_deref(), Some("4433"));
+    assert_eq!(text(&p.body, "h:Port"), Some(mps_port.to_string()));
     let name = text(&p.body, "h:Name").expect("Name");
 
     // 4. A periodic rule (25 s) and a user-initiated one.
@@ -257,5 +263,21 @@ fn rps_cira_configuration_is_answered_as_the_firmware_answers() {
     let emu = Emu::start(11000, &["--firmware", "15.0.23"]);
     let url = format!("http://{}/wsman", emu.addr("Plain", "Remote"));
     let ca = amt_testkit::TestCa::new("amt-emu test MPS root");
-    rps_cira_configuration(&url, &ca.der, "localhost", dir.path());
+    // Where the MPS would listen: the device must dial it by itself once
+    // configured (the whole tunnel is tested in amt-server's tests/cira.rs).
+    let mps = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mps.local_addr().unwrap().port();
+    rps_cira_configuration(&url, &ca.der, "localhost", port, dir.path());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = mps.accept() {
+            let mut hello = [0u8; 3];
+            let _ = std::io::Read::read_exact(&mut s, &mut hello);
+            let _ = tx.send(hello);
+        }
+    });
+    let hello = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the device dials the MPS");
+    assert_eq!(hello[0], 0x16, "a TLS ClientHello");
 }
