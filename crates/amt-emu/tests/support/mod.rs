@@ -51,10 +51,19 @@ impl Emu {
     /// elsewhere on the machine can hold one for a moment: a start that
     /// fails with "Address already in use" is retried a few times.
     pub fn start(offset: u16, extra: &[&str]) -> Emu {
+        Emu::start_inner(offset, extra, false)
+    }
+
+    /// [`Emu::start`] with the control API on 16990 + `offset`.
+    pub fn start_with_control_api(offset: u16, extra: &[&str]) -> Emu {
+        Emu::start_inner(offset, extra, true)
+    }
+
+    fn start_inner(offset: u16, extra: &[&str], control_api: bool) -> Emu {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Emu::try_start(offset, extra) {
+            match Emu::try_start(offset, extra, control_api) {
                 Ok(emu) => return emu,
                 Err(log) if attempt < 5 && log.contains("Address already in use") => {
                     std::thread::sleep(Duration::from_millis(500));
@@ -64,14 +73,19 @@ impl Emu {
         }
     }
 
-    fn try_start(offset: u16, extra: &[&str]) -> Result<Emu, String> {
+    fn try_start(offset: u16, extra: &[&str], control_api: bool) -> Result<Emu, String> {
         let state = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
             .arg("serve")
             .arg("--state-dir")
             .arg(state.path().join("state"))
             .args(["--port-offset", &offset.to_string()])
-            .args(["--admin-password", PASSWORD, "--no-control-api"])
+            .args(["--admin-password", PASSWORD])
+            .args(if control_api {
+                &[][..]
+            } else {
+                &["--no-control-api"][..]
+            })
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
