@@ -98,6 +98,32 @@ for der in sorted(ders):
     for op in range(4):
         put("blob_importers", bytes([op]) + der)
 
+# APF as an MPS writes it (docs/cira.md message catalogue), big-endian:
+# keep-alives and their options, a channel opened to 16992 with an HTTP
+# request in it, a window adjust, a close, a disconnect; each split after
+# the first byte at a few places.
+def u32(v):
+    return v.to_bytes(4, "big")
+def s(b):
+    return u32(len(b)) + b
+mps = [
+    bytes([208]) + u32(1),
+    bytes([209]) + u32(1),
+    bytes([210]) + u32(30) + u32(0),
+    bytes([90]) + s(b"forwarded-tcpip") + u32(4) + u32(32768) + u32(0xFFFFFFFF)
+        + s(b"") + u32(16992) + s(b"1.2.3.4") + u32(1025),
+    bytes([94]) + u32(1) + s(b"POST /wsman HTTP/1.1\r\nHost: x:16992\r\nContent-Length: 0\r\n\r\n"),
+    bytes([93]) + u32(1) + u32(4096),
+    bytes([97]) + u32(1),
+    bytes([1]) + u32(11) + b"\0\0",
+    bytes([81]) + u32(16992),
+    bytes([51]) + s(b"password") + b"\0\0",
+]
+for cut in (0, 3, 40):
+    for m in mps:
+        put("apf_parser", bytes([cut]) + m)
+    put("apf_parser", bytes([cut]) + b"".join(mps))
+
 for t in sorted(os.listdir("corpus")):
     print(t, len(os.listdir(f"corpus/{t}")))
 PY

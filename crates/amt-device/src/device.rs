@@ -22,6 +22,7 @@ use crate::profile::FirmwareProfile;
 use crate::provisioning::{ControlMode, ProvisioningState};
 use crate::provisioning_hashes::{HashList, HashType, ProvisioningCertificateHash};
 use crate::redirection::RedirectionSettings;
+use crate::remote_access::RemoteAccess;
 use crate::self_signed;
 use crate::status::PtStatus;
 use crate::subscriptions::Subscriptions;
@@ -120,6 +121,7 @@ pub struct Device {
     pub(crate) accounts: Accounts,
     pub(crate) user_consent: UserConsent,
     pub(crate) redirection: RedirectionSettings,
+    pub(crate) remote_access: RemoteAccess,
     pub(crate) audit_log: AuditLog,
     pub(crate) subscriptions: Subscriptions,
     /// Effects recorded since the driver last took them (not persisted).
@@ -186,6 +188,7 @@ impl Device {
             accounts: Accounts::default(),
             user_consent: UserConsent::default(),
             redirection: RedirectionSettings::default(),
+            remote_access: RemoteAccess::default(),
             audit_log: AuditLog::default(),
             subscriptions: Subscriptions::default(),
             effects: Effects::default(),
@@ -402,6 +405,7 @@ impl Device {
         self.rng.0.fill_bytes(&mut self.configuration_nonce);
         self.certs.clear();
         self.hashes.reset();
+        self.remote_access = RemoteAccess::default();
         self.chain = ProvisioningChain::default();
         self.reset_user_consent();
         self.reset_redirection();

@@ -31,6 +31,8 @@ pub enum DeviceEvent {
     ConsentChanged { state: u8 },
     /// The event log was cleared.
     LogCleared,
+    /// `CloseRemoteAccessConnection`: the CIRA tunnel is to be closed.
+    RemoteAccessCloseRequested,
 }
 
 /// The effects of one or more transitions.

@@ -33,6 +33,7 @@ use crate::profile::{FirmwareProfile, FirmwareVersion};
 use crate::provisioning::{ControlMode, ProvisioningState};
 use crate::provisioning_hashes::HashList;
 use crate::redirection::RedirectionSettings;
+use crate::remote_access::RemoteAccess;
 use crate::subscriptions::Subscriptions;
 use crate::tls_settings::{ActiveTls, TlsSettings};
 use crate::user_consent::UserConsent;
@@ -103,6 +104,8 @@ struct DeviceImage {
     #[serde(default)]
     redirection: RedirectionSettings,
     #[serde(default)]
+    remote_access: RemoteAccess,
+    #[serde(default)]
     audit_log: AuditLog,
     #[serde(default)]
     subscriptions: Subscriptions,
@@ -138,6 +141,7 @@ pub fn encode(device: &Device) -> Vec<u8> {
         accounts: device.accounts.clone(),
         user_consent: device.user_consent.clone(),
         redirection: device.redirection.clone(),
+        remote_access: device.remote_access.clone(),
         audit_log: device.audit_log.clone(),
         subscriptions: device.subscriptions.clone(),
     };
@@ -280,6 +284,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         accounts: image.accounts,
         user_consent: image.user_consent,
         redirection: image.redirection,
+        remote_access: image.remote_access,
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
         effects: crate::effects::Effects::default(),

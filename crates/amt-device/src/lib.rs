@@ -27,7 +27,8 @@
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
-//!   [`redirection`] (redirection and KVM settings), [`audit_log`],
+//!   [`redirection`] (redirection and KVM settings), [`remote_access`]
+//!   (CIRA: MPSs, policies, environment detection), [`audit_log`],
 //!   [`subscriptions`] (event subscribers).
 
 pub mod accounts;
@@ -49,6 +50,7 @@ pub mod provisioning;
 pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod redirection;
+pub mod remote_access;
 pub mod self_signed;
 pub mod status;
 pub mod subscriptions;

@@ -177,6 +177,10 @@ async fn route(
         return Reply(s, v);
     }
     let result = match (method, segments.as_slice()) {
+        (_, ["api", "cira", rest @ ..]) => crate::control_cira::route(method, rest, body, host)
+            .await
+            .map(|(c, v)| Reply(c, v))
+            .map_err(|(c, v)| Reply(c, v)),
         (&Method::GET, ["api", "device"]) => Ok(ok(device_json(host))),
         (&Method::PUT, ["api", "device", "bios-clock"]) => set_clock(host, body).await,
         (&Method::POST, ["api", "device", "power-cycle"]) => host

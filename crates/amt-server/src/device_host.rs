@@ -92,6 +92,7 @@ pub struct DeviceHost {
     lockout: Mutex<Lockout>,
     faults: FaultInjector,
     journal: Journal,
+    cira: crate::cira::CiraShared,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -149,6 +150,7 @@ impl DeviceHost {
             lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
             faults: FaultInjector::new(),
             journal,
+            cira: crate::cira::CiraShared::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -158,6 +160,11 @@ impl DeviceHost {
         // A panic while holding the lock cannot leave a half-applied change
         // on disk (writes are atomic), so carry on with the value.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The CIRA tunnel's status and requests (cira.rs).
+    pub fn cira_shared(&self) -> &crate::cira::CiraShared {
+        &self.cira
     }
 
     pub fn server_header(&self) -> String {

@@ -6,9 +6,11 @@
 //! WS-Man over plain HTTP on 16992 and over TLS on 16993 (plus an offset).
 //! See docs/architecture.md for the path of a connection.
 
+pub mod cira;
 pub mod control;
 mod control_consent;
 pub mod control_network;
+pub mod control_cira;
 pub mod device_host;
 pub mod digest;
 pub mod faults;
@@ -284,6 +286,7 @@ impl Emulator {
             Ok(())
         })?;
         host.reconcile_listeners().await?;
+        cira::spawn(&host);
         device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,

@@ -109,6 +109,25 @@ impl TestCa {
             .to_vec()
     }
 
+    /// A TLS server certificate (`CN` and DNS SAN `cn`) and its PKCS#8
+    /// key: a server the device connects to (a test MPS).
+    pub fn issue_server(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        let key = KeyPair::generate().expect("ECDSA key");
+        let mut params = CertificateParams::new(vec![cn.to_string()]).expect("SAN");
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = datetime!(2020-01-01 00:00:00 UTC);
+        params.not_after = datetime!(2040-01-01 00:00:00 UTC);
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let der = params
+            .signed_by(&key, &issuer)
+            .expect("CA signs server")
+            .der()
+            .to_vec();
+        (der, key.serialize_der())
+    }
+
     /// A client certificate and its PKCS#8 key (for mutual TLS tests).
     pub fn issue_client(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
         let key = KeyPair::generate().expect("ECDSA key");

@@ -23,6 +23,7 @@ use amt_device::hardware::{
     BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
 };
 use amt_device::network::{HttpProxy, NetworkEnvironment, NetworkSpec, WiFiProfile, WiredPut};
+use amt_device::remote_access::{AddMpServer, AddPolicyRule};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -61,6 +62,10 @@ const PUT_CLASSES: &[&str] = &[
     "AMT_RedirectionService",
     "IPS_KVMRedirectionSettingData",
     "IPS_OptInService",
+    "AMT_MPSUsernamePassword",
+    "AMT_RemoteAccessPolicyRule",
+    "AMT_RemoteAccessPolicyAppliesToMPS",
+    "AMT_EnvironmentDetectionSettingData",
     "AMT_BootSettingData",
 ];
 
@@ -520,6 +525,12 @@ enum Op {
     StartOptIn,
     SendOptInCode(bool),
     ScreenBlanking(u32, u32),
+    /// CIRA: an MPS (host, user name), a rule (trigger, interval) on the
+    /// first MPSs, where an MPS of a rule is used, the intranet suffixes.
+    AddMps(String, String),
+    AddPolicy(u32, u32, usize),
+    PolicyMps(usize, u32, u32),
+    DetectionStrings(Vec<String>),
     Host(HostOp),
     Hardware(Box<HardwareSpec>),
     /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
@@ -692,6 +703,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::StartOptIn),
         1 => any::<bool>().prop_map(Op::SendOptInCode),
         1 => (0u32..3, 0u32..5).prop_map(|(s, r)| Op::ScreenBlanking(s, r)),
+        2 => (hostile_trimmed(), "[a-zA-Z0-9]{1,16}").prop_map(|(h, u)| Op::AddMps(h, u)),
+        2 => (0u32..3, 1u32..100_000, 1usize..3).prop_map(|(t, i, n)| Op::AddPolicy(t, i, n)),
+        1 => (any::<usize>(), 0u32..3, 0u32..2).prop_map(|(i, t, o)| Op::PolicyMps(i, t, o)),
+        1 => prop::collection::vec(hostile_trimmed(), 0..3).prop_map(Op::DetectionStrings),
         4 => host_op().prop_map(Op::Host),
         2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
         2 => (
@@ -865,6 +880,50 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::DhcpDnsSuffix(s) => device.set_dhcp_dns_suffix(s.clone()),
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
+            Op::AddMps(host, user) => {
+                let _ = device.add_mp_server(AddMpServer {
+                    access_info: host.clone(),
+                    info_format: 201,
+                    port: 4433,
+                    auth_method: 2,
+                    username: Some(user.clone()),
+                    password: Some("P@ssw0rd".into()),
+                    cn: Some(host.clone()),
+                    certificate_handle: None,
+                });
+            }
+            Op::AddPolicy(trigger, interval, n) => {
+                let servers: Vec<u32> = device
+                    .remote_access()
+                    .mp_servers
+                    .iter()
+                    .take(*n)
+                    .map(|m| m.index)
+                    .collect();
+                let mut data = 0u32.to_be_bytes().to_vec();
+                data.extend(interval.to_be_bytes());
+                let _ = device.add_remote_access_policy(AddPolicyRule {
+                    trigger: *trigger,
+                    tunnel_lifetime: *interval,
+                    extended_data: if *trigger == 2 { data } else { Vec::new() },
+                    servers,
+                });
+            }
+            Op::PolicyMps(i, mps_type, order) => {
+                let pairs: Vec<_> = device
+                    .remote_access()
+                    .policies
+                    .iter()
+                    .flat_map(|p| p.servers.iter().map(|s| (p.trigger, s.mps_index)))
+                    .collect();
+                if !pairs.is_empty() {
+                    let (trigger, index) = pairs[i % pairs.len()];
+                    let _ = device.put_policy_mps(trigger, index, *mps_type, *order);
+                }
+            }
+            Op::DetectionStrings(strings) => {
+                let _ = device.set_detection_strings(strings.clone());
+            }
             Op::Host(op) => apply_host_op(&mut device, op),
             Op::Hardware(spec) => device.set_hardware((**spec).clone()),
             Op::Network {
@@ -1031,6 +1090,10 @@ fn hostile_text_round_trips_in_every_class_that_shows_it() {
                     mutual: Some(false),
                     trusted_cn: vec!["<&>\"'".into(), "é€😀 x".into()],
                 },
+                Op::AddMps("<&>\"' é😀".into(), "admin".into()),
+                Op::AddPolicy(2, 25, 1),
+                Op::AddPolicy(0, 300, 1),
+                Op::DetectionStrings(vec!["<&>\"'.com".into(), "é€😀".into()]),
             ],
         );
         assert_eq!(device.pki_dns_suffix(), Some(hostile));
