@@ -400,6 +400,8 @@ fn configure_features(admin: &Face, dir: &Path) {
     let mut service = instances(&redirection, "AMT_RedirectionService").remove(0);
     service.insert("EnabledState".into(), json!(32771));
     service.insert("ListenerEnabled".into(), json!(true));
+    // RPS drops the access log before its Put (`putRedirectionService`).
+    service.remove("AccessLog");
     call(
         admin,
         dir,
@@ -411,13 +413,14 @@ fn configure_features(admin: &Face, dir: &Path) {
     let opt_in = call(admin, dir, "IPS", "OptInService", "Get", None);
     let mut opt_in = instances(&opt_in, "IPS_OptInService").remove(0);
     opt_in.insert("OptInRequired".into(), json!(4294967295u32));
+    // RPS wraps the instance for this Put (`putIpsOptInService`).
     call(
         admin,
         dir,
         "IPS",
         "OptInService",
         "Put",
-        Some(json!([opt_in])),
+        Some(json!([{ "IPS_OptInService": opt_in }])),
     );
 }
 
