@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use amt_device::accounts::{AclUser, UserAclRequest};
 use amt_device::flash;
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
 use amt_device::{
@@ -69,6 +70,10 @@ enum Op {
     DeleteKey(usize),
     DeleteCertificate(usize),
     RetireSelfSigned,
+    /// A user ACL entry: digest (name) or Kerberos (SID bytes).
+    AddUser(Result<String, Vec<u8>>, u32, Vec<u32>),
+    UpdateUser(usize, String, Vec<u32>),
+    RemoveUser(usize),
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -116,6 +121,18 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::DeleteKey),
         1 => any::<usize>().prop_map(Op::DeleteCertificate),
         1 => Just(Op::RetireSelfSigned),
+        2 => (
+            prop_oneof![
+                "[!-~]{1,16}".prop_map(Ok),
+                prop::collection::vec(any::<u8>(), 8..40).prop_map(Err)
+            ],
+            0u32..3,
+            prop::collection::vec(2u32..25, 1..4)
+        )
+            .prop_map(|(user, access, realms)| Op::AddUser(user, access, realms)),
+        1 => (any::<usize>(), "[a-z]{1,8}", prop::collection::vec(2u32..22, 1..3))
+            .prop_map(|(n, name, realms)| Op::UpdateUser(n, name, realms)),
+        1 => any::<usize>().prop_map(Op::RemoveUser),
     ]
 }
 
@@ -127,6 +144,11 @@ fn nth_key(d: &Device, n: usize) -> Option<u32> {
 fn nth_cert(d: &Device, n: usize) -> Option<u32> {
     let certs = d.cert_store().certificates();
     (!certs.is_empty()).then(|| certs[n % certs.len()].handle)
+}
+
+fn nth_user(d: &Device, n: usize) -> Option<u32> {
+    let users = d.accounts().entries();
+    (!users.is_empty()).then(|| users[n % users.len()].handle)
 }
 
 fn public_key(d: &Device, handle: u32) -> DevicePublicKey {
@@ -244,6 +266,41 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         }
         Op::RetireSelfSigned => {
             d.retire_self_signed_if_key_reused();
+        }
+        Op::AddUser(user, access, realms) => {
+            let user = match user {
+                Ok(name) => AclUser::Digest {
+                    name: name.clone(),
+                    ha1: d.digest_ha1(name, "pw"),
+                },
+                Err(sid) => AclUser::Kerberos { sid: sid.clone() },
+            };
+            let _ = d.add_user_acl_entry(UserAclRequest {
+                user,
+                access: *access,
+                realms: realms.clone(),
+            });
+        }
+        Op::UpdateUser(n, name, realms) => {
+            if let Some(h) = nth_user(d, *n) {
+                let user = AclUser::Digest {
+                    name: name.clone(),
+                    ha1: d.digest_ha1(name, "pw2"),
+                };
+                let _ = d.update_user_acl_entry(
+                    h,
+                    UserAclRequest {
+                        user,
+                        access: 2,
+                        realms: realms.clone(),
+                    },
+                );
+            }
+        }
+        Op::RemoveUser(n) => {
+            if let Some(h) = nth_user(d, *n) {
+                let _ = d.remove_user_acl_entry(h);
+            }
         }
     }
 }

@@ -19,6 +19,7 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::accounts::{AclUser, UserAclRequest};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -493,6 +494,12 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    AddUser {
+        name: String,
+        access: u32,
+        realms: Vec<u32>,
+    },
+    RemoveUser(usize),
 }
 
 /// Text full of XML specials, non-ASCII and whitespace (kept verbatim).
@@ -534,6 +541,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        2 => ("[!-~]{0,17}", 0u32..4, prop::collection::vec(0u32..26, 0..4))
+            .prop_map(|(name, access, realms)| Op::AddUser { name, access, realms }),
+        1 => any::<usize>().prop_map(Op::RemoveUser),
     ]
 }
 
@@ -616,6 +626,27 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::DhcpDnsSuffix(s) => device.set_dhcp_dns_suffix(s.clone()),
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
+            Op::AddUser {
+                name,
+                access,
+                realms,
+            } => {
+                let _ = device.add_user_acl_entry(UserAclRequest {
+                    user: AclUser::Digest {
+                        name: name.clone(),
+                        ha1: [7; 16],
+                    },
+                    access: *access,
+                    realms: realms.clone(),
+                });
+            }
+            Op::RemoveUser(i) => {
+                let entries = device.accounts().entries();
+                if !entries.is_empty() {
+                    let handle = entries[i % entries.len()].handle;
+                    let _ = device.remove_user_acl_entry(handle);
+                }
+            }
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");

@@ -6,6 +6,7 @@
 //! `DHCPSyncRequiresHostname` is left out: only go-wsman-messages' edited
 //! fixture shows it, no capture does.
 
+use amt_device::accounts::Realm;
 use amt_device::Device;
 
 use crate::access::{LocalStage, Operation};
@@ -34,6 +35,16 @@ impl ClassHandler for AmtGeneralSettings {
         match stage {
             LocalStage::Provisioning => op.is_read(),
             LocalStage::Provisioned => op == Operation::Get,
+        }
+    }
+
+    /// Reads are General Info (what a limited console shows about the
+    /// device); changes are the administrator's.
+    fn realm(&self, op: Operation<'_>) -> Realm {
+        if op.is_read() {
+            Realm::GeneralInfo
+        } else {
+            Realm::PtAdministration
         }
     }
 
