@@ -191,6 +191,7 @@ pub enum AclUser {
 
 /// One user ACL entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserAclEntry {
     pub handle: u32,
     pub user: AclUser,
@@ -227,7 +228,7 @@ pub struct UserAclRequest {
 
 /// The user ACL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Accounts {
     entries: Vec<UserAclEntry>,
     /// The handle the next entry gets. Handles are never reused, so a
@@ -249,6 +250,33 @@ impl Accounts {
     /// Full unprovision removes every entry (handles still are not reused).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// What a loaded flash image must satisfy: every entry would have been
+    /// accepted by [`Device::add_user_acl_entry`], handles are unique and
+    /// below the counter.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.entries.len() > MAX_USER_ACL_ENTRIES {
+            return Err("too many user ACL entries".into());
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.handle == 0 || e.handle >= self.next_handle.max(1) {
+                return Err(format!("user ACL handle {} out of range", e.handle));
+            }
+            let request = UserAclRequest {
+                user: e.user.clone(),
+                access: e.access.number(),
+                realms: e.realms.iter().map(|r| r.number()).collect(),
+            };
+            let others = Accounts {
+                entries: self.entries[..i].to_vec(),
+                next_handle: self.next_handle,
+            };
+            others
+                .validate(request, None)
+                .map_err(|s| format!("user ACL entry {}: {s}", e.handle))?;
+        }
+        Ok(())
     }
 
     /// Checks a request against the firmware's rules and the other entries
@@ -540,6 +568,33 @@ mod tests {
             Err(PtStatus::MAX_LIMIT_REACHED)
         );
         assert!(d.accounts().entries().len() == MAX_USER_ACL_ENTRIES);
+    }
+
+    #[test]
+    fn a_loaded_acl_is_checked() {
+        let mut d = device();
+        d.add_user_acl_entry(digest("alice", &[3])).unwrap();
+        d.add_user_acl_entry(digest("bob", &[4])).unwrap();
+        assert_eq!(d.accounts().check(), Ok(()));
+        let json = serde_json::to_string(d.accounts()).unwrap();
+        let back: Accounts = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, d.accounts());
+        for bad in [
+            json.replace("\"bob\"", "\"alice\""),
+            json.replace("\"next_handle\":3", "\"next_handle\":2"),
+            json.replace("\"name\":\"bob\"", "\"name\":\"admin\""),
+        ] {
+            let a: Accounts = serde_json::from_str(&bad).unwrap();
+            assert!(a.check().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Accounts>(
+            &json.replace("\"realms\":[3]", "\"realms\":[22]")
+        )
+        .is_err());
+        assert!(serde_json::from_str::<Accounts>(
+            &json.replace("\"entries\"", "\"x\":1,\"entries\"")
+        )
+        .is_err());
     }
 
     #[test]
