@@ -9,7 +9,7 @@ mod support;
 
 use std::net::SocketAddr;
 
-use amt_server::{Emulator, EmulatorConfig, JournalConfig, RunningEmulator};
+use amt_server::{Emulator, EmulatorConfig, JournalConfig, LmsConfig, Ports, RunningEmulator};
 use base64::Engine;
 use md5::{Digest, Md5};
 use support::{curl_wsman, fetch_challenge, raw_exchange, wsman_messages_request, wsman_post};
@@ -26,6 +26,10 @@ async fn start(dir: &std::path::Path) -> RunningEmulator {
             file: Some(dir.join("journal.jsonl")),
             ..Default::default()
         },
+        lms: Some(LmsConfig {
+            listen: "127.0.0.1".parse().unwrap(),
+            ports: Ports::ephemeral(),
+        }),
         ..EmulatorConfig::default()
     })
     .await
@@ -134,6 +138,14 @@ async fn acl_users_log_in_are_held_to_their_realms_persist_and_are_removed() {
     assert_eq!(field(&r.1, "ReturnValue").as_deref(), Some("0"), "{}", r.1);
     let r = call(&url, "hostonly", VIEWER_PASSWORD, general.clone()).await;
     assert_eq!(r.0, "401", "AccessPermission 0 is the local interface only");
+    let lms = emu.lms_addrs().http.expect("LMS plain HTTP on AMT 15");
+    let lms_url = format!("http://{lms}/wsman");
+    let r = call(&lms_url, "hostonly", VIEWER_PASSWORD, general.clone()).await;
+    assert_eq!(
+        r.0, "200",
+        "the local-only user on the local interface: {}",
+        r.1
+    );
 
     // Removed: the user can no longer log in.
     let remove = request(
