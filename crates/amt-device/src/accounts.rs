@@ -198,11 +198,20 @@ pub struct UserAclEntry {
     pub access: AccessPermission,
     /// Sorted, without duplicates.
     pub realms: Vec<Realm>,
+    /// `SetAclEnabledState`: a disabled entry stays listed but cannot log
+    /// in or act.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 impl UserAclEntry {
+    /// Whether the entry is enabled and holds `realm`.
     pub fn has_realm(&self, realm: Realm) -> bool {
-        self.realms.contains(&realm)
+        self.enabled && self.realms.contains(&realm)
     }
 
     /// The digest user name, if this is a digest entry.
@@ -354,6 +363,7 @@ impl Device {
             user,
             access,
             realms,
+            enabled: true,
         });
         self.accounts_changed();
         Ok(handle)
@@ -379,6 +389,19 @@ impl Device {
             e.access = access;
             e.realms = realms;
         }
+        self.accounts_changed();
+        Ok(())
+    }
+
+    /// `SetAclEnabledState(Handle, Enabled)`.
+    pub fn set_user_acl_enabled(&mut self, handle: u32, enabled: bool) -> Result<(), PtStatus> {
+        let entry = self
+            .accounts
+            .entries
+            .iter_mut()
+            .find(|e| e.handle == handle)
+            .ok_or(PtStatus::INVALID_HANDLE)?;
+        entry.enabled = enabled;
         self.accounts_changed();
         Ok(())
     }
@@ -414,7 +437,9 @@ impl Device {
     /// network interface: its handle and HA1.
     pub fn digest_user_login(&self, name: &str, local: bool) -> Option<(u32, [u8; 16])> {
         self.accounts.entries.iter().find_map(|e| match &e.user {
-            AclUser::Digest { name: n, ha1 } if n == name && e.access.allows(local) => {
+            AclUser::Digest { name: n, ha1 }
+                if n == name && e.enabled && e.access.allows(local) =>
+            {
                 Some((e.handle, *ha1))
             }
             _ => None,
@@ -521,6 +546,23 @@ mod tests {
         d.update_user_acl_entry(a, digest("carol", &[5])).unwrap();
         assert_eq!(d.digest_user_login("alice", false), None);
         assert_eq!(d.digest_user_login("carol", false), Some((a, [1; 16])));
+        d.set_user_acl_enabled(a, false).unwrap();
+        assert_eq!(d.digest_user_login("carol", false), None, "disabled");
+        assert!(!d
+            .accounts()
+            .entry(a)
+            .unwrap()
+            .has_realm(Realm::RemoteControl));
+        d.set_user_acl_enabled(a, true).unwrap();
+        assert!(d
+            .accounts()
+            .entry(a)
+            .unwrap()
+            .has_realm(Realm::RemoteControl));
+        assert_eq!(
+            d.set_user_acl_enabled(99, true),
+            Err(PtStatus::INVALID_HANDLE)
+        );
         d.remove_user_acl_entry(a).unwrap();
         assert_eq!(d.remove_user_acl_entry(a), Err(PtStatus::INVALID_HANDLE));
         let c = d.add_user_acl_entry(digest("alice", &[3])).unwrap();

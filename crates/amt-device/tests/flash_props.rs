@@ -74,6 +74,7 @@ enum Op {
     AddUser(Result<String, Vec<u8>>, u32, Vec<u32>),
     UpdateUser(usize, String, Vec<u32>),
     RemoveUser(usize),
+    EnableUser(usize, bool),
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -133,6 +134,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), "[a-z]{1,8}", prop::collection::vec(2u32..22, 1..3))
             .prop_map(|(n, name, realms)| Op::UpdateUser(n, name, realms)),
         1 => any::<usize>().prop_map(Op::RemoveUser),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(n, on)| Op::EnableUser(n, on)),
     ]
 }
 
@@ -300,6 +302,11 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         Op::RemoveUser(n) => {
             if let Some(h) = nth_user(d, *n) {
                 let _ = d.remove_user_acl_entry(h);
+            }
+        }
+        Op::EnableUser(n, on) => {
+            if let Some(h) = nth_user(d, *n) {
+                let _ = d.set_user_acl_enabled(h, *on);
             }
         }
     }

@@ -10,6 +10,7 @@ mod support;
 
 use amt_device::accounts::Realm;
 use amt_device::Device;
+use amt_wsman::access::acl_user_may;
 use amt_wsman::classes::class_for;
 use amt_wsman::namespaces::AMT_SCHEMA;
 use amt_wsman::{CallContext, Principal, WsmanReply, WsmanService};
@@ -241,6 +242,58 @@ fn user_acl_methods_answer_the_firmware_shapes() {
     assert!(
         d.digest_user_login("operator2", false).is_none(),
         "local only now"
+    );
+
+    // Disable and enable: the canned replies; a disabled entry cannot log
+    // in or act, and stays listed.
+    let r = run(
+        &mut d,
+        &request(AUTH, "SetAclEnabledState.request.xml").replace(
+            "<h:Handle>1</h:Handle><h:Enabled>true</h:Enabled>",
+            &format!("<h:Handle>{first}</h:Handle><h:Enabled>false</h:Enabled>"),
+        ),
+        &admin(),
+    );
+    assert_eq!(return_value(&r), 0);
+    assert!(r.device_changed);
+    assert_same_structure(
+        &text(&r),
+        &firmware(AUTH, "SetAclEnabledState.response.xml"),
+        &[],
+    );
+    let r = run(&mut d, &handle_call("GetAclEnabledState", first), &admin());
+    assert_eq!(values(&r, "Enabled"), ["false"]);
+    assert_same_structure(
+        &text(&r),
+        &firmware(AUTH, "GetAclEnabledState.response.xml"),
+        &[],
+    );
+    assert!(d.digest_user_login("operator2", true).is_none(), "disabled");
+    assert!(
+        !acl_user_may(&d, first, Realm::RemoteControl),
+        "a disabled entry's realms are void"
+    );
+    let enable = invoke(
+        AUTH_URI,
+        "SetAclEnabledState",
+        &[("Handle", &first.to_string()), ("Enabled", "true")],
+    );
+    assert_eq!(return_value(&run(&mut d, &enable, &admin())), 0);
+    assert!(d.digest_user_login("operator2", true).is_some());
+    assert!(acl_user_may(&d, first, Realm::RemoteControl));
+    let bad = invoke(
+        AUTH_URI,
+        "SetAclEnabledState",
+        &[("Handle", &first.to_string()), ("Enabled", "maybe")],
+    );
+    assert_eq!(return_value(&run(&mut d, &bad, &admin())), 36);
+    assert_eq!(
+        return_value(&run(
+            &mut d,
+            &handle_call("GetAclEnabledState", 99),
+            &admin()
+        )),
+        2053
     );
 
     // Remove: the canned reply; then the handle is gone.

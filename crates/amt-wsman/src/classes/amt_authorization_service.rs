@@ -6,7 +6,8 @@
 //! `GetAdminAclEntryStatus` and `GetAdminNetAclEntryStatus`; the user ACL
 //! (MeshCentral's user-accounts page, RPS's and rpc-go's ACL calls):
 //! `AddUserAclEntryEx`, `EnumerateUserAclEntries`, `GetUserAclEntryEx`,
-//! `UpdateUserAclEntryEx`, `RemoveUserAclEntry` (the entries live in
+//! `UpdateUserAclEntryEx`, `RemoveUserAclEntry`, `SetAclEnabledState`,
+//! `GetAclEnabledState` (the entries live in
 //! `amt_device::accounts`). ReturnValues are PT_STATUS; outputs are in the
 //! method's schema order, as the replies in
 //! `fixtures/firmware/AMT_AuthorizationService/` show.
@@ -86,7 +87,9 @@ impl ClassHandler for AmtAuthorizationService {
             | "EnumerateUserAclEntries"
             | "GetUserAclEntryEx"
             | "UpdateUserAclEntryEx"
-            | "RemoveUserAclEntry" => MethodInput::of(&self.info(), method, input)?,
+            | "RemoveUserAclEntry"
+            | "SetAclEnabledState"
+            | "GetAclEnabledState" => MethodInput::of(&self.info(), method, input)?,
             _ => {
                 return Err(Fault::ActionNotSupported(format!(
                     "{RESOURCE_URI}/{method}"
@@ -125,6 +128,29 @@ impl ClassHandler for AmtAuthorizationService {
                     Ok(Vec::new())
                 }),
                 true,
+            )),
+            "SetAclEnabledState" => Ok(method_outcome(
+                input.required_u32("Handle").and_then(|handle| {
+                    let enabled = input
+                        .boolean("Enabled")
+                        .ok_or(PtStatus::INVALID_PARAMETER)?;
+                    device.set_user_acl_enabled(handle, enabled)?;
+                    Ok(Vec::new())
+                }),
+                true,
+            )),
+            "GetAclEnabledState" => Ok(method_outcome(
+                input.required_u32("Handle").and_then(|handle| {
+                    let entry = device
+                        .accounts()
+                        .entry(handle)
+                        .ok_or(PtStatus::INVALID_HANDLE)?;
+                    Ok(vec![(
+                        "Enabled",
+                        Value::Text(bool_text(entry.enabled).into()),
+                    )])
+                }),
+                false,
             )),
             "EnumerateUserAclEntries" => Ok(method_outcome(
                 enumerate_user_acl_entries(device, &input),
