@@ -393,6 +393,7 @@ impl Device {
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;
+        self.accounts.clear();
         self.tls = TlsSettings::factory(&self.profile);
         self.tls_credential_context = None;
         self.active_tls = ActiveTls {

@@ -254,6 +254,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
             )));
         }
     }
+    image.accounts.check().map_err(corrupt)?;
     Ok(Device {
         profile: FirmwareProfile::new(image.firmware_version),
         uuid,

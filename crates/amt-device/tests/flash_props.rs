@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use amt_device::accounts::{AclUser, UserAclRequest};
 use amt_device::flash;
 use amt_device::hardware::{BatterySpec, HardwareSpec, MemorySpec, PackageSpec};
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
@@ -70,6 +71,11 @@ enum Op {
     DeleteKey(usize),
     DeleteCertificate(usize),
     RetireSelfSigned,
+    /// A user ACL entry: digest (name) or Kerberos (SID bytes).
+    AddUser(Result<String, Vec<u8>>, u32, Vec<u32>),
+    UpdateUser(usize, String, Vec<u32>),
+    RemoveUser(usize),
+    EnableUser(usize, bool),
     /// Hardware overrides: a chassis model, a DIMM list of some length
     /// with this part number, a battery or not.
     Hardware(Option<String>, Option<(usize, String)>, bool),
@@ -120,6 +126,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::DeleteKey),
         1 => any::<usize>().prop_map(Op::DeleteCertificate),
         1 => Just(Op::RetireSelfSigned),
+        2 => (
+            prop_oneof![
+                "[!-~]{1,16}".prop_map(Ok),
+                prop::collection::vec(any::<u8>(), 8..40).prop_map(Err)
+            ],
+            0u32..3,
+            prop::collection::vec(2u32..25, 1..4)
+        )
+            .prop_map(|(user, access, realms)| Op::AddUser(user, access, realms)),
+        1 => (any::<usize>(), "[a-z]{1,8}", prop::collection::vec(2u32..22, 1..3))
+            .prop_map(|(n, name, realms)| Op::UpdateUser(n, name, realms)),
+        1 => any::<usize>().prop_map(Op::RemoveUser),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(n, on)| Op::EnableUser(n, on)),
         1 => (
             proptest::option::of(text()),
             proptest::option::of((0usize..4, text())),
@@ -137,6 +156,11 @@ fn nth_key(d: &Device, n: usize) -> Option<u32> {
 fn nth_cert(d: &Device, n: usize) -> Option<u32> {
     let certs = d.cert_store().certificates();
     (!certs.is_empty()).then(|| certs[n % certs.len()].handle)
+}
+
+fn nth_user(d: &Device, n: usize) -> Option<u32> {
+    let users = d.accounts().entries();
+    (!users.is_empty()).then(|| users[n % users.len()].handle)
 }
 
 fn public_key(d: &Device, handle: u32) -> DevicePublicKey {
@@ -254,6 +278,46 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         }
         Op::RetireSelfSigned => {
             d.retire_self_signed_if_key_reused();
+        }
+        Op::AddUser(user, access, realms) => {
+            let user = match user {
+                Ok(name) => AclUser::Digest {
+                    name: name.clone(),
+                    ha1: d.digest_ha1(name, "pw"),
+                },
+                Err(sid) => AclUser::Kerberos { sid: sid.clone() },
+            };
+            let _ = d.add_user_acl_entry(UserAclRequest {
+                user,
+                access: *access,
+                realms: realms.clone(),
+            });
+        }
+        Op::UpdateUser(n, name, realms) => {
+            if let Some(h) = nth_user(d, *n) {
+                let user = AclUser::Digest {
+                    name: name.clone(),
+                    ha1: d.digest_ha1(name, "pw2"),
+                };
+                let _ = d.update_user_acl_entry(
+                    h,
+                    UserAclRequest {
+                        user,
+                        access: 2,
+                        realms: realms.clone(),
+                    },
+                );
+            }
+        }
+        Op::RemoveUser(n) => {
+            if let Some(h) = nth_user(d, *n) {
+                let _ = d.remove_user_acl_entry(h);
+            }
+        }
+        Op::EnableUser(n, on) => {
+            if let Some(h) = nth_user(d, *n) {
+                let _ = d.set_user_acl_enabled(h, *on);
+            }
         }
         Op::Hardware(model, dimms, battery) => d.set_hardware(HardwareSpec {
             chassis: model.as_ref().map(|m| PackageSpec {

@@ -404,13 +404,19 @@ impl DeviceHost {
             |user| match user {
                 ADMIN_USER => admin_ha1,
                 LOCAL_SYSTEM_USER => local_ha1,
-                _ => None,
+                // User ACL entries, where their AccessPermission allows.
+                other => device
+                    .digest_user_login(other, interface == Interface::Local)
+                    .map(|(_, ha1)| ha1),
             },
         )?;
         match auth.username.as_str() {
             ADMIN_USER => Ok(Principal::Admin),
             LOCAL_SYSTEM_USER if interface == Interface::Local => Ok(Principal::LocalSystemAccount),
-            _ => Err(DigestError::UnknownUser),
+            other => device
+                .digest_user_login(other, interface == Interface::Local)
+                .map(|(handle, _)| Principal::AclUser { handle })
+                .ok_or(DigestError::UnknownUser),
         }
     }
 
@@ -500,13 +506,7 @@ impl DeviceHost {
                 Interface::Remote => "remote".into(),
                 Interface::Local => "local".into(),
             },
-            user: Some(
-                match principal {
-                    Principal::Admin => ADMIN_USER,
-                    Principal::LocalSystemAccount => LOCAL_SYSTEM_USER,
-                }
-                .to_string(),
-            ),
+            user: Some(principal.user_name(&self.lock().device)),
             resource_uri: facts.resource_uri.clone(),
             class: facts.class.clone(),
             action: facts.action.clone(),

@@ -5,9 +5,16 @@
 //! width, any parameter order or spacing, as MeshCentral, rpc-go and curl
 //! send them). Verification is strict: every field must be present, the
 //! realm and uri must match, the nonce must be one we issued and still
-//! fresh, `nc` must grow, and the response must be exactly 32 hex digits
-//! equal to ours, compared in constant time. An empty or truncated response
-//! is refused (CVE-2017-5689 accepted those).
+//! fresh, `nc` must grow for each client nonce (`cnonce`) used with it, and
+//! the response must be exactly 32 hex digits equal to ours, compared in
+//! constant time. An empty or truncated response is refused (CVE-2017-5689
+//! accepted those).
+//!
+//! Replay is tracked per (nonce, cnonce), as RFC 7616 §3.3 allows: a web
+//! console's relay opens a new connection per call and reuses the nonce an
+//! earlier one was given, with a fresh cnonce and `nc=00000001` each time.
+//! The response covers both, so a new cnonce is a new request, while the
+//! exact same (nonce, cnonce, nc) again is a replay.
 //!
 //! Pure logic: time and randomness come from the caller.
 
@@ -25,6 +32,13 @@ pub const NONCE_LIFETIME: Duration = Duration::minutes(30);
 pub const MAX_NONCES: usize = 1024;
 /// Longest `Authorization` header we parse.
 pub const MAX_HEADER_LEN: usize = 4096;
+/// Client nonces remembered per nonce. Past this a new cnonce is answered
+/// as a stale nonce, so the client takes a fresh nonce (and its own
+/// counters start again) rather than the device forgetting a count an
+/// attacker could then replay.
+pub const MAX_CNONCES_PER_NONCE: usize = 64;
+/// Longest `cnonce` we remember (clients send 5 to 32 characters).
+pub const MAX_CNONCE_LEN: usize = 256;
 
 /// Why a request was not authenticated.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -49,8 +63,12 @@ pub enum DigestError {
     UnknownNonce,
     #[error("nonce expired")]
     StaleNonce,
-    #[error("nonce count not increasing")]
+    #[error("nonce count not increasing for this client nonce")]
     ReplayedNonceCount,
+    #[error("client nonce too long")]
+    BadClientNonce,
+    #[error("too many client nonces on this nonce")]
+    NonceExhausted,
     #[error("malformed nonce count")]
     BadNonceCount,
     #[error("unknown user")]
@@ -65,7 +83,7 @@ impl DigestError {
     /// Whether the challenge should say `stale="true"`: the credentials
     /// may be fine, only the nonce is too old.
     pub fn is_stale(&self) -> bool {
-        matches!(self, DigestError::StaleNonce)
+        matches!(self, DigestError::StaleNonce | DigestError::NonceExhausted)
     }
 
     /// Whether this is a wrong guess of the credentials, which counts
@@ -208,7 +226,8 @@ fn utf8_len(first: u8) -> usize {
 #[derive(Debug, Clone)]
 struct NonceState {
     issued: OffsetDateTime,
-    highest_nc: u64,
+    /// The highest `nc` accepted for each cnonce used with this nonce.
+    highest_nc: HashMap<String, u64>,
 }
 
 /// Issued nonces and their use, for one device.
@@ -259,7 +278,7 @@ impl NonceTracker {
             nonce.clone(),
             NonceState {
                 issued: now,
-                highest_nc: 0,
+                highest_nc: HashMap::new(),
             },
         );
         self.order.push_back(nonce.clone());
@@ -335,8 +354,15 @@ impl NonceTracker {
         if now - state.issued > self.lifetime {
             return Err(DigestError::StaleNonce);
         }
-        if nc_value <= state.highest_nc {
-            return Err(DigestError::ReplayedNonceCount);
+        if cnonce.len() > MAX_CNONCE_LEN {
+            return Err(DigestError::BadClientNonce);
+        }
+        match state.highest_nc.get(cnonce) {
+            Some(highest) if nc_value <= *highest => return Err(DigestError::ReplayedNonceCount),
+            None if state.highest_nc.len() >= MAX_CNONCES_PER_NONCE => {
+                return Err(DigestError::NonceExhausted)
+            }
+            _ => {}
         }
         let ha1 = ha1_for(username).ok_or(DigestError::UnknownUser)?;
         let expected = expected_response(&ha1, nonce, nc, cnonce, qop, method, uri);
@@ -347,7 +373,7 @@ impl NonceTracker {
         // Only a correct response moves the counter, so an attacker cannot
         // burn a legitimate client's nonce counts.
         if let Some(state) = self.nonces.get_mut(nonce) {
-            state.highest_nc = nc_value;
+            state.highest_nc.insert(cnonce.to_string(), nc_value);
         }
         Ok(Authenticated {
             username: username.to_string(),
@@ -533,6 +559,73 @@ mod tests {
         assert_eq!(
             t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
             Err(DigestError::ReplayedNonceCount)
+        );
+    }
+
+    /// A quoted header from `cnonce` (what a console relay sends on each
+    /// new connection).
+    fn header_with_cnonce(nonce: &str, nc: &str, cnonce: &str) -> String {
+        let resp = expected_response(
+            &ha1("admin", "P@ssw0rd"),
+            nonce,
+            nc,
+            cnonce,
+            "auth",
+            "POST",
+            "/wsman",
+        );
+        format!("Digest username=\"admin\",realm=\"{REALM}\",nonce=\"{nonce}\",uri=\"/wsman\",response=\"{resp}\",qop=\"auth\",nc=\"{nc}\",cnonce=\"{cnonce}\"")
+    }
+
+    #[test]
+    fn a_reused_nonce_with_a_fresh_cnonce_starts_its_own_count() {
+        let (mut t, n) = tracker();
+        let verify =
+            |t: &mut NonceTracker, h: &str| t.verify(h, "POST", "/wsman", REALM, NOW, lookup);
+        assert!(verify(&mut t, &header_with_cnonce(&n, "00000001", "first")).is_ok());
+        assert!(verify(&mut t, &header_with_cnonce(&n, "00000002", "first")).is_ok());
+        // The relay's next connection: same nonce, new cnonce, nc 1 again.
+        assert!(verify(&mut t, &header_with_cnonce(&n, "00000001", "second")).is_ok());
+        // An exact replay of either is refused, and so is a lower count.
+        for (nc, cnonce) in [
+            ("00000001", "second"),
+            ("00000002", "first"),
+            ("00000001", "first"),
+        ] {
+            assert_eq!(
+                verify(&mut t, &header_with_cnonce(&n, nc, cnonce)),
+                Err(DigestError::ReplayedNonceCount),
+                "{nc} {cnonce}"
+            );
+        }
+        // Each cnonce keeps counting from where it was.
+        assert!(verify(&mut t, &header_with_cnonce(&n, "00000003", "first")).is_ok());
+        assert!(verify(&mut t, &header_with_cnonce(&n, "00000002", "second")).is_ok());
+    }
+
+    #[test]
+    fn a_nonce_remembers_a_bounded_number_of_cnonces() {
+        let (mut t, n) = tracker();
+        for i in 0..MAX_CNONCES_PER_NONCE {
+            let h = header_with_cnonce(&n, "1", &format!("c{i}"));
+            assert!(t.verify(&h, "POST", "/wsman", REALM, NOW, lookup).is_ok());
+        }
+        // One more would push a remembered count out: the client is told
+        // to take a fresh nonce instead.
+        let h = header_with_cnonce(&n, "1", "one-more");
+        let e = t
+            .verify(&h, "POST", "/wsman", REALM, NOW, lookup)
+            .unwrap_err();
+        assert_eq!(e, DigestError::NonceExhausted);
+        assert!(e.is_stale() && !e.counts_as_failed_login());
+        // Known cnonces still work.
+        let h = header_with_cnonce(&n, "2", "c0");
+        assert!(t.verify(&h, "POST", "/wsman", REALM, NOW, lookup).is_ok());
+        let long = "x".repeat(MAX_CNONCE_LEN + 1);
+        let h = header_with_cnonce(&n, "1", &long);
+        assert_eq!(
+            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
+            Err(DigestError::BadClientNonce)
         );
     }
 

@@ -5,8 +5,15 @@
 //! host agent (rpc via LMS) to provision the device, so it reaches only
 //! what a host agent calls before and during provisioning; once the device
 //! is provisioned it can still read the realm, the control mode and the
-//! firmware version, nothing else.
+//! firmware version, nothing else. A user of the user ACL
+//! (`AddUserAclEntryEx`) may do what its entry's realms allow: each class
+//! names the realm an operation belongs to ([`ClassHandler::realm`]).
+//!
+//! A refusal is `e:AccessDenied`, the fault DSP0226 defines for "the sender
+//! was not authorized to access the resource", which is what AMT answers
+//! for a realm or ACL denial (reference §3.3).
 
+use amt_device::accounts::Realm;
 use amt_device::{Device, ProvisioningState};
 
 use crate::classes::ClassHandler;
@@ -58,7 +65,8 @@ impl LocalStage {
 
 /// Checks that `principal` may perform `op` on `class`: each class
 /// declares the local account's rule next to its handler
-/// ([`ClassHandler::local_access`]).
+/// ([`ClassHandler::local_access`]) and the realm of each operation
+/// ([`ClassHandler::realm`]), which an ACL user's entry must hold.
 pub fn authorise(
     principal: Principal,
     device: &Device,
@@ -68,12 +76,21 @@ pub fn authorise(
     let allowed = match principal {
         Principal::Admin => true,
         Principal::LocalSystemAccount => class.local_access(LocalStage::of(device), op),
+        Principal::AclUser { handle } => acl_user_may(device, handle, class.realm(op)),
     };
     if allowed {
         Ok(())
     } else {
         Err(Fault::AccessDenied)
     }
+}
+
+/// Whether the user ACL entry `handle` still exists and holds `realm`.
+pub fn acl_user_may(device: &Device, handle: u32, realm: Realm) -> bool {
+    device
+        .accounts()
+        .entry(handle)
+        .is_some_and(|e| e.has_realm(realm))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! - [`fault`]: faults as AMT shapes them;
 //! - [`enumeration`]: enumeration contexts and paging;
 //! - [`dispatch`]: ResourceURI → class, Action → operation;
-//! - [`access`]: what `$$OsAdmin` may call;
+//! - [`access`]: what `$$OsAdmin` and user ACL entries may call (realms);
 //! - [`identify`]: `wsmid:Identify`, which has no Action to dispatch on;
 //! - [`classes`]: one file per AMT/IPS/CIM class, and the registry;
 //! - [`checks`], [`references`], [`method_input`]: what many classes share
@@ -55,6 +55,25 @@ pub enum Principal {
     Admin,
     /// The digest user `$$OsAdmin`, the local system account.
     LocalSystemAccount,
+    /// A digest user of the user ACL (`AddUserAclEntryEx`), by its entry's
+    /// handle: what it may do is read from the entry at each call, so a
+    /// changed or removed entry takes effect at once.
+    AclUser { handle: u32 },
+}
+
+impl Principal {
+    /// The user name, as the journal shows it (a removed entry by handle).
+    pub fn user_name(&self, device: &Device) -> String {
+        match self {
+            Principal::Admin => amt_device::device::ADMIN_USER.to_string(),
+            Principal::LocalSystemAccount => amt_device::device::LOCAL_SYSTEM_USER.to_string(),
+            Principal::AclUser { handle } => device
+                .accounts()
+                .entry(*handle)
+                .and_then(|e| e.digest_username())
+                .map_or_else(|| format!("user ACL entry {handle}"), str::to_string),
+        }
+    }
 }
 
 /// What a call needs from outside the device.

@@ -49,6 +49,18 @@ impl<'a> MethodInput<'a> {
             .map(|p| p.element.trimmed_text())
     }
 
+    /// Every value of a repeated (array) parameter, trimmed, in order.
+    pub fn texts(&self, name: &str) -> Vec<&'a str> {
+        self.payload
+            .map(|p| {
+                p.properties()
+                    .filter(|p| p.name == name)
+                    .map(|p| p.element.trimmed_text())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// An unsigned integer parameter.
     pub fn u32(&self, name: &str) -> Option<u32> {
         self.text(name)?.parse().ok()

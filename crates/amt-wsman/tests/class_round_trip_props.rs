@@ -19,6 +19,7 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::accounts::{AclUser, UserAclRequest};
 use amt_device::hardware::{
     BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
 };
@@ -531,6 +532,12 @@ enum Op {
     AddPolicy(u32, u32, usize),
     PolicyMps(usize, u32, u32),
     DetectionStrings(Vec<String>),
+    AddUser {
+        name: String,
+        access: u32,
+        realms: Vec<u32>,
+    },
+    RemoveUser(usize),
     Host(HostOp),
     Hardware(Box<HardwareSpec>),
     /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
@@ -707,6 +714,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u32..3, 1u32..100_000, 1usize..3).prop_map(|(t, i, n)| Op::AddPolicy(t, i, n)),
         1 => (any::<usize>(), 0u32..3, 0u32..2).prop_map(|(i, t, o)| Op::PolicyMps(i, t, o)),
         1 => prop::collection::vec(hostile_trimmed(), 0..3).prop_map(Op::DetectionStrings),
+        2 => ("[!-~]{0,17}", 0u32..4, prop::collection::vec(0u32..26, 0..4))
+            .prop_map(|(name, access, realms)| Op::AddUser { name, access, realms }),
+        1 => any::<usize>().prop_map(Op::RemoveUser),
         4 => host_op().prop_map(Op::Host),
         2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
         2 => (
@@ -923,6 +933,27 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             }
             Op::DetectionStrings(strings) => {
                 let _ = device.set_detection_strings(strings.clone());
+            }
+            Op::AddUser {
+                name,
+                access,
+                realms,
+            } => {
+                let _ = device.add_user_acl_entry(UserAclRequest {
+                    user: AclUser::Digest {
+                        name: name.clone(),
+                        ha1: [7; 16],
+                    },
+                    access: *access,
+                    realms: realms.clone(),
+                });
+            }
+            Op::RemoveUser(i) => {
+                let entries = device.accounts().entries();
+                if !entries.is_empty() {
+                    let handle = entries[i % entries.len()].handle;
+                    let _ = device.remove_user_acl_entry(handle);
+                }
             }
             Op::Host(op) => apply_host_op(&mut device, op),
             Op::Hardware(spec) => device.set_hardware((**spec).clone()),

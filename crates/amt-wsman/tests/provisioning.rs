@@ -395,16 +395,6 @@ fn set_admin_acl_entry_refusals() {
     assert_eq!(return_value(&r), 12, "INVALID_NAME");
     assert!(d.admin_password_ha1().is_none());
 
-    // User ACL entries are not modelled.
-    let r = run(
-        &mut d,
-        &request(AUTH, "AddUserAclEntryEx.request.xml"),
-        &admin(),
-    );
-    assert_eq!(
-        fault_codes(&r),
-        ("a:Sender".into(), Some("b:ActionNotSupported".into()))
-    );
     // After provisioning the local account loses the method.
     d.provision_client_for_testing("P@ssw0rd");
     let r = run(&mut d, &call("admin", &[7; 16]), &local_system());

@@ -19,6 +19,7 @@
 //! the stored instance.
 
 use amt_device::network::GeneralSettingsPut;
+use amt_device::accounts::Realm;
 use amt_device::Device;
 
 use super::{bool_text, ClassHandler, ClassInfo, Instance, Outcome};
@@ -50,6 +51,16 @@ impl ClassHandler for AmtGeneralSettings {
         match stage {
             LocalStage::Provisioning => op.is_read(),
             LocalStage::Provisioned => op == Operation::Get,
+        }
+    }
+
+    /// Reads are General Info (what a limited console shows about the
+    /// device); changes are the administrator's.
+    fn realm(&self, op: Operation<'_>) -> Realm {
+        if op.is_read() {
+            Realm::GeneralInfo
+        } else {
+            Realm::PtAdministration
         }
     }
 

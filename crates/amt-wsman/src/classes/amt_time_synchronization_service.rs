@@ -11,6 +11,7 @@
 //!   correcting for at one-second resolution). Non-integers or a time
 //!   outside the uint32 range are 36 INVALID_PARAMETER.
 
+use amt_device::accounts::Realm;
 use amt_device::{BiosClock, Device, PtStatus};
 use time::OffsetDateTime;
 
@@ -21,6 +22,7 @@ use super::{
 };
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
+use crate::access::Operation;
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_TimeSynchronizationService";
@@ -37,6 +39,11 @@ impl ClassHandler for AmtTimeSynchronizationService {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    /// Reading and setting the clock is the Network Time realm's.
+    fn realm(&self, _op: Operation<'_>) -> Realm {
+        Realm::NetworkTime
     }
 
     fn is_singleton(&self) -> bool {

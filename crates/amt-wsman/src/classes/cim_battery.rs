@@ -17,6 +17,11 @@ pub const RESOURCE_URI: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/
 pub struct CimBattery;
 
 impl ClassHandler for CimBattery {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

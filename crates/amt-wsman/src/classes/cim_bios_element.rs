@@ -23,6 +23,11 @@ const TARGET_OS: &str = "66";
 pub struct CimBiosElement;
 
 impl ClassHandler for CimBiosElement {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

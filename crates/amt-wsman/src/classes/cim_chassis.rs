@@ -36,6 +36,11 @@ pub fn chassis(device: &Device) -> Instance {
 }
 
 impl ClassHandler for CimChassis {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

@@ -21,6 +21,11 @@ pub const RESOURCE_URI: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/
 pub struct CimChip;
 
 impl ClassHandler for CimChip {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

@@ -41,6 +41,11 @@ pub fn computer_system_package(device: &Device) -> Result<Instance, Fault> {
 }
 
 impl ClassHandler for CimComputerSystemPackage {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

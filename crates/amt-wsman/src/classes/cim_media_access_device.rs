@@ -17,6 +17,11 @@ pub const RESOURCE_URI: &str =
 pub struct CimMediaAccessDevice;
 
 impl ClassHandler for CimMediaAccessDevice {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

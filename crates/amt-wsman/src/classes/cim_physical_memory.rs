@@ -20,6 +20,11 @@ const ASSET_TAG: &str = "9876543210";
 pub struct CimPhysicalMemory;
 
 impl ClassHandler for CimPhysicalMemory {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

@@ -79,6 +79,11 @@ pub(crate) fn request_power_state_change(
 }
 
 impl ClassHandler for CimPowerManagementService {
+    /// Power control is the Remote Control realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

@@ -30,6 +30,11 @@ pub(super) fn first_or_selected(
 }
 
 impl ClassHandler for CimProcessor {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

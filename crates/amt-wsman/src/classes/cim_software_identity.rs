@@ -3,6 +3,7 @@
 //! are those of real firmware (reference §5.12,
 //! `fixtures/firmware/CIM_SoftwareIdentity/Pull.response.xml`).
 
+use amt_device::accounts::Realm;
 use amt_device::Device;
 
 use crate::access::{LocalStage, Operation};
@@ -29,6 +30,11 @@ impl ClassHandler for CimSoftwareIdentity {
     }
 
     /// The host agent reads the firmware version at any time.
+    /// The firmware versions are General Info.
+    fn realm(&self, _op: Operation<'_>) -> Realm {
+        Realm::GeneralInfo
+    }
+
     fn local_access(&self, _stage: LocalStage, op: Operation<'_>) -> bool {
         op.is_read()
     }

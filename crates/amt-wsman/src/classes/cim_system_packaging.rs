@@ -22,6 +22,11 @@ pub const RESOURCE_URI: &str =
 pub struct CimSystemPackaging;
 
 impl ClassHandler for CimSystemPackaging {
+    /// Inventory is the Hardware Asset realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::HardwareAsset
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

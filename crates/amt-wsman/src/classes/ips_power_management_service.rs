@@ -25,6 +25,11 @@ pub const RESOURCE_URI: &str =
 pub struct IpsPowerManagementService;
 
 impl ClassHandler for IpsPowerManagementService {
+    /// Power control is the Remote Control realm.
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn info(&self) -> ClassInfo {
         ClassInfo {
             name: CLASS_NAME,

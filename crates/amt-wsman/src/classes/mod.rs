@@ -8,6 +8,7 @@
 //! faults, access control. Operations a class does not override answer
 //! `ActionNotSupported`.
 
+use amt_device::accounts::Realm;
 use amt_device::Device;
 
 use crate::access::{LocalStage, Operation};
@@ -270,6 +271,13 @@ pub trait ClassHandler: Sync {
     /// [`crate::access`]). Nothing, unless the class says otherwise.
     fn local_access(&self, _stage: LocalStage, _op: Operation<'_>) -> bool {
         false
+    }
+
+    /// The realm `op` belongs to: a user ACL entry needs it to call `op`
+    /// (`admin` holds every realm). PT Administration unless the class
+    /// says otherwise.
+    fn realm(&self, _op: Operation<'_>) -> Realm {
+        Realm::PtAdministration
     }
 
     /// Names of the elements of this class's input (method parameters,
