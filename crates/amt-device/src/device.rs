@@ -386,6 +386,11 @@ impl Device {
     pub fn unprovision(&mut self, now: OffsetDateTime) -> Result<(), DeviceError> {
         self.note_tls_changed();
         self.note_event(crate::DeviceEvent::Unprovisioned);
+        self.audit(
+            Some(now),
+            crate::audit_log::AuditedEvent::UnprovisioningStarted,
+        );
+        self.clear_subscriptions();
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;
