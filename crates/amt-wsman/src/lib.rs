@@ -16,6 +16,7 @@
 //! - [`dispatch`]: ResourceURI → class, Action → operation;
 //! - [`access`]: what `$$OsAdmin` may call;
 //! - [`identify`]: `wsmid:Identify`, which has no Action to dispatch on;
+//! - [`indication`]: the WS-Eventing event messages the device pushes to subscribers;
 //! - [`classes`]: one file per AMT/IPS/CIM class, and the registry;
 //! - [`checks`], [`references`], [`method_input`]: what many classes share
 //!   (body checks, booleans, refusals as faults; EPRs and handles; method
@@ -29,6 +30,7 @@ pub mod enumeration;
 pub mod envelope;
 pub mod fault;
 pub mod identify;
+pub mod indication;
 pub mod injection;
 pub mod method_input;
 pub mod namespaces;
@@ -52,6 +54,17 @@ pub enum Principal {
     Admin,
     /// The digest user `$$OsAdmin`, the local system account.
     LocalSystemAccount,
+}
+
+impl Principal {
+    /// The initiator the device's audit log records for this caller.
+    pub fn audit_initiator(self) -> amt_device::audit_log::AuditInitiator {
+        let user = match self {
+            Principal::Admin => amt_device::device::ADMIN_USER,
+            Principal::LocalSystemAccount => amt_device::device::LOCAL_SYSTEM_USER,
+        };
+        amt_device::audit_log::AuditInitiator::DigestUser(user.to_string())
+    }
 }
 
 /// What a call needs from outside the device.
@@ -142,6 +155,8 @@ impl WsmanService {
                 effects: Effects::default(),
             };
         }
+        // Audited transitions stamp their records with this call.
+        device.begin_audited_call(ctx.now, ctx.principal.audit_initiator());
         let call = dispatch::resolve(parsed).ok().map(|(class, op)| Call {
             class: class.info(),
             operation: op.into(),

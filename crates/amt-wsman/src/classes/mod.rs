@@ -34,6 +34,10 @@ macro_rules! registry {
 }
 
 registry! {
+    amt_agent_presence_capabilities::AmtAgentPresenceCapabilities,
+    amt_agent_presence_watchdog::AmtAgentPresenceWatchdog,
+    amt_agent_presence_watchdog_action::AmtAgentPresenceWatchdogAction,
+    amt_audit_log::AmtAuditLog,
     amt_authorization_service::AmtAuthorizationService,
     amt_general_settings::AmtGeneralSettings,
     amt_provisioning_certificate_hash::AmtProvisioningCertificateHash,
@@ -41,12 +45,17 @@ registry! {
     amt_public_key_management_service::AmtPublicKeyManagementService,
     amt_public_private_key_pair::AmtPublicPrivateKeyPair,
     amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
+    amt_state_transition_condition::AmtStateTransitionCondition,
     amt_time_synchronization_service::AmtTimeSynchronizationService,
     amt_tls_credential_context::AmtTlsCredentialContext,
     amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
     amt_tls_setting_data::AmtTlsSettingData,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
+    cim_filter_collection::CimFilterCollection,
+    cim_filter_collection_subscription::CimFilterCollectionSubscription,
+    cim_listener_destination::CimListenerDestination,
+    cim_listener_destination_ws_management::CimListenerDestinationWsManagement,
     cim_software_identity::CimSoftwareIdentity,
     ips_host_based_setup_service::IpsHostBasedSetupService,
 }
@@ -62,6 +71,24 @@ pub fn class_for(resource_uri: &str) -> Option<&'static dyn ClassHandler> {
         .iter()
         .copied()
         .find(|c| c.info().resource_uri == resource_uri)
+}
+
+/// The class a WS-Eventing Subscribe/Unsubscribe addresses when its
+/// ResourceURI names no class of its own (MeshCommander subscribes to the
+/// wildcard `http://schemas.dmtf.org/wbem/wscim/1/*`, or to the filter
+/// collection): the subscription class.
+pub fn eventing_target(action_uri: &str, resource_uri: &str) -> Option<&'static dyn ClassHandler> {
+    let eventing = [
+        crate::namespaces::action::SUBSCRIBE,
+        crate::namespaces::action::UNSUBSCRIBE,
+    ];
+    let addressed = [
+        cim_filter_collection_subscription::WILDCARD_URI,
+        cim_filter_collection::RESOURCE_URI,
+    ];
+    (eventing.contains(&action_uri) && addressed.contains(&resource_uri)).then_some(
+        &cim_filter_collection_subscription::CimFilterCollectionSubscription as &dyn ClassHandler,
+    )
 }
 
 /// Every element name some class declares secret (journal redaction).
