@@ -81,6 +81,7 @@ pub struct DeviceHost {
     lockout: Mutex<Lockout>,
     faults: FaultInjector,
     journal: Journal,
+    events: crate::event_delivery::EventDelivery,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -136,6 +137,7 @@ impl DeviceHost {
             lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
             faults: FaultInjector::new(),
             journal,
+            events: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -227,9 +229,14 @@ impl DeviceHost {
         f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
     ) -> Result<R, HostError> {
         let mut st = self.lock();
-        let r = f(&mut st.device, OffsetDateTime::now_utc())?;
+        let now = OffsetDateTime::now_utc();
+        let subscribers = st.device.subscriptions().clone();
+        let r = f(&mut st.device, now)?;
         self.persist(&st.device)?;
         self.present(&st.device)?;
+        let events = st.device.take_effects().events;
+        let device_time = st.device.bios_clock().certificate_time(now);
+        self.events.deliver(&subscribers, &events, device_time);
         Ok(r)
     }
 
@@ -529,6 +536,11 @@ impl DeviceHost {
                     tracing::error!(error = %e, "cannot present the new TLS configuration");
                 }
             }
+            // Events go to the subscribers as they stood when the call began.
+            let subscribers = before.as_ref().unwrap_or(&st.device).subscriptions();
+            let device_time = st.device.bios_clock().certificate_time(ctx.now);
+            self.events
+                .deliver(subscribers, &reply.effects.events, device_time);
             reply
         };
         if reply.device_changed {

@@ -9,6 +9,7 @@
 pub mod control;
 pub mod device_host;
 pub mod digest;
+pub mod event_delivery;
 pub mod faults;
 pub mod flash_store;
 pub mod http;
