@@ -19,6 +19,7 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -493,6 +494,12 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    Subscribe {
+        features: bool,
+        ack: bool,
+        path: String,
+    },
+    Unsubscribe(usize),
 }
 
 /// Text full of XML specials, non-ASCII and whitespace (kept verbatim).
@@ -534,6 +541,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        2 => (any::<bool>(), any::<bool>(), hostile_trimmed())
+            .prop_map(|(features, ack, path)| Op::Subscribe { features, ack, path }),
+        1 => any::<usize>().prop_map(Op::Unsubscribe),
     ]
 }
 
@@ -616,6 +626,29 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::DhcpDnsSuffix(s) => device.set_dhcp_dns_suffix(s.clone()),
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
+            Op::Subscribe {
+                features,
+                ack,
+                path,
+            } => {
+                let _ = device.subscribe(SubscribeRequest {
+                    filter: FILTER_COLLECTIONS[usize::from(*features)].to_string(),
+                    address: format!("http://127.0.0.1:9/{path}"),
+                    mode: if *ack {
+                        DeliveryMode::PushWithAck
+                    } else {
+                        DeliveryMode::Push
+                    },
+                    reference_parameters: None,
+                });
+            }
+            Op::Unsubscribe(i) => {
+                let list = device.subscriptions().list();
+                if !list.is_empty() {
+                    let handle = list[i % list.len()].handle;
+                    let _ = device.unsubscribe(handle);
+                }
+            }
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");
