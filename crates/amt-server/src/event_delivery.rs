@@ -280,4 +280,28 @@ mod tests {
         assert_eq!(s("http://user@127.0.0.1/"), None);
         assert_eq!(s("http://127.0.0.1:notaport/"), None);
     }
+
+    #[tokio::test]
+    async fn only_loopback_is_delivered_to_unless_allowed() {
+        let message = |address: &str| Message {
+            address: address.into(),
+            body: Vec::new(),
+        };
+        let policy = DeliveryPolicy::default();
+        // TEST-NET-1: never reached, refused before any connection.
+        let remote = post(&message("http://192.0.2.1:9/x"), &policy).await;
+        assert!(
+            matches!(remote, Err(DeliveryError::Refused(_))),
+            "{remote:?}"
+        );
+        let tls = post(&message("https://127.0.0.1:9/x"), &policy).await;
+        assert!(matches!(tls, Err(DeliveryError::Refused(_))), "{tls:?}");
+        // Loopback is tried (and, with nothing listening, fails to connect).
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let local = post(&message(&format!("http://127.0.0.1:{closed}/x")), &policy).await;
+        assert!(matches!(local, Err(DeliveryError::Io(_))), "{local:?}");
+    }
 }
