@@ -83,6 +83,7 @@ impl WsmanService {
             call: parsed.as_ref().and_then(WsmanService::resolve),
             fault: None,
             effects: amt_device::Effects::default(),
+            replayed: false,
         }
     }
 }

@@ -25,6 +25,7 @@
 pub mod access;
 pub mod checks;
 pub mod classes;
+pub mod compare;
 pub mod dispatch;
 pub mod enumeration;
 pub mod envelope;
@@ -34,8 +35,10 @@ pub mod indication;
 pub mod injection;
 pub mod method_input;
 pub mod namespaces;
+pub mod redact;
 pub mod references;
 pub mod render;
+pub mod replay;
 pub mod xml;
 
 use amt_device::{Device, Effects};
@@ -90,6 +93,8 @@ pub struct WsmanReply {
     pub fault: Option<Fault>,
     /// What the call did to the device (persist, TLS, ports, events).
     pub effects: Effects,
+    /// Answered from a recording (a class the model lacks), not the model.
+    pub replayed: bool,
 }
 
 /// The WS-Man state of one device: open enumerations and the reply
@@ -98,6 +103,8 @@ pub struct WsmanReply {
 pub struct WsmanService {
     enumerations: Enumerations,
     next_message_id: u64,
+    /// Recorded replies for the classes the model lacks.
+    replay: Option<std::sync::Arc<replay::Replay>>,
 }
 
 impl Default for WsmanService {
@@ -111,7 +118,15 @@ impl WsmanService {
         WsmanService {
             enumerations: Enumerations::new(),
             next_message_id: 1,
+            replay: None,
         }
+    }
+
+    /// Answers requests for classes the model lacks from `replay`
+    /// (`amt-emu serve --replay DIR`); modelled classes stay the model's.
+    pub fn with_replay(mut self, replay: std::sync::Arc<replay::Replay>) -> Self {
+        self.replay = Some(replay);
+        self
     }
 
     pub(crate) fn take_message_id(&mut self) -> u64 {
@@ -153,7 +168,11 @@ impl WsmanService {
                 call: None,
                 fault: None,
                 effects: Effects::default(),
+                replayed: false,
             };
+        }
+        if let Some(replayed) = self.replayed(parsed, message_id) {
+            return replayed;
         }
         // Audited transitions stamp their records with this call.
         device.begin_audited_call(ctx.now, ctx.principal.audit_initiator());
@@ -172,6 +191,7 @@ impl WsmanService {
                     call,
                     fault: None,
                     effects,
+                    replayed: false,
                 }
             }
             Err(fault) => {
@@ -180,6 +200,25 @@ impl WsmanService {
                 fault_reply(parsed.message_id.as_deref(), message_id, &fault, call)
             }
         }
+    }
+
+    /// The recorded answer to a request for a class the model lacks.
+    fn replayed(&self, request: &Request, message_id: u64) -> Option<WsmanReply> {
+        let replay = self.replay.as_ref()?;
+        let uri = request.resource_uri.as_deref()?;
+        if classes::class_for(uri.trim()).is_some() {
+            return None;
+        }
+        let (status, body) = replay.answer(request, message_id)?;
+        Some(WsmanReply {
+            status,
+            body,
+            device_changed: false,
+            call: None,
+            fault: None,
+            effects: Effects::default(),
+            replayed: true,
+        })
     }
 
     /// The class and operation `request` addresses, without running it
@@ -211,5 +250,6 @@ fn fault_reply(
         call,
         fault: Some(fault.clone()),
         effects: Effects::default(),
+        replayed: false,
     }
 }
