@@ -12,8 +12,10 @@
 //! dispatches), or with the firmware's unset-clock epoch (2020-01-01) when
 //! nobody told it. The record is stamped with the BIOS clock, which is
 //! the time the firmware keeps. The initiator is whoever
-//! `begin_audited_call` named (the digest user of the request), else
-//! "local" (InitiatorType 2), as for a change made from the host side.
+//! `begin_audited_call` last named: the WS-Man engine names the digest
+//! user of each request, the server names the local platform
+//! (InitiatorType 2) before a change from the host side (control API);
+//! with no call named, the local platform.
 //!
 //! Record layout (MeshCommander's and go-wsman-messages' decoders, the
 //! canned `ReadRecords` reply in go-wsman-messages): AuditAppID u16 BE,

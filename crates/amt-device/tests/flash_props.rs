@@ -9,8 +9,10 @@
 
 use std::sync::LazyLock;
 
+use amt_device::audit_log::AuditInitiator;
 use amt_device::flash;
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
+use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     BiosClock, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, FirmwareVersion,
     HashType, TlsInstance, TlsSettingDataPut,
@@ -69,6 +71,10 @@ enum Op {
     DeleteKey(usize),
     DeleteCertificate(usize),
     RetireSelfSigned,
+    /// A subscription (filter index, push with ack, address path); the
+    /// audit log records it with the initiator given.
+    Subscribe(bool, bool, String),
+    Unsubscribe(usize),
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -116,6 +122,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::DeleteKey),
         1 => any::<usize>().prop_map(Op::DeleteCertificate),
         1 => Just(Op::RetireSelfSigned),
+        2 => (any::<bool>(), any::<bool>(), text()).prop_map(|(f, a, p)| Op::Subscribe(f, a, p)),
+        1 => any::<usize>().prop_map(Op::Unsubscribe),
     ]
 }
 
@@ -244,6 +252,26 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         }
         Op::RetireSelfSigned => {
             d.retire_self_signed_if_key_reused();
+        }
+        Op::Subscribe(features, ack, path) => {
+            d.begin_audited_call(NOW, AuditInitiator::DigestUser(path.clone()));
+            let _ = d.subscribe(SubscribeRequest {
+                filter: FILTER_COLLECTIONS[usize::from(*features)].to_string(),
+                address: format!("http://127.0.0.1:9/{path}"),
+                mode: if *ack {
+                    DeliveryMode::PushWithAck
+                } else {
+                    DeliveryMode::Push
+                },
+                reference_parameters: None,
+            });
+        }
+        Op::Unsubscribe(n) => {
+            let list = d.subscriptions().list();
+            if !list.is_empty() {
+                let handle = list[n % list.len()].handle;
+                let _ = d.unsubscribe(handle);
+            }
         }
     }
 }

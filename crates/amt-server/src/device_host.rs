@@ -231,6 +231,9 @@ impl DeviceHost {
         let mut st = self.lock();
         let now = OffsetDateTime::now_utc();
         let subscribers = st.device.subscriptions().clone();
+        // A change from the host side: the audit log names the platform.
+        st.device
+            .begin_audited_call(now, amt_device::audit_log::AuditInitiator::Local);
         let r = f(&mut st.device, now)?;
         self.persist(&st.device)?;
         self.present(&st.device)?;

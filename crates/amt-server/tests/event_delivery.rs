@@ -279,3 +279,31 @@ async fn wsman_messages_reads_the_audit_log() {
     assert_eq!(values(&reply, "CurrentNumberOfRecords"), ["1"], "{reply}");
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unprovision_from_the_host_side_is_delivered_and_audited_as_local() {
+    let mut emu = start().await;
+    let url = format!("http://{}/wsman", emu.http_addr().expect("plain listener"));
+    let (notify_to, mut rx) = subscriber().await;
+    let (status, reply) = post(&url, subscribe_request(&url, &notify_to)).await;
+    assert_eq!(status, "200", "{reply}");
+
+    // As MEBx or the control API would.
+    emu.unprovision().await.expect("unprovision");
+    let event = next_event(&mut rx).await;
+    assert_eq!(
+        values(&event.body, "MessageID")[1],
+        "iAMT0055",
+        "{}",
+        event.body
+    );
+
+    let page = emu
+        .host()
+        .with_device(|d| d.read_audit_records(1))
+        .expect("records");
+    let last = page.records.last().expect("a record");
+    // Security Admin 16 / 19, InitiatorType 2 (the local platform).
+    assert_eq!(&last[..5], [0, 16, 0, 19, 2]);
+    emu.shutdown().await;
+}
