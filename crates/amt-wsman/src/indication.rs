@@ -97,9 +97,15 @@ pub fn event_message(
     }
     let _ = write!(
         out,
-        r#"<b:Action a:mustUnderstand="true">{EVENT_ACTION}</b:Action><b:MessageID>{}</b:MessageID><c:ResourceURI>{ALERT_INDICATION_URI}</c:ResourceURI></a:Header>"#,
+        r#"<b:Action a:mustUnderstand="true">{EVENT_ACTION}</b:Action><b:MessageID>{}</b:MessageID><c:ResourceURI>{ALERT_INDICATION_URI}</c:ResourceURI>"#,
         message_id(counter)
     );
+    // The subscriber's NotifyTo reference parameters, as header blocks
+    // (WS-Addressing; where AMT puts them is not captured).
+    if let Some(rp) = &subscription.reference_parameters {
+        out.push_str(rp);
+    }
+    out.push_str("</a:Header>");
     let filter_name = if subscription.filter == "Intel(r) AMT:All" {
         // The captured message's spelling for the All collection.
         "Intel(r) AMT:AllEvents"

@@ -497,3 +497,39 @@ fn filter_collections_and_agent_presence_read_as_consoles_expect() {
         );
     }
 }
+
+#[test]
+fn notify_to_reference_parameters_come_back_in_every_event() {
+    let mut s = WsmanService::new();
+    let mut d = legacy_device();
+    let body = subscribe(DeliveryMode::PUSH_URI, LISTENER, "").replace(
+        "</a:Address></e:NotifyTo>",
+        r#"</a:Address><a:ReferenceParameters><m:arg xmlns:m="http://x.com">device &amp; 42</m:arg></a:ReferenceParameters></e:NotifyTo>"#,
+    );
+    ok(&mut s, &mut d, &body);
+    let sub = d.subscriptions().list()[0].clone();
+    assert_eq!(
+        sub.reference_parameters.as_deref(),
+        Some(r#"<arg xmlns="http://x.com">device &amp; 42</arg>"#)
+    );
+    let alert = Alert::of(&DeviceEvent::Unprovisioned).unwrap();
+    let message = event_message(&alert, &sub, NOW, 7);
+    let t = amt_wsman::xml::parse(&message, amt_wsman::xml::Limits::default()).expect("parses");
+    let header = t
+        .child(amt_wsman::namespaces::SOAP, "Header")
+        .expect("Header");
+    let arg = header
+        .child("http://x.com", "arg")
+        .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&message)));
+    assert_eq!(arg.text, "device & 42");
+    // Too much to repeat in every event: refused.
+    let huge = subscribe(DeliveryMode::PUSH_URI, LISTENER, "").replace(
+        "</a:Address></e:NotifyTo>",
+        &format!(
+            r#"</a:Address><a:ReferenceParameters><m:arg xmlns:m="http://x.com">{}</m:arg></a:ReferenceParameters></e:NotifyTo>"#,
+            "x".repeat(4096)
+        ),
+    );
+    let r = run(&mut s, &mut d, &huge);
+    assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"));
+}

@@ -9,6 +9,8 @@
 //!   the `InstanceID` selector names the filter collection (`Intel(r)
 //!   AMT:All` when absent). The reply is a `SubscribeResponse` holding the
 //!   `SubscriptionManager` EPR, which addresses this class's instance.
+//!   `NotifyTo` ReferenceParameters (MeshCommander's opaque `arg`) are kept
+//!   and repeated as headers of every event (WS-Addressing), up to 2 KiB.
 //! - **Unsubscribe** (`…/eventing/Unsubscribe`) or **Delete** with the
 //!   instance's selectors (its `Filter` and `Handler` EPRs, as enumerated)
 //!   removes it.
@@ -19,6 +21,8 @@
 //! and as EPR selectors. An unknown delivery mode is `UnsupportedFeature`,
 //! an unknown filter or an address that is not http(s) `InvalidParameter`,
 //! a full table `InternalError` `AMT-STATUS 23`.
+
+use std::fmt::Write as _;
 
 use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, Subscription, FILTER_COLLECTIONS};
 use amt_device::{Device, PtStatus};
@@ -31,6 +35,7 @@ use crate::envelope::{Payload, Request, Selector, SelectorValue};
 use crate::fault::Fault;
 use crate::namespaces as ns;
 use crate::references;
+use crate::xml::{escape_attr, escape_text, Element};
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "CIM_FilterCollectionSubscription";
@@ -96,11 +101,26 @@ fn subscribe_request(request: &Request, input: Option<&Payload>) -> Result<Subsc
         .attribute_any_ns("Mode")
         .and_then(DeliveryMode::from_uri)
         .ok_or(Fault::UnsupportedFeature("DeliveryMode"))?;
-    let address = delivery
+    let notify_to = delivery
         .child(ns::EVENTING, "NotifyTo")
-        .and_then(|n| n.child(ns::ADDRESSING, "Address"))
+        .ok_or_else(|| Fault::InvalidParameter("NotifyTo".into()))?;
+    let address = notify_to
+        .child(ns::ADDRESSING, "Address")
         .map(|a| a.trimmed_text().to_string())
         .ok_or_else(|| Fault::InvalidParameter("NotifyTo".into()))?;
+    let reference_parameters = match notify_to.child(ns::ADDRESSING, "ReferenceParameters") {
+        Some(rp) if !rp.children.is_empty() => {
+            let mut xml = String::new();
+            for c in &rp.children {
+                write_element(&mut xml, c);
+            }
+            if xml.len() > MAX_REFERENCE_PARAMETERS {
+                return Err(Fault::InvalidParameter("ReferenceParameters".into()));
+            }
+            Some(xml)
+        }
+        _ => None,
+    };
     let filter = request
         .selector("InstanceID")
         .map(str::trim)
@@ -110,8 +130,44 @@ fn subscribe_request(request: &Request, input: Option<&Payload>) -> Result<Subsc
         filter,
         address,
         mode,
-        reference_parameters: None,
+        reference_parameters,
     })
+}
+
+/// The most `NotifyTo` ReferenceParameters XML a subscription keeps
+/// (they are repeated in every event; inferred bound).
+const MAX_REFERENCE_PARAMETERS: usize = 2048;
+
+/// Writes a parsed element back as XML, each element declaring its own
+/// namespace (so it stands alone as a header of the event messages).
+fn write_element(out: &mut String, e: &Element) {
+    let _ = write!(
+        out,
+        r#"<{} xmlns="{}""#,
+        e.local_name,
+        escape_attr(e.namespace.as_deref().unwrap_or_default())
+    );
+    for (i, a) in e.attributes.iter().enumerate() {
+        match &a.namespace {
+            Some(uri) => {
+                let _ = write!(
+                    out,
+                    r#" xmlns:q{i}="{}" q{i}:{}="{}""#,
+                    escape_attr(uri),
+                    a.local_name,
+                    escape_attr(&a.value)
+                );
+            }
+            None => {
+                let _ = write!(out, r#" {}="{}""#, a.local_name, escape_attr(&a.value));
+            }
+        }
+    }
+    let _ = write!(out, ">{}", escape_text(&e.text));
+    for c in &e.children {
+        write_element(out, c);
+    }
+    let _ = write!(out, "</{}>", e.local_name);
 }
 
 pub struct CimFilterCollectionSubscription;
