@@ -386,6 +386,7 @@ impl Device {
     pub fn unprovision(&mut self, now: OffsetDateTime) -> Result<(), DeviceError> {
         self.note_tls_changed();
         self.note_event(crate::DeviceEvent::Unprovisioned);
+        self.log_event(now, crate::message_log::LogEvent::Unprovisioned);
         self.audit(
             Some(now),
             crate::audit_log::AuditedEvent::UnprovisioningStarted,

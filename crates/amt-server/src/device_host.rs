@@ -25,6 +25,8 @@ use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
 
+pub mod machine;
+
 /// Who an authenticated request acts as.
 pub use amt_wsman::Principal;
 
@@ -57,12 +59,21 @@ struct HostState {
     device: Device,
     nonces: NonceTracker,
     wsman: WsmanService,
+    /// Recorded replies for unmodelled classes, kept across resets.
+    replay: Option<Arc<amt_wsman::replay::Replay>>,
 }
 
 impl HostState {
+    fn new_wsman(replay: &Option<Arc<amt_wsman::replay::Replay>>) -> WsmanService {
+        match replay {
+            Some(r) => WsmanService::new().with_replay(r.clone()),
+            None => WsmanService::new(),
+        }
+    }
+
     /// Drops per-session protocol state (enumeration contexts).
     fn reset_volatile(&mut self) {
-        self.wsman = WsmanService::new();
+        self.wsman = HostState::new_wsman(&self.replay);
     }
 }
 
@@ -112,6 +123,7 @@ impl DeviceHost {
         listeners: Vec<ListenerSet>,
         limits: ServerLimits,
         journal: Journal,
+        replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
         let tls = TlsFace::new()?;
         let server_header = device.profile().server_header();
@@ -119,7 +131,8 @@ impl DeviceHost {
             state: Mutex::new(HostState {
                 device,
                 nonces: nonce_tracker(&limits),
-                wsman: WsmanService::new(),
+                wsman: HostState::new_wsman(&replay),
+                replay,
             }),
             store,
             tls,
@@ -470,6 +483,14 @@ impl DeviceHost {
             WsmanOutcome::Reply { status, body, .. } => (*status, Some(body.as_slice())),
             WsmanOutcome::Drop => (0, None),
         };
+        let fault = reply.and_then(|b| fault_subcode(&String::from_utf8_lossy(b)));
+        // The engine answers a class it lacks from the recording, if any.
+        let replayed = injected.is_none()
+            && fault.is_none()
+            && facts.resource_uri.as_deref().is_some_and(|uri| {
+                amt_wsman::classes::class_for(uri).is_none()
+                    && self.lock().replay.as_ref().is_some_and(|r| r.covers(uri))
+            });
         // Bodies are copied for the journal only when it keeps them.
         let keep = self.journal.keeps_bodies();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -495,10 +516,11 @@ impl DeviceHost {
             selectors: facts.selectors.clone(),
             http_status: status,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            fault: reply.and_then(|b| fault_subcode(&String::from_utf8_lossy(b))),
+            fault,
             injected: injected.as_ref().map(|k| format!("{k:?}")),
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
+            answered_by: replayed.then(|| "recording".to_string()),
         });
         outcome
     }
@@ -518,6 +540,7 @@ impl DeviceHost {
         };
         let reply = {
             let mut st = self.lock();
+            self.tick_device(&mut st.device, ctx.now);
             // A snapshot to roll back to if flash cannot be written; reads
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());

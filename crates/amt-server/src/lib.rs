@@ -75,6 +75,9 @@ pub struct EmulatorConfig {
     pub faults: Vec<FaultRule>,
     /// A scenario that shapes a new device (see [`scenario::Scenario`]).
     pub scenario: Option<scenario::Scenario>,
+    /// Recorded replies for the classes the model lacks
+    /// (`amt-emu serve --replay DIR`; docs/recording.md).
+    pub replay: Option<Arc<amt_wsman::replay::Replay>>,
 }
 
 /// Where the local interface listens.
@@ -121,6 +124,7 @@ impl Default for EmulatorConfig {
             journal: JournalConfig::default(),
             faults: Vec::new(),
             scenario: None,
+            replay: None,
         }
     }
 }
@@ -257,6 +261,7 @@ impl Emulator {
             listeners,
             config.limits,
             journal,
+            config.replay.clone(),
         )?);
         for rule in config.faults.iter().cloned() {
             host.faults().add(rule);
@@ -278,6 +283,7 @@ impl Emulator {
             Ok(())
         })?;
         host.reconcile_listeners().await?;
+        device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,
             Some(port) => {
@@ -411,6 +417,12 @@ impl EmulatorConfig {
 
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Answers the classes the model lacks from a recording.
+    pub fn replay(mut self, replay: amt_wsman::replay::Replay) -> Self {
+        self.replay = Some(Arc::new(replay));
         self
     }
 
