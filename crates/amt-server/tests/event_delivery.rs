@@ -168,7 +168,8 @@ async fn a_subscriber_on_loopback_receives_power_and_unprovision_events() {
     );
 
     // A power change, when the power class is part of this build.
-    if amt_wsman::classes::class_for(POWER_SERVICE).is_some() {
+    let power = amt_wsman::classes::class_for(POWER_SERVICE).is_some();
+    if power {
         // 8: soft off (wsman-messages' PowerState enum).
         let (status, reply) = wsman_messages(
             &url,
@@ -248,6 +249,13 @@ async fn a_subscriber_on_loopback_receives_power_and_unprovision_events() {
         ids.contains(&(0, 24, 0, 0)),
         "alert subscribed is audited: {ids:?}"
     );
+    if power {
+        // Remote Control 17, Performed Power Down 1 (RequestPowerStateChange 8).
+        assert!(
+            ids.contains(&(0, 17, 0, 1)),
+            "the power action is audited: {ids:?}"
+        );
+    }
     assert!(
         ids.contains(&(0, 16, 0, 19)),
         "unprovisioning started is audited: {ids:?}"
@@ -305,5 +313,51 @@ async fn an_unprovision_from_the_host_side_is_delivered_and_audited_as_local() {
     let last = page.records.last().expect("a record");
     // Security Admin 16 / 19, InitiatorType 2 (the local platform).
     assert_eq!(&last[..5], [0, 16, 0, 19, 2]);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_that_powers_the_host_up_is_delivered() {
+    if amt_wsman::classes::class_for(POWER_SERVICE).is_none() {
+        println!("note: no host model in this build; the alarm delivery is not exercised");
+        return;
+    }
+    let emu = start().await;
+    let url = format!("http://{}/wsman", emu.http_addr().expect("plain listener"));
+    let (notify_to, mut rx) = subscriber().await;
+    let (status, reply) = post(&url, subscribe_request(&url, &notify_to)).await;
+    assert_eq!(status, "200", "{reply}");
+
+    // The owner's side: the host goes to soft off, an alarm is set for the
+    // next second; the server's ticker fires it.
+    emu.host()
+        .change_device(|d, now| {
+            d.request_power_state_change(8, now)
+                .map_err(|_| amt_device::DeviceError::Refused(amt_device::PtStatus::NOT_PERMITTED))
+        })
+        .expect("power down");
+    let off = next_event(&mut rx).await;
+    assert_eq!(
+        values(&off.body, "MessageID")[1],
+        "PLAT0362",
+        "{}",
+        off.body
+    );
+    emu.host()
+        .change_device(|d, now| {
+            let alarm = amt_device::host::Alarm {
+                instance_id: "wake".into(),
+                element_name: "wake".into(),
+                start_time: amt_device::host::device_seconds(d, now) + 1,
+                interval: 0,
+                delete_on_completion: true,
+                fired: false,
+            };
+            d.add_alarm(alarm, now)
+                .map_err(|_| amt_device::DeviceError::Refused(amt_device::PtStatus::NOT_PERMITTED))
+        })
+        .expect("alarm");
+    let on = next_event(&mut rx).await;
+    assert_eq!(values(&on.body, "MessageID")[1], "PLAT0272", "{}", on.body);
     emu.shutdown().await;
 }
