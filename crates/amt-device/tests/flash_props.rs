@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use amt_device::audit_log::AuditInitiator;
 use amt_device::flash;
+use amt_device::hardware::{BatterySpec, HardwareSpec, MemorySpec, PackageSpec};
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
 use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
@@ -75,6 +76,9 @@ enum Op {
     /// audit log records it with the initiator given.
     Subscribe(bool, bool, String),
     Unsubscribe(usize),
+    /// Hardware overrides: a chassis model, a DIMM list of some length
+    /// with this part number, a battery or not.
+    Hardware(Option<String>, Option<(usize, String)>, bool),
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -124,6 +128,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::RetireSelfSigned),
         2 => (any::<bool>(), any::<bool>(), text()).prop_map(|(f, a, p)| Op::Subscribe(f, a, p)),
         1 => any::<usize>().prop_map(Op::Unsubscribe),
+        1 => (
+            proptest::option::of(text()),
+            proptest::option::of((0usize..4, text())),
+            any::<bool>()
+        )
+            .prop_map(|(m, dimms, b)| Op::Hardware(m, dimms, b)),
     ]
 }
 
@@ -273,6 +283,23 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
                 let _ = d.unsubscribe(handle);
             }
         }
+        Op::Hardware(model, dimms, battery) => d.set_hardware(HardwareSpec {
+            chassis: model.as_ref().map(|m| PackageSpec {
+                model: Some(m.clone()),
+                ..PackageSpec::default()
+            }),
+            memory: dimms.as_ref().map(|(n, part)| {
+                vec![
+                    MemorySpec {
+                        part_number: Some(part.clone()),
+                        ..MemorySpec::default()
+                    };
+                    *n
+                ]
+            }),
+            battery: battery.then(BatterySpec::default),
+            ..HardwareSpec::default()
+        }),
     }
 }
 
@@ -299,6 +326,7 @@ proptest! {
             let loaded = flash::decode(&image, Entropy::from_seed(entropy))
                 .unwrap_or_else(|e| panic!("after {op:?}: image does not load: {e}"));
             let again = flash::encode(&loaded);
+            prop_assert_eq!(loaded.hardware(), device.hardware());
             prop_assert!(
                 image == again,
                 "after {:?}: re-encoded image differs:\n{}\n---\n{}",

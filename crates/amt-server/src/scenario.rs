@@ -36,6 +36,9 @@ pub struct Scenario {
     pub device: DeviceSpec,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// The `[hardware]` table: overrides of the default machine.
+    #[serde(default)]
+    pub hardware: amt_device::hardware::HardwareSpec,
 }
 
 /// The device part of a scenario. Everything is optional; what is left out
@@ -107,6 +110,7 @@ impl Scenario {
             parse_hash(h)?;
         }
         s.host_power()?;
+        s.hardware.validate().map_err(|e| e.to_string())?;
         Ok(s)
     }
 
@@ -177,6 +181,7 @@ impl Scenario {
     /// Shapes a brand-new device as the scenario describes.
     pub fn setup_new_device(&self, device: &mut Device) -> Result<(), String> {
         let d = &self.device;
+        device.set_hardware(self.hardware.clone());
         if let Some(realm) = &d.digest_realm {
             device.set_digest_realm(realm).map_err(|_| {
                 format!("digest_realm {realm:?} must be Digest: and 32 upper-case hex digits")
@@ -301,6 +306,11 @@ times = 1
             (
                 "[[device.custom_hashes]]\nhash = \"00\"\ndescription = \"x\"",
                 "bytes",
+            ),
+            ("[hardware.chassis]\ncolour = \"red\"", "colour"),
+            (
+                "[hardware.bios]\nrelease_date = \"May 2023\"",
+                "release_date",
             ),
         ] {
             let e = Scenario::parse(text).unwrap_err();

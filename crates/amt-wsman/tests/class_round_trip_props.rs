@@ -20,6 +20,9 @@
 //! (their body is a `wsen:*Response` element, not a request).
 
 use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
+use amt_device::hardware::{
+    BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
+};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -73,6 +76,8 @@ fn the_put_list_names_registered_classes() {
 enum Val {
     Text(String),
     Epr(EndpointReference),
+    /// A `cim:dateTime` (one `Datetime` element in the WS-CIM common namespace).
+    Datetime(String),
 }
 
 fn epr_of(r: &Reference) -> EndpointReference {
@@ -108,6 +113,7 @@ fn expected_properties(instance: &Instance) -> Vec<(String, Val)> {
                     .map(|v| (name.to_string(), Val::Text(v.clone()))),
             ),
             Value::Reference(r) => out.push((name.to_string(), Val::Epr(epr_of(r)))),
+            Value::Datetime(t) => out.push((name.to_string(), Val::Datetime(t.clone()))),
         }
     }
     out
@@ -130,6 +136,9 @@ fn parsed_properties(payload: &Payload, class: &ClassInfo) -> Vec<(String, Val)>
             );
             let value = if p.element.children.is_empty() {
                 Val::Text(p.element.text.clone())
+            } else if let Some(dt) = p.element.child(ns::WSCIM_COMMON, "Datetime") {
+                assert_eq!(p.element.children.len(), 1, "{}", p.name);
+                Val::Datetime(dt.text.clone())
             } else {
                 Val::Epr(
                     p.endpoint_reference()
@@ -502,6 +511,7 @@ enum Op {
     },
     Unsubscribe(usize),
     Host(HostOp),
+    Hardware(Box<HardwareSpec>),
 }
 
 /// Changes to the host machine (power, boot options, alarms, the log).
@@ -630,7 +640,81 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(features, ack, path)| Op::Subscribe { features, ack, path }),
         1 => any::<usize>().prop_map(Op::Unsubscribe),
         4 => host_op().prop_map(Op::Host),
+        2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
     ]
+}
+
+/// A hardware description: hostile text in the strings the firmware shows,
+/// any numbers, zero to three processors, DIMMs and disks, maybe a battery.
+fn hardware() -> impl Strategy<Value = HardwareSpec> {
+    let text = || proptest::option::of(hostile());
+    let package = || {
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(
+                |(manufacturer, model, serial_number, version, chassis_package_type)| PackageSpec {
+                    manufacturer,
+                    model,
+                    serial_number,
+                    version,
+                    chassis_package_type,
+                },
+            )
+    };
+    let processor = (text(), text(), proptest::option::of(any::<u32>())).prop_map(
+        |(manufacturer, version, max_clock_speed)| ProcessorSpec {
+            manufacturer,
+            version,
+            max_clock_speed,
+            ..ProcessorSpec::default()
+        },
+    );
+    let memory = (text(), proptest::option::of(any::<u64>()), text(), text()).prop_map(
+        |(bank_label, capacity, part_number, serial_number)| MemorySpec {
+            bank_label,
+            capacity,
+            part_number,
+            serial_number,
+            ..MemorySpec::default()
+        },
+    );
+    let disk =
+        proptest::option::of(any::<u64>()).prop_map(|max_media_size| DiskSpec { max_media_size });
+    let battery = text().prop_map(|device_id| BatterySpec {
+        device_id,
+        ..BatterySpec::default()
+    });
+    (
+        proptest::option::of(package()),
+        proptest::option::of(package()),
+        proptest::option::of(
+            (text(), text()).prop_map(|(manufacturer, version)| BiosSpec {
+                manufacturer,
+                version,
+                release_date: None,
+            }),
+        ),
+        proptest::option::of(prop::collection::vec(processor, 0..3)),
+        proptest::option::of(prop::collection::vec(memory, 0..3)),
+        proptest::option::of(prop::collection::vec(disk, 0..3)),
+        proptest::option::of(battery),
+    )
+        .prop_map(
+            |(chassis, board, bios, processors, memory, disks, battery)| HardwareSpec {
+                chassis,
+                board,
+                bios,
+                processors,
+                memory,
+                disks,
+                battery,
+            },
+        )
 }
 
 const PROFILES: &[&str] = &["16.1.25", "15.0.23", "19.0.5"];
@@ -736,6 +820,7 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
                 }
             }
             Op::Host(op) => apply_host_op(&mut device, op),
+            Op::Hardware(spec) => device.set_hardware((**spec).clone()),
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");
@@ -792,6 +877,22 @@ fn hostile_text_round_trips_in_every_class_that_shows_it() {
                 Op::PkiDnsSuffix(Some(hostile.into())),
                 Op::DhcpDnsSuffix(Some(hostile.into())),
                 Op::HostAndDomain(hostile.into(), hostile.into()),
+                Op::Hardware(Box::new(HardwareSpec {
+                    chassis: Some(PackageSpec {
+                        serial_number: Some(hostile.into()),
+                        ..PackageSpec::default()
+                    }),
+                    bios: Some(BiosSpec {
+                        version: Some(hostile.into()),
+                        release_date: Some(hostile.into()),
+                        ..BiosSpec::default()
+                    }),
+                    battery: Some(BatterySpec {
+                        device_id: Some(hostile.into()),
+                        ..BatterySpec::default()
+                    }),
+                    ..HardwareSpec::default()
+                })),
                 Op::AddHash {
                     kind: 1,
                     fill: 7,

@@ -56,19 +56,30 @@ registry! {
     amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
     amt_tls_setting_data::AmtTlsSettingData,
     cim_associated_power_management_service::CimAssociatedPowerManagementService,
+    cim_battery::CimBattery,
+    cim_bios_element::CimBiosElement,
     cim_boot_config_setting::CimBootConfigSetting,
     cim_boot_service::CimBootService,
     cim_boot_source_setting::CimBootSourceSetting,
+    cim_card::CimCard,
+    cim_chassis::CimChassis,
+    cim_chip::CimChip,
+    cim_computer_system_package::CimComputerSystemPackage,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
     cim_filter_collection::CimFilterCollection,
     cim_filter_collection_subscription::CimFilterCollectionSubscription,
     cim_listener_destination::CimListenerDestination,
     cim_listener_destination_ws_management::CimListenerDestinationWsManagement,
+    cim_media_access_device::CimMediaAccessDevice,
+    cim_physical_memory::CimPhysicalMemory,
+    cim_physical_package::CimPhysicalPackage,
     cim_power_management_capabilities::CimPowerManagementCapabilities,
     cim_power_management_service::CimPowerManagementService,
+    cim_processor::CimProcessor,
     cim_service_available_to_element::CimServiceAvailableToElement,
     cim_software_identity::CimSoftwareIdentity,
+    cim_system_packaging::CimSystemPackaging,
     ips_alarm_clock_occurrence::IpsAlarmClockOccurrence,
     ips_host_based_setup_service::IpsHostBasedSetupService,
     ips_power_management_service::IpsPowerManagementService,
@@ -137,6 +148,9 @@ pub enum Value {
     List(Vec<String>),
     /// An EPR-valued property or method output (`KeyPair`, `CreatedCertificate`).
     Reference(Reference),
+    /// A `cim:dateTime` property: one `Datetime` element in the WS-CIM
+    /// common namespace (`CIM_BIOSElement.ReleaseDate`).
+    Datetime(String),
 }
 
 /// An endpoint reference to an instance, as AMT writes it in output.
