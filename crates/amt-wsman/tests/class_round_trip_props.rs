@@ -19,10 +19,10 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
-use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::hardware::{
     BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
 };
+use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
