@@ -151,7 +151,7 @@ fn audit_log_get_and_pull_have_the_canned_shape() {
     let mut s = WsmanService::new();
     let mut d = legacy_device();
     let r = ok(&mut s, &mut d, &get(AUDIT_LOG, ""));
-    // TimeOfLastRecord is not written (docs/wsman.md).
+    // An empty log has no TimeOfLastRecord (docs/wsman.md).
     let ignore = ["TimeOfLastRecord"];
     assert_same_structure(
         &text(&r),
@@ -219,12 +219,28 @@ fn audited_calls_are_read_back_with_read_records() {
     );
     assert_eq!(records(&ok(&mut s, &mut d, &read_records("0"))).3, 36);
     assert_eq!(records(&ok(&mut s, &mut d, &read_records("x"))).3, 36);
-    // The Get counts them.
+    // The Get counts them and, with records, has the canned shape whole
+    // (TimeOfLastRecord included).
     let g = ok(&mut s, &mut d, &get(AUDIT_LOG, ""));
+    assert_same_structure(
+        &text(&g),
+        &firmware("AMT_AuditLog", "Get.response.xml"),
+        &[],
+    );
+    let p = pull_all(&mut s, &mut d, AUDIT_LOG);
+    assert_same_structure(
+        &text(&p),
+        &firmware("AMT_AuditLog", "Pull.response.xml"),
+        &[],
+    );
     let t = tree(&g);
     assert_eq!(
         find(&t, AUDIT_LOG, "CurrentNumberOfRecords").map(|e| e.trimmed_text()),
         Some("2")
+    );
+    assert_eq!(
+        find(&t, amt_wsman::namespaces::WSCIM_COMMON, "Datetime").map(|e| e.trimmed_text()),
+        Some("2026-11-29T10:00:00Z")
     );
 }
 

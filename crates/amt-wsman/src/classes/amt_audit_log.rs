@@ -3,8 +3,8 @@
 //!
 //! Properties as go-wsman-messages' canned Get/Pull replies show them
 //! (`fixtures/firmware/AMT_AuditLog/`), in ASCII order. `TimeOfLastRecord`
-//! (a `cim:Datetime`) is left out: the renderer has no nested-datetime
-//! value yet, and no console we know reads it.
+//! (a `cim:Datetime`, the newest record's time) is written only when the
+//! log holds a record (what an empty log answers is not captured).
 //!
 //! `ReadRecords(StartIndex)` (1-based) answers `TotalRecordCount`,
 //! `RecordsReturned`, one base64 `EventRecords` per record (at most
@@ -43,7 +43,7 @@ impl ClassHandler for AmtAuditLog {
     fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault> {
         let count = device.audit_log().records().len();
         let free = 100 - (count * 100 / MAX_RECORDS).min(100);
-        Ok(vec![Instance::new()
+        let mut instance = Instance::new()
             // 16: the log is enabled and no auditor locks it (canned replies).
             .with("AuditState", 16)
             .with("CurrentNumberOfRecords", count)
@@ -57,7 +57,22 @@ impl ClassHandler for AmtAuditLog {
             .with("PercentageFree", free)
             .with("RequestedState", 2)
             .with("StoragePolicy", 1)
-            .key("Name", NAME)])
+            .key("Name", NAME);
+        if let Some(t) = device.audit_time_of_last_record() {
+            let stamp = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            instance
+                .properties
+                .push(("TimeOfLastRecord", Value::Datetime(stamp)));
+        }
+        Ok(vec![instance])
     }
 
     fn invoke(
