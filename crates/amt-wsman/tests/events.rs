@@ -151,8 +151,8 @@ fn audit_log_get_and_pull_have_the_canned_shape() {
     let mut s = WsmanService::new();
     let mut d = legacy_device();
     let r = ok(&mut s, &mut d, &get(AUDIT_LOG, ""));
-    // An empty log has no TimeOfLastRecord (docs/wsman.md).
-    let ignore = ["TimeOfLastRecord"];
+    // An empty log answers TimeOfLastRecord too (the epoch).
+    let ignore = [];
     assert_same_structure(
         &text(&r),
         &firmware("AMT_AuditLog", "Get.response.xml"),
@@ -169,6 +169,11 @@ fn audit_log_get_and_pull_have_the_canned_shape() {
     assert_eq!(prop("Name").as_deref(), Some("Intel(r) AMT:Audit Log"));
     assert_eq!(prop("CurrentNumberOfRecords").as_deref(), Some("0"));
     assert_eq!(prop("PercentageFree").as_deref(), Some("100"));
+    let epoch = find(&t, amt_wsman::namespaces::WSCIM_COMMON, "Datetime");
+    assert_eq!(
+        epoch.map(|e| e.trimmed_text()),
+        Some("1970-01-01T00:00:00Z")
+    );
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //!
 //! Properties as go-wsman-messages' canned Get/Pull replies show them
 //! (`fixtures/firmware/AMT_AuditLog/`), in ASCII order. `TimeOfLastRecord`
-//! (a `cim:Datetime`, the newest record's time) is written only when the
-//! log holds a record (what an empty log answers is not captured).
+//! (a `cim:Datetime`) is the newest record's time; an empty log answers the
+//! Unix epoch (inferred: what real firmware answers then is not captured,
+//! and the property is kept so the shape is the same in every state).
 //!
 //! `ReadRecords(StartIndex)` (1-based) answers `TotalRecordCount`,
 //! `RecordsReturned`, one base64 `EventRecords` per record (at most
@@ -58,7 +59,10 @@ impl ClassHandler for AmtAuditLog {
             .with("RequestedState", 2)
             .with("StoragePolicy", 1)
             .key("Name", NAME);
-        if let Some(t) = device.audit_time_of_last_record() {
+        {
+            let t = device
+                .audit_time_of_last_record()
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             let stamp = format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
                 t.year(),
