@@ -403,6 +403,7 @@ impl Device {
         };
         self.host_name.clear();
         self.domain_name.clear();
+        self.network.reset_to_factory();
         self.rng.0.fill_bytes(&mut self.configuration_nonce);
         self.certs.clear();
         self.hashes.reset();

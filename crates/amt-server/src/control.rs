@@ -173,6 +173,9 @@ async fn route(
     host: &Arc<DeviceHost>,
 ) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some((s, v)) = crate::control_network::route(method, &segments, body, host).await {
+        return Reply(s, v);
+    }
     let result = match (method, segments.as_slice()) {
         (&Method::GET, ["api", "device"]) => Ok(ok(device_json(host))),
         (&Method::PUT, ["api", "device", "bios-clock"]) => set_clock(host, body).await,

@@ -7,6 +7,7 @@
 //! See docs/architecture.md for the path of a connection.
 
 pub mod control;
+pub mod control_network;
 pub mod device_host;
 pub mod digest;
 pub mod event_delivery;

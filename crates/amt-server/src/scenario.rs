@@ -63,6 +63,8 @@ pub struct DeviceSpec {
     pub domain_name: Option<String>,
     #[serde(default)]
     pub network_access: Option<bool>,
+    /// The LAN and the network settings held (docs/testing-with-amt-emu.md).
+    pub network: Option<amt_device::network::NetworkSpec>,
     #[serde(default)]
     pub custom_hashes: Vec<CustomHash>,
     /// PEM certificates added as trusted roots.
@@ -111,6 +113,11 @@ impl Scenario {
         }
         s.host_power()?;
         s.hardware.validate().map_err(|e| e.to_string())?;
+        if let Some(network) = &s.device.network {
+            amt_device::network::Network::default()
+                .apply_spec(network)
+                .map_err(|e| format!("network: {e}"))?;
+        }
         Ok(s)
     }
 
@@ -201,6 +208,11 @@ impl Scenario {
         }
         if let Some(enabled) = d.network_access {
             device.set_network_access(enabled);
+        }
+        if let Some(network) = &d.network {
+            device
+                .set_network(network)
+                .map_err(|e| format!("network: {e}"))?;
         }
         for h in &d.custom_hashes {
             let (ty, bytes) = parse_hash(h)?;

@@ -40,6 +40,32 @@ pub fn instance_body<'a>(request: &'a Request, class: &ClassInfo) -> Result<&'a 
     }
 }
 
+/// An optional `xsd:boolean` property of a Put body: absent is `None`,
+/// anything but a boolean is `InvalidRepresentation`.
+pub fn optional_boolean(body: &Payload, name: &str) -> Result<Option<bool>, Fault> {
+    match body.values(name).next() {
+        None => Ok(None),
+        Some(v) => boolean(v)
+            .map(Some)
+            .ok_or_else(|| Fault::InvalidRepresentation(format!("{name} is not a boolean"))),
+    }
+}
+
+/// An optional numeric property of a Put body, as
+/// [`optional_boolean`].
+pub fn optional_number<T: std::str::FromStr>(
+    body: &Payload,
+    name: &str,
+) -> Result<Option<T>, Fault> {
+    match body.values(name).next() {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| Fault::InvalidRepresentation(format!("{name} is not a number"))),
+    }
+}
+
 /// A firmware refusal of an intrinsic operation (Put, Create, Delete) as
 /// the fault AMT answers: DUPLICATE is AlreadyExists, NOT_FOUND means the
 /// selectors named nothing, INVALID_PARAMETER is InvalidParameter, and

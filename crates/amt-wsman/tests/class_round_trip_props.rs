@@ -22,6 +22,7 @@
 use amt_device::hardware::{
     BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
 };
+use amt_device::network::{HttpProxy, NetworkEnvironment, NetworkSpec, WiFiProfile, WiredPut};
 use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
@@ -51,6 +52,10 @@ fn classes() -> Vec<&'static str> {
 
 /// The classes with Put.
 const PUT_CLASSES: &[&str] = &[
+    "AMT_EthernetPortSettings",
+    "AMT_GeneralSettings",
+    "AMT_WiFiPortConfigurationService",
+    "IPS_IEEE8021xSettings",
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",
@@ -512,6 +517,17 @@ enum Op {
     Unsubscribe(usize),
     Host(HostOp),
     Hardware(Box<HardwareSpec>),
+    /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
+    /// profiles, proxies, 802.1x).
+    Network {
+        wifi: bool,
+        dhcp_server: bool,
+        profiles: Vec<String>,
+        proxies: u8,
+        dot1x: bool,
+    },
+    /// A wired port Put (DHCP, IP sync, shared static IP, static address).
+    PutWired(bool, bool, bool, u8),
 }
 
 /// Changes to the host machine (power, boot options, alarms, the log).
@@ -641,6 +657,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Unsubscribe),
         4 => host_op().prop_map(Op::Host),
         2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
+        2 => (
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(hostile_trimmed(), 0..3),
+            0u8..3,
+            any::<bool>(),
+        )
+            .prop_map(|(wifi, dhcp_server, profiles, proxies, dot1x)| Op::Network {
+                wifi,
+                dhcp_server,
+                profiles,
+                proxies,
+                dot1x,
+            }),
+        2 => (any::<bool>(), any::<bool>(), any::<bool>(), any::<u8>())
+            .prop_map(|(d, s, sh, ip)| Op::PutWired(d, s, sh, ip)),
     ]
 }
 
@@ -821,6 +853,60 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             }
             Op::Host(op) => apply_host_op(&mut device, op),
             Op::Hardware(spec) => device.set_hardware((**spec).clone()),
+            Op::Network {
+                wifi,
+                dhcp_server,
+                profiles,
+                proxies,
+                dot1x,
+            } => {
+                let mut seen = std::collections::HashSet::new();
+                let spec = NetworkSpec {
+                    environment: NetworkEnvironment {
+                        wifi: *wifi,
+                        dhcp_server: *dhcp_server,
+                        ..NetworkEnvironment::default()
+                    },
+                    wifi_profiles: profiles
+                        .iter()
+                        .filter(|_| *wifi)
+                        .filter(|p| seen.insert(p.to_string()))
+                        .enumerate()
+                        .map(|(i, p)| WiFiProfile {
+                            name: p.clone(),
+                            instance_id: (i % 2 == 1)
+                                .then(|| format!("Intel(r) AMT:WiFi Endpoint Settings {p}")),
+                            ssid: format!("ssid {i} {p}").chars().take(32).collect(),
+                            priority: i as u32 + 1,
+                            authentication_method: 6,
+                            encryption_method: 4,
+                        })
+                        .collect(),
+                    http_proxies: (0..*proxies)
+                        .map(|i| HttpProxy {
+                            access_info: format!("proxy{i}.example.com"),
+                            info_format: 201,
+                            port: 8080,
+                            network_dns_suffix: "example.com".into(),
+                        })
+                        .collect(),
+                    ieee8021x_enabled: *dot1x,
+                };
+                let _ = device.set_network(&spec);
+            }
+            Op::PutWired(dhcp, sync, shared, ip) => {
+                let _ = device.put_wired_port_settings(WiredPut {
+                    dhcp_enabled: Some(*dhcp),
+                    ip_sync_enabled: Some(*sync),
+                    shared_static_ip: Some(*shared),
+                    link_policy: vec![1, 14, 16],
+                    ip_address: Some(format!("10.0.0.{ip}")),
+                    subnet_mask: Some("255.255.255.0".into()),
+                    default_gateway: None,
+                    primary_dns: Some("10.0.0.1".into()),
+                    secondary_dns: None,
+                });
+            }
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");

@@ -42,6 +42,8 @@ registry! {
     amt_authorization_service::AmtAuthorizationService,
     amt_boot_capabilities::AmtBootCapabilities,
     amt_boot_setting_data::AmtBootSettingData,
+    amt_cryptographic_capabilities::AmtCryptographicCapabilities,
+    amt_ethernet_port_settings::AmtEthernetPortSettings,
     amt_general_settings::AmtGeneralSettings,
     amt_message_log::AmtMessageLog,
     amt_provisioning_certificate_hash::AmtProvisioningCertificateHash,
@@ -55,6 +57,7 @@ registry! {
     amt_tls_credential_context::AmtTlsCredentialContext,
     amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
     amt_tls_setting_data::AmtTlsSettingData,
+    amt_wifi_port_configuration_service::AmtWiFiPortConfigurationService,
     cim_associated_power_management_service::CimAssociatedPowerManagementService,
     cim_battery::CimBattery,
     cim_bios_element::CimBiosElement,
@@ -80,9 +83,16 @@ registry! {
     cim_service_available_to_element::CimServiceAvailableToElement,
     cim_software_identity::CimSoftwareIdentity,
     cim_system_packaging::CimSystemPackaging,
+    cim_wifi_endpoint_settings::CimWiFiEndpointSettings,
+    cim_wifi_port::CimWiFiPort,
     ips_alarm_clock_occurrence::IpsAlarmClockOccurrence,
     ips_host_based_setup_service::IpsHostBasedSetupService,
+    ips_http_proxy_access_point::IpsHttpProxyAccessPoint,
+    ips_http_proxy_service::IpsHttpProxyService,
+    ips_ieee8021x_settings::IpsIeee8021xSettings,
+    ips_ipv6_port_settings::IpsIpv6PortSettings,
     ips_power_management_service::IpsPowerManagementService,
+    ips_provisioning_record_log::IpsProvisioningRecordLog,
 }
 
 /// Every registered class, in registry order.
