@@ -390,6 +390,11 @@ impl Device {
         self.note_tls_changed();
         self.note_event(crate::DeviceEvent::Unprovisioned);
         self.log_event(now, crate::message_log::LogEvent::Unprovisioned);
+        self.audit(
+            Some(now),
+            crate::audit_log::AuditedEvent::UnprovisioningStarted,
+        );
+        self.clear_subscriptions();
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;

@@ -414,6 +414,22 @@ impl Device {
                 self.set_power_state(PowerState::SoftOff, now)
             }
         }
+        // Remote Control audit events (17/n), as go-wsman-messages names them.
+        let audited = match action {
+            PowerAction::PowerUp => 0,
+            PowerAction::PowerDown => 1,
+            PowerAction::PowerCycle => 2,
+            PowerAction::MasterBusReset => 3,
+            PowerAction::SoftOff => 5,
+            PowerAction::SoftReset => 6,
+            PowerAction::Sleep => 7,
+            PowerAction::Hibernate => 8,
+            PowerAction::Nmi => 9,
+        };
+        self.audit(
+            Some(now),
+            crate::audit_log::AuditedEvent::PowerAction(audited),
+        );
         self.note_persist();
         Ok(())
     }

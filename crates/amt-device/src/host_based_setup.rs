@@ -313,6 +313,7 @@ impl Device {
         self.control_mode = ControlMode::Admin;
         self.chain = ProvisioningChain::default();
         self.rng_fill_configuration_nonce();
+        self.audit(None, crate::audit_log::AuditedEvent::UpgradeClientToAdmin);
         HbsStatus::SUCCESS
     }
 
@@ -347,6 +348,7 @@ impl Device {
         self.retire_self_signed_if_key_reused();
         self.note_persist();
         self.note_event(crate::DeviceEvent::Provisioned);
+        self.audit(None, crate::audit_log::AuditedEvent::ProvisioningCompleted);
     }
 
     fn rng_fill_configuration_nonce(&mut self) {
@@ -402,6 +404,7 @@ impl Device {
             .try_into()
             .map_err(|_| PtStatus::INVALID_PARAMETER)?;
         self.admin_password_ha1 = Some(ha1);
+        self.audit(None, crate::audit_log::AuditedEvent::AclEntryModified);
         Ok(())
     }
 

@@ -73,7 +73,9 @@ impl Device {
         }
         self.duplicate_certificate(der)?;
         self.certificate_room()?;
-        Ok(self.certs.add_certificate(der.to_vec(), false, true, None))
+        let handle = self.certs.add_certificate(der.to_vec(), false, true, None);
+        self.audit(None, crate::audit_log::AuditedEvent::TrustedRootAdded);
+        Ok(handle)
     }
 
     /// `AddCertificate`: a certificate for a key the device already holds.
@@ -184,9 +186,13 @@ impl Device {
         {
             return Err(PtStatus::NOT_PERMITTED);
         }
-        self.certs
+        let removed = self
+            .certs
             .delete_certificate(handle)
             .map_err(|_| PtStatus::NOT_PERMITTED)?;
+        if removed.trusted_root {
+            self.audit(None, crate::audit_log::AuditedEvent::TrustedRootRemoved);
+        }
         Ok(())
     }
 

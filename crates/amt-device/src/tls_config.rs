@@ -69,6 +69,10 @@ impl Device {
         }
         self.usable_tls_certificate(certificate)?;
         self.tls_credential_context = Some(certificate);
+        self.audit(
+            None,
+            crate::audit_log::AuditedEvent::TlsServerCertificateSet,
+        );
         Ok(())
     }
 
@@ -79,7 +83,13 @@ impl Device {
             return Err(PtStatus::NOT_FOUND);
         }
         self.usable_tls_certificate(certificate)?;
-        self.tls_credential_context = Some(certificate);
+        // A Put of the context as it is changes nothing, audit included.
+        if self.tls_credential_context.replace(certificate) != Some(certificate) {
+            self.audit(
+                None,
+                crate::audit_log::AuditedEvent::TlsServerCertificateSet,
+            );
+        }
         Ok(())
     }
 
@@ -167,6 +177,7 @@ impl Device {
         if tls_changed {
             self.note_tls_changed();
             self.note_event(crate::DeviceEvent::TlsChanged);
+            self.audit(None, crate::audit_log::AuditedEvent::TlsStateChanged);
         }
         Ok(CommitOutcome { tls_changed })
     }

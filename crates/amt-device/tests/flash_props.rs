@@ -10,9 +10,11 @@
 use std::sync::LazyLock;
 
 use amt_device::accounts::{AclUser, UserAclRequest};
+use amt_device::audit_log::AuditInitiator;
 use amt_device::flash;
 use amt_device::hardware::{BatterySpec, HardwareSpec, MemorySpec, PackageSpec};
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
+use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     BiosClock, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, FirmwareVersion,
     HashType, TlsInstance, TlsSettingDataPut,
@@ -76,6 +78,10 @@ enum Op {
     UpdateUser(usize, String, Vec<u32>),
     RemoveUser(usize),
     EnableUser(usize, bool),
+    /// A subscription (filter index, push with ack, address path); the
+    /// audit log records it with the initiator given.
+    Subscribe(bool, bool, String),
+    Unsubscribe(usize),
     /// Hardware overrides: a chassis model, a DIMM list of some length
     /// with this part number, a battery or not.
     Hardware(Option<String>, Option<(usize, String)>, bool),
@@ -139,6 +145,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(n, name, realms)| Op::UpdateUser(n, name, realms)),
         1 => any::<usize>().prop_map(Op::RemoveUser),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(n, on)| Op::EnableUser(n, on)),
+        2 => (any::<bool>(), any::<bool>(), text()).prop_map(|(f, a, p)| Op::Subscribe(f, a, p)),
+        1 => any::<usize>().prop_map(Op::Unsubscribe),
         1 => (
             proptest::option::of(text()),
             proptest::option::of((0usize..4, text())),
@@ -317,6 +325,26 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         Op::EnableUser(n, on) => {
             if let Some(h) = nth_user(d, *n) {
                 let _ = d.set_user_acl_enabled(h, *on);
+            }
+        }
+        Op::Subscribe(features, ack, path) => {
+            d.begin_audited_call(NOW, AuditInitiator::DigestUser(path.clone()));
+            let _ = d.subscribe(SubscribeRequest {
+                filter: FILTER_COLLECTIONS[usize::from(*features)].to_string(),
+                address: format!("http://127.0.0.1:9/{path}"),
+                mode: if *ack {
+                    DeliveryMode::PushWithAck
+                } else {
+                    DeliveryMode::Push
+                },
+                reference_parameters: None,
+            });
+        }
+        Op::Unsubscribe(n) => {
+            let list = d.subscriptions().list();
+            if !list.is_empty() {
+                let handle = list[n % list.len()].handle;
+                let _ = d.unsubscribe(handle);
             }
         }
         Op::Hardware(model, dimms, battery) => d.set_hardware(HardwareSpec {

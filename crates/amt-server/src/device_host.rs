@@ -93,6 +93,7 @@ pub struct DeviceHost {
     faults: FaultInjector,
     journal: Journal,
     cira: crate::cira::CiraShared,
+    events: crate::event_delivery::EventDelivery,
 }
 
 impl std::fmt::Debug for DeviceHost {
@@ -151,6 +152,7 @@ impl DeviceHost {
             faults: FaultInjector::new(),
             journal,
             cira: crate::cira::CiraShared::default(),
+            events: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -247,9 +249,17 @@ impl DeviceHost {
         f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
     ) -> Result<R, HostError> {
         let mut st = self.lock();
-        let r = f(&mut st.device, OffsetDateTime::now_utc())?;
+        let now = OffsetDateTime::now_utc();
+        let subscribers = st.device.subscriptions().clone();
+        // A change from the host side: the audit log names the platform.
+        st.device
+            .begin_audited_call(now, amt_device::audit_log::AuditInitiator::Local);
+        let r = f(&mut st.device, now)?;
         self.persist(&st.device)?;
         self.present(&st.device)?;
+        let events = st.device.take_effects().events;
+        let device_time = st.device.bios_clock().certificate_time(now);
+        self.events.deliver(&subscribers, &events, device_time);
         Ok(r)
     }
 
@@ -559,6 +569,11 @@ impl DeviceHost {
                     tracing::error!(error = %e, "cannot present the new TLS configuration");
                 }
             }
+            // Events go to the subscribers as they stood when the call began.
+            let subscribers = before.as_ref().unwrap_or(&st.device).subscriptions();
+            let device_time = st.device.bios_clock().certificate_time(ctx.now);
+            self.events
+                .deliver(subscribers, &reply.effects.events, device_time);
             reply
         };
         if reply.device_changed {

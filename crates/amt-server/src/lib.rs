@@ -13,6 +13,7 @@ pub mod control_network;
 pub mod control_cira;
 pub mod device_host;
 pub mod digest;
+pub mod event_delivery;
 pub mod faults;
 pub mod flash_store;
 pub mod http;

@@ -85,6 +85,7 @@ pub fn resolve(request: &Request) -> Result<(&'static dyn ClassHandler, Operatio
     let action_uri = request.action.as_deref().unwrap_or_default();
     let resource_uri = request.resource_uri.as_deref().unwrap_or_default();
     let class = class_for(resource_uri)
+        .or_else(|| crate::classes::eventing_target(action_uri, resource_uri))
         .ok_or_else(|| Fault::DestinationUnreachable(resource_uri.to_string()))?;
     let op = operation(action_uri, resource_uri)?;
     Ok((class, op))
@@ -106,6 +107,9 @@ fn operation<'a>(action_uri: &'a str, resource_uri: &str) -> Result<Operation<'a
         action::ENUMERATE => Operation::Enumerate,
         action::PULL => Operation::Pull,
         action::RELEASE => Operation::Release,
+        // WS-Eventing: handed to the subscription class as methods.
+        action::SUBSCRIBE => Operation::Invoke("Subscribe"),
+        action::UNSUBSCRIBE => Operation::Invoke("Unsubscribe"),
         other => {
             // A method: `{ResourceURI}/{Method}`.
             match other
@@ -286,8 +290,13 @@ pub fn dispatch(
                 }
             };
             let outcome = class.invoke(device, method, input, request, ctx)?;
+            let body = match action_uri {
+                action::SUBSCRIBE => render::subscribe_reply(&header, &outcome.value),
+                action::UNSUBSCRIBE => render::empty_reply(&header),
+                _ => render::method_reply(&header, &info, method, &outcome.value),
+            };
             Ok(Dispatched {
-                body: render::method_reply(&header, &info, method, &outcome.value),
+                body,
                 device_changed: outcome.device_changed,
             })
         }

@@ -16,6 +16,7 @@
 //! - [`dispatch`]: ResourceURI → class, Action → operation;
 //! - [`access`]: what `$$OsAdmin` and user ACL entries may call (realms);
 //! - [`identify`]: `wsmid:Identify`, which has no Action to dispatch on;
+//! - [`indication`]: the WS-Eventing event messages the device pushes to subscribers;
 //! - [`classes`]: one file per AMT/IPS/CIM class, and the registry;
 //! - [`checks`], [`references`], [`method_input`]: what many classes share
 //!   (body checks, booleans, refusals as faults; EPRs and handles; method
@@ -30,6 +31,7 @@ pub mod enumeration;
 pub mod envelope;
 pub mod fault;
 pub mod identify;
+pub mod indication;
 pub mod injection;
 pub mod method_input;
 pub mod namespaces;
@@ -73,6 +75,13 @@ impl Principal {
                 .and_then(|e| e.digest_username())
                 .map_or_else(|| format!("user ACL entry {handle}"), str::to_string),
         }
+    }
+}
+
+impl Principal {
+    /// The initiator the device's audit log records for this caller.
+    pub fn audit_initiator(self, device: &Device) -> amt_device::audit_log::AuditInitiator {
+        amt_device::audit_log::AuditInitiator::DigestUser(self.user_name(device))
     }
 }
 
@@ -182,6 +191,9 @@ impl WsmanService {
         if let Some(replayed) = self.replayed(parsed, message_id) {
             return replayed;
         }
+        // Audited transitions stamp their records with this call.
+        let initiator = ctx.principal.audit_initiator(device);
+        device.begin_audited_call(ctx.now, initiator);
         let call = dispatch::resolve(parsed).ok().map(|(class, op)| Call {
             class: class.info(),
             operation: op.into(),

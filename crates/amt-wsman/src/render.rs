@@ -44,7 +44,7 @@ pub enum ItemMode {
 }
 
 /// The standard reply prefix set, with the body's extra namespaces.
-fn open_envelope(out: &mut String, extra: &[(&str, &str)]) {
+pub(crate) fn open_envelope(out: &mut String, extra: &[(&str, &str)]) {
     out.push_str(DECLARATION);
     let _ = write!(
         out,
@@ -298,6 +298,25 @@ pub fn created_reply(h: &ReplyHeader<'_>, reference: &Reference) -> Vec<u8> {
     let mut body = String::from("<g:ResourceCreated>");
     write_reference_contents(&mut body, reference);
     body.push_str("</g:ResourceCreated>");
+    finish(out, &body)
+}
+
+/// WS-Eventing SubscribeResponse: `<g:SubscriptionManager>` (g = eventing)
+/// holding the EPR of every reference output (inferred shape: WS-Eventing
+/// 2004/08 with AMT's prefixes; no capture).
+pub fn subscribe_reply(h: &ReplyHeader<'_>, output: &MethodOutput) -> Vec<u8> {
+    let mut out = String::with_capacity(1024);
+    open_envelope(&mut out, &[("g", ns::EVENTING)]);
+    header(&mut out, h, "c");
+    let mut body = String::from("<g:SubscribeResponse>");
+    for (name, value) in &output.parameters {
+        if let Value::Reference(r) = value {
+            let _ = write!(body, "<g:{name}>");
+            write_reference_contents(&mut body, r);
+            let _ = write!(body, "</g:{name}>");
+        }
+    }
+    body.push_str("</g:SubscribeResponse>");
     finish(out, &body)
 }
 

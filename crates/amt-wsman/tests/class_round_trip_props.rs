@@ -25,6 +25,7 @@ use amt_device::hardware::{
 };
 use amt_device::network::{HttpProxy, NetworkEnvironment, NetworkSpec, WiFiProfile, WiredPut};
 use amt_device::remote_access::{AddMpServer, AddPolicyRule};
+use amt_device::subscriptions::{DeliveryMode, SubscribeRequest, FILTER_COLLECTIONS};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -538,6 +539,12 @@ enum Op {
         realms: Vec<u32>,
     },
     RemoveUser(usize),
+    Subscribe {
+        features: bool,
+        ack: bool,
+        path: String,
+    },
+    Unsubscribe(usize),
     Host(HostOp),
     Hardware(Box<HardwareSpec>),
     /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
@@ -717,6 +724,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => ("[!-~]{0,17}", 0u32..4, prop::collection::vec(0u32..26, 0..4))
             .prop_map(|(name, access, realms)| Op::AddUser { name, access, realms }),
         1 => any::<usize>().prop_map(Op::RemoveUser),
+        2 => (any::<bool>(), any::<bool>(), hostile_trimmed())
+            .prop_map(|(features, ack, path)| Op::Subscribe { features, ack, path }),
+        1 => any::<usize>().prop_map(Op::Unsubscribe),
         4 => host_op().prop_map(Op::Host),
         2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
         2 => (
@@ -953,6 +963,29 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
                 if !entries.is_empty() {
                     let handle = entries[i % entries.len()].handle;
                     let _ = device.remove_user_acl_entry(handle);
+                }
+            }
+            Op::Subscribe {
+                features,
+                ack,
+                path,
+            } => {
+                let _ = device.subscribe(SubscribeRequest {
+                    filter: FILTER_COLLECTIONS[usize::from(*features)].to_string(),
+                    address: format!("http://127.0.0.1:9/{path}"),
+                    mode: if *ack {
+                        DeliveryMode::PushWithAck
+                    } else {
+                        DeliveryMode::Push
+                    },
+                    reference_parameters: None,
+                });
+            }
+            Op::Unsubscribe(i) => {
+                let list = device.subscriptions().list();
+                if !list.is_empty() {
+                    let handle = list[i % list.len()].handle;
+                    let _ = device.unsubscribe(handle);
                 }
             }
             Op::Host(op) => apply_host_op(&mut device, op),

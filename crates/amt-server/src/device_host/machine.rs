@@ -29,9 +29,12 @@ impl DeviceHost {
                 tracing::error!(error = %e, "flash write failed after an alarm fired");
             }
         }
-        for event in effects.events {
+        for event in &effects.events {
             tracing::info!(?event, "host event");
         }
+        let device_time = device.bios_clock().certificate_time(now);
+        self.events
+            .deliver(device.subscriptions(), &effects.events, device_time);
     }
 }
 

@@ -35,7 +35,11 @@ macro_rules! registry {
 }
 
 registry! {
+    amt_agent_presence_capabilities::AmtAgentPresenceCapabilities,
+    amt_agent_presence_watchdog::AmtAgentPresenceWatchdog,
+    amt_agent_presence_watchdog_action::AmtAgentPresenceWatchdogAction,
     amt_alarm_clock_service::AmtAlarmClockService,
+    amt_audit_log::AmtAuditLog,
     amt_authorization_service::AmtAuthorizationService,
     amt_boot_capabilities::AmtBootCapabilities,
     amt_boot_setting_data::AmtBootSettingData,
@@ -56,6 +60,7 @@ registry! {
     amt_remote_access_policy_rule::AmtRemoteAccessPolicyRule,
     amt_remote_access_service::AmtRemoteAccessService,
     amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
+    amt_state_transition_condition::AmtStateTransitionCondition,
     amt_system_power_scheme::AmtSystemPowerScheme,
     amt_time_synchronization_service::AmtTimeSynchronizationService,
     amt_tls_credential_context::AmtTlsCredentialContext,
@@ -75,7 +80,11 @@ registry! {
     cim_computer_system_package::CimComputerSystemPackage,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
+    cim_filter_collection::CimFilterCollection,
+    cim_filter_collection_subscription::CimFilterCollectionSubscription,
     cim_kvm_redirection_sap::CimKvmRedirectionSap,
+    cim_listener_destination::CimListenerDestination,
+    cim_listener_destination_ws_management::CimListenerDestinationWsManagement,
     cim_media_access_device::CimMediaAccessDevice,
     cim_physical_memory::CimPhysicalMemory,
     cim_physical_package::CimPhysicalPackage,
@@ -112,6 +121,24 @@ pub fn class_for(resource_uri: &str) -> Option<&'static dyn ClassHandler> {
         .iter()
         .copied()
         .find(|c| c.info().resource_uri == resource_uri)
+}
+
+/// The class a WS-Eventing Subscribe/Unsubscribe addresses when its
+/// ResourceURI names no class of its own (MeshCommander subscribes to the
+/// wildcard `http://schemas.dmtf.org/wbem/wscim/1/*`, or to the filter
+/// collection): the subscription class.
+pub fn eventing_target(action_uri: &str, resource_uri: &str) -> Option<&'static dyn ClassHandler> {
+    let eventing = [
+        crate::namespaces::action::SUBSCRIBE,
+        crate::namespaces::action::UNSUBSCRIBE,
+    ];
+    let addressed = [
+        cim_filter_collection_subscription::WILDCARD_URI,
+        cim_filter_collection::RESOURCE_URI,
+    ];
+    (eventing.contains(&action_uri) && addressed.contains(&resource_uri)).then_some(
+        &cim_filter_collection_subscription::CimFilterCollectionSubscription as &dyn ClassHandler,
+    )
 }
 
 /// Every element name some class declares secret (journal redaction).

@@ -1,0 +1,30 @@
+//! `AMT_AgentPresenceWatchdogAction`: the actions bound to watchdog state transitions (AddAction).
+//!
+//! The device model has no host agents, so there are none: Enumerate/Pull
+//! answer an empty list (what MeshCommander's reference device answered
+//! for `AMT_AgentPresenceWatchdog`), Get `InvalidSelectors`. Registering
+//! agents and actions is not modelled (`ActionNotSupported`).
+
+use amt_device::Device;
+
+use super::{ClassHandler, ClassInfo, Instance};
+use crate::fault::Fault;
+
+pub const CLASS_NAME: &str = "AMT_AgentPresenceWatchdogAction";
+pub const RESOURCE_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_AgentPresenceWatchdogAction";
+
+pub struct AmtAgentPresenceWatchdogAction;
+
+impl ClassHandler for AmtAgentPresenceWatchdogAction {
+    fn info(&self) -> ClassInfo {
+        ClassInfo {
+            name: CLASS_NAME,
+            resource_uri: RESOURCE_URI,
+            declares_common_namespace: false,
+        }
+    }
+
+    fn instances(&self, _device: &Device) -> Result<Vec<Instance>, Fault> {
+        Ok(Vec::new())
+    }
+}
