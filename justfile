@@ -8,15 +8,15 @@ serve *ARGS:
 install-clients:
     bash .ci/install-clients
 
-# The whole test suite (what CI runs).
+# The whole test suite (what CI runs): installs missing clients, then tests.
 test:
-    cargo test --workspace
+    bash .ci/run
 
 # Formatting, lints and tests, as before every commit.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo test --workspace
+    bash .ci/run
 
 # Load benchmark: 16 clients x 200 digest-authenticated WS-Man requests over
 # TLS against an in-process device (docs/benchmarks.md).
