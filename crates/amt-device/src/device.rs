@@ -6,26 +6,26 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::accounts::Accounts;
+use crate::audit_log::AuditLog;
 use crate::cert_store::{CertStore, CertificateEntry, KeyEntry};
 use crate::clock::BiosClock;
+use crate::effects::Effects;
 use crate::error::DeviceError;
+use crate::hardware::Hardware;
+use crate::host::HostMachine;
 use crate::host_based_setup::ProvisioningChain;
 use crate::keys::DeviceKey;
+use crate::message_log::MessageLog;
+use crate::network::Network;
 use crate::profile::FirmwareProfile;
 use crate::provisioning::{ControlMode, ProvisioningState};
 use crate::provisioning_hashes::{HashList, HashType, ProvisioningCertificateHash};
+use crate::redirection::RedirectionSettings;
 use crate::self_signed;
 use crate::status::PtStatus;
-use crate::tls_settings::{ActiveTls, TlsSettings};
-use crate::accounts::Accounts;
-use crate::audit_log::AuditLog;
-use crate::effects::Effects;
-use crate::hardware::Hardware;
-use crate::host::HostMachine;
-use crate::message_log::MessageLog;
-use crate::network::Network;
-use crate::redirection::RedirectionSettings;
 use crate::subscriptions::Subscriptions;
+use crate::tls_settings::{ActiveTls, TlsSettings};
 use crate::user_consent::UserConsent;
 
 /// 32 bytes that seed a device's random generator. The driver takes them
