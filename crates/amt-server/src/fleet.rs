@@ -208,6 +208,10 @@ pub struct Member {
     wake: Notify,
     stop: watch::Sender<bool>,
     running: Mutex<Option<RunningEmulator>>,
+    /// Shared by the fleet: how many devices are made at once (each mints
+    /// an RSA key), so a burst of first connections is served in arrival
+    /// order instead of all slowing down together.
+    makers: Arc<Semaphore>,
 }
 
 /// What `/api/devices` shows of a member.
@@ -327,9 +331,11 @@ impl Member {
         &self,
         sockets: Vec<(Transport, TcpListener)>,
     ) -> Result<Arc<DeviceHost>, ServerError> {
+        let permit = self.makers.clone().acquire_owned().await;
         self.state.send_replace(MemberState::Starting);
         let config = self.lock_config().clone();
         let result = crate::Emulator::start_on(config, sockets).await;
+        drop(permit);
         let (state, result) = match result {
             Ok(running) => {
                 let host = running.host().clone();
@@ -383,6 +389,7 @@ pub struct FleetInner {
     next_position: Mutex<u32>,
     /// Where the next added member's address continues from.
     next_address: Mutex<Option<IpAddr>>,
+    makers: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for FleetInner {
@@ -411,6 +418,9 @@ impl Fleet {
             members: RwLock::new(BTreeMap::new()),
             next_position: Mutex::new(0),
             next_address: Mutex::new(None),
+            makers: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         });
         let placements = inner.place_groups(&config.groups)?;
         let total = placements.len();
@@ -639,6 +649,7 @@ impl FleetInner {
             wake: Notify::new(),
             stop,
             running: Mutex::new(None),
+            makers: self.makers.clone(),
         })
     }
 
