@@ -9,10 +9,7 @@
 
 use amt_device::{Device, ProvisioningState};
 
-use crate::classes::{
-    amt_authorization_service, amt_general_settings, amt_public_key_certificate,
-    amt_setup_and_configuration_service, cim_software_identity, ips_host_based_setup_service,
-};
+use crate::classes::ClassHandler;
 use crate::fault::Fault;
 use crate::Principal;
 
@@ -30,7 +27,8 @@ pub enum Operation<'a> {
 }
 
 impl Operation<'_> {
-    fn is_read(&self) -> bool {
+    /// Get, Enumerate, Pull and Release: what never changes the device.
+    pub fn is_read(&self) -> bool {
         matches!(
             self,
             Operation::Get | Operation::Enumerate | Operation::Pull | Operation::Release
@@ -38,22 +36,38 @@ impl Operation<'_> {
     }
 }
 
-/// Checks that `principal` may perform `op` on `class_name`.
+/// Where the device is in provisioning, as the local account's rights
+/// depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalStage {
+    /// Pre- or in-provisioning: the host agent may provision.
+    Provisioning,
+    /// Post-provisioning: reads of the realm, control mode and version.
+    Provisioned,
+}
+
+impl LocalStage {
+    pub fn of(device: &Device) -> Self {
+        if device.provisioning_state() == ProvisioningState::PostProvisioning {
+            LocalStage::Provisioned
+        } else {
+            LocalStage::Provisioning
+        }
+    }
+}
+
+/// Checks that `principal` may perform `op` on `class`: each class
+/// declares the local account's rule next to its handler
+/// ([`ClassHandler::local_access`]).
 pub fn authorise(
     principal: Principal,
     device: &Device,
-    class_name: &str,
+    class: &dyn ClassHandler,
     op: Operation<'_>,
 ) -> Result<(), Fault> {
     let allowed = match principal {
         Principal::Admin => true,
-        Principal::LocalSystemAccount => {
-            if device.provisioning_state() == ProvisioningState::PostProvisioning {
-                post_provisioning_local(class_name, op)
-            } else {
-                provisioning_local(class_name, op)
-            }
-        }
+        Principal::LocalSystemAccount => class.local_access(LocalStage::of(device), op),
     };
     if allowed {
         Ok(())
@@ -62,49 +76,35 @@ pub fn authorise(
     }
 }
 
-/// `$$OsAdmin` on a provisioned device.
-fn post_provisioning_local(class_name: &str, op: Operation<'_>) -> bool {
-    match class_name {
-        amt_general_settings::CLASS_NAME | ips_host_based_setup_service::CLASS_NAME => {
-            op == Operation::Get
-        }
-        cim_software_identity::CLASS_NAME => op.is_read(),
-        _ => false,
-    }
-}
-
-/// `$$OsAdmin` before provisioning completes: what RPS (through rpc) and
-/// rpc-go's local activation call with these credentials.
-fn provisioning_local(class_name: &str, op: Operation<'_>) -> bool {
-    match class_name {
-        amt_general_settings::CLASS_NAME | cim_software_identity::CLASS_NAME => op.is_read(),
-        ips_host_based_setup_service::CLASS_NAME => {
-            op.is_read()
-                || matches!(
-                    op,
-                    Operation::Invoke("Setup" | "AdminSetup" | "AddNextCertInChain")
-                )
-        }
-        amt_setup_and_configuration_service::CLASS_NAME => {
-            op.is_read()
-                || matches!(
-                    op,
-                    Operation::Invoke("GetUuid" | "CommitChanges" | "SetMEBxPassword")
-                )
-        }
-        // AMT 19+ TLS activation sets the admin password before committing.
-        amt_authorization_service::CLASS_NAME => {
-            matches!(op, Operation::Invoke("SetAdminAclEntryEx"))
-        }
-        // rpc-go reads the certificate store while it decides on TLS.
-        amt_public_key_certificate::CLASS_NAME => op.is_read(),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classes::{
+        amt_authorization_service, amt_general_settings, amt_setup_and_configuration_service,
+        cim_software_identity, class_for, ips_host_based_setup_service, registry,
+    };
+
+    fn rule(stage: LocalStage) -> impl Fn(&str, Operation<'_>) -> bool {
+        move |name, op| {
+            registry()
+                .iter()
+                .find(|c| c.info().name == name)
+                .is_some_and(|c| c.local_access(stage, op))
+        }
+    }
+
+    fn post_provisioning_local(name: &str, op: Operation<'_>) -> bool {
+        rule(LocalStage::Provisioned)(name, op)
+    }
+
+    fn provisioning_local(name: &str, op: Operation<'_>) -> bool {
+        rule(LocalStage::Provisioning)(name, op)
+    }
+
+    #[test]
+    fn registry_lookup_works_for_rules() {
+        assert!(class_for(ips_host_based_setup_service::RESOURCE_URI).is_some());
+    }
 
     #[test]
     fn local_account_after_provisioning_reads_three_classes_only() {
@@ -166,7 +166,10 @@ mod tests {
             ));
         }
         // The upgrade is the AMT admin's call, never the local account's.
-        for local in [provisioning_local, post_provisioning_local] {
+        for local in [
+            provisioning_local as fn(&str, Operation<'_>) -> bool,
+            post_provisioning_local,
+        ] {
             assert!(!local(
                 ips_host_based_setup_service::CLASS_NAME,
                 Operation::Invoke("UpgradeClientToAdmin")

@@ -5,15 +5,8 @@
 use amt_device::Device;
 
 use crate::access::{self, Operation};
-use crate::classes::amt_authorization_service::AmtAuthorizationService;
-use crate::classes::amt_provisioning_certificate_hash::AmtProvisioningCertificateHash;
-use crate::classes::{
-    amt_general_settings::AmtGeneralSettings, amt_public_key_certificate::AmtPublicKeyCertificate,
-    amt_public_private_key_pair::AmtPublicPrivateKeyPair,
-    amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
-    amt_tls_setting_data::AmtTlsSettingData, cim_software_identity::CimSoftwareIdentity,
-    ips_host_based_setup_service::IpsHostBasedSetupService, ClassHandler,
-};
+pub use crate::classes::class_for;
+use crate::classes::{ClassHandler, ClassInfo};
 use crate::enumeration::Enumerations;
 use crate::envelope::{Body, Request, MIN_MAX_ENVELOPE_SIZE};
 use crate::fault::{EncodingLimit, Fault};
@@ -21,31 +14,80 @@ use crate::namespaces::{action, enumeration_mode};
 use crate::render::{self, ItemMode, ItemsPage, ReplyHeader};
 use crate::CallContext;
 
-/// Every class this firmware answers for.
-static CLASSES: &[&dyn ClassHandler] = &[
-    &AmtGeneralSettings,
-    &AmtSetupAndConfigurationService,
-    &IpsHostBasedSetupService,
-    &CimSoftwareIdentity,
-    &AmtPublicKeyCertificate,
-    &AmtPublicPrivateKeyPair,
-    &AmtTlsSettingData,
-    &AmtAuthorizationService,
-    &AmtProvisioningCertificateHash,
-    &crate::classes::amt_public_key_management_service::AmtPublicKeyManagementService,
-    &crate::classes::amt_time_synchronization_service::AmtTimeSynchronizationService,
-    &crate::classes::amt_tls_credential_context::AmtTlsCredentialContext,
-    &crate::classes::amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
-    &crate::classes::cim_credential_context::CimCredentialContext,
-    &crate::classes::cim_concrete_dependency::CimConcreteDependency,
-];
+/// What a request was dispatched to: computed once, read by everything
+/// downstream (fault rules, journal, access, redaction).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub class: ClassInfo,
+    pub operation: CallOperation,
+}
 
-/// The handler for a ResourceURI.
-pub fn class_for(resource_uri: &str) -> Option<&'static dyn ClassHandler> {
-    CLASSES
-        .iter()
-        .copied()
-        .find(|c| c.info().resource_uri == resource_uri)
+/// [`Operation`] with the method name owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOperation {
+    Get,
+    Put,
+    Create,
+    Delete,
+    Enumerate,
+    Pull,
+    Release,
+    Invoke(String),
+}
+
+impl CallOperation {
+    /// `Get`, `Put`, ... or the method name, as fault rules and the journal
+    /// name operations.
+    pub fn name(&self) -> &str {
+        match self {
+            CallOperation::Get => "Get",
+            CallOperation::Put => "Put",
+            CallOperation::Create => "Create",
+            CallOperation::Delete => "Delete",
+            CallOperation::Enumerate => "Enumerate",
+            CallOperation::Pull => "Pull",
+            CallOperation::Release => "Release",
+            CallOperation::Invoke(m) => m,
+        }
+    }
+
+    /// Whether the operation only reads.
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            CallOperation::Get
+                | CallOperation::Enumerate
+                | CallOperation::Pull
+                | CallOperation::Release
+        )
+    }
+}
+
+impl From<Operation<'_>> for CallOperation {
+    fn from(op: Operation<'_>) -> Self {
+        match op {
+            Operation::Get => CallOperation::Get,
+            Operation::Put => CallOperation::Put,
+            Operation::Create => CallOperation::Create,
+            Operation::Delete => CallOperation::Delete,
+            Operation::Enumerate => CallOperation::Enumerate,
+            Operation::Pull => CallOperation::Pull,
+            Operation::Release => CallOperation::Release,
+            Operation::Invoke(m) => CallOperation::Invoke(m.to_string()),
+        }
+    }
+}
+
+/// The class and operation a request addresses, or the fault it earns
+/// before any class runs (missing headers, unknown class or action).
+pub fn resolve(request: &Request) -> Result<(&'static dyn ClassHandler, Operation<'_>), Fault> {
+    check_headers(request)?;
+    let action_uri = request.action.as_deref().unwrap_or_default();
+    let resource_uri = request.resource_uri.as_deref().unwrap_or_default();
+    let class = class_for(resource_uri)
+        .ok_or_else(|| Fault::DestinationUnreachable(resource_uri.to_string()))?;
+    let op = operation(action_uri, resource_uri)?;
+    Ok((class, op))
 }
 
 /// A successful reply body.
@@ -128,14 +170,11 @@ pub fn dispatch(
     ctx: &CallContext,
     message_id: u64,
 ) -> Result<Dispatched, Fault> {
-    check_headers(request)?;
+    let (class, op) = resolve(request)?;
     let action_uri = request.action.as_deref().unwrap_or_default();
     let resource_uri = request.resource_uri.as_deref().unwrap_or_default();
-    let class = class_for(resource_uri)
-        .ok_or_else(|| Fault::DestinationUnreachable(resource_uri.to_string()))?;
     let info = class.info();
-    let op = operation(action_uri, resource_uri)?;
-    access::authorise(ctx.principal, device, info.name, op)?;
+    access::authorise(ctx.principal, device, class, op)?;
 
     let reply_action = format!("{action_uri}Response");
     let header = ReplyHeader {
@@ -258,16 +297,6 @@ pub fn dispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_class_is_reachable_by_its_resource_uri() {
-        for c in CLASSES {
-            let info = c.info();
-            assert!(info.resource_uri.ends_with(info.name), "{}", info.name);
-            assert_eq!(class_for(info.resource_uri).map(|h| h.info()), Some(info));
-        }
-        assert!(class_for("http://intel.com/wbem/wscim/1/amt-schema/1/AMT_Nope").is_none());
-    }
 
     #[test]
     fn actions_map_to_operations() {

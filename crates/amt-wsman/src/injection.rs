@@ -41,9 +41,11 @@ impl WsmanService {
         _reason: Option<&str>,
     ) -> WsmanReply {
         let message_id = self.take_message_id();
-        let relates_to = Request::parse(request).ok().and_then(|r| r.message_id);
+        let parsed = Request::parse(request).ok();
+        let relates_to = parsed.as_ref().and_then(|r| r.message_id.as_deref());
+        let call = parsed.as_ref().and_then(WsmanService::resolve);
         let fault = fault_from_subcode(subcode).unwrap_or(Fault::InternalError(None));
-        fault_reply(relates_to.as_deref(), message_id, &fault)
+        fault_reply(relates_to, message_id, &fault, call)
     }
 
     /// The reply to a method call with `ReturnValue` = `value`, as if the
@@ -61,7 +63,8 @@ impl WsmanService {
         });
         let relates_to = parsed.as_ref().and_then(|r| r.message_id.as_deref());
         let Some((info, method, action)) = method_call else {
-            return fault_reply(relates_to, message_id, &Fault::InternalError(None));
+            let call = parsed.as_ref().and_then(WsmanService::resolve);
+            return fault_reply(relates_to, message_id, &Fault::InternalError(None), call);
         };
         let reply_action = format!("{action}Response");
         let header = ReplyHeader {
@@ -77,6 +80,10 @@ impl WsmanService {
             status: 200,
             body: render::method_reply(&header, &info, method, &output),
             device_changed: false,
+            call: parsed.as_ref().and_then(WsmanService::resolve),
+            fault: None,
+            effects: amt_device::Effects::default(),
+            replayed: false,
         }
     }
 }

@@ -10,7 +10,8 @@
 use amt_device::device::ADMIN_USER;
 use amt_device::{Device, PtStatus};
 
-use super::method_input::{return_value, MethodInput};
+use crate::method_input::{return_value, MethodInput};
+use crate::access::{LocalStage, Operation};
 use super::{
     bool_text, ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value,
     SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME,
@@ -33,6 +34,15 @@ impl ClassHandler for AmtAuthorizationService {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    /// AMT 19+ TLS activation sets the admin password before committing.
+    fn local_access(&self, stage: LocalStage, op: Operation<'_>) -> bool {
+        stage == LocalStage::Provisioning && op == Operation::Invoke("SetAdminAclEntryEx")
+    }
+
+    fn secret_parameters(&self) -> &'static [&'static str] {
+        &["DigestPassword", "Password"]
     }
 
     fn is_singleton(&self) -> bool {

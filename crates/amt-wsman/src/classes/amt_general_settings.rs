@@ -8,6 +8,7 @@
 
 use amt_device::Device;
 
+use crate::access::{LocalStage, Operation};
 use super::{bool_text, ClassHandler, ClassInfo, Instance};
 use crate::fault::Fault;
 
@@ -24,6 +25,15 @@ impl ClassHandler for AmtGeneralSettings {
             name: CLASS_NAME,
             resource_uri: RESOURCE_URI,
             declares_common_namespace: false,
+        }
+    }
+
+    /// The host agent reads the realm before and after provisioning; only
+    /// a Get once provisioned.
+    fn local_access(&self, stage: LocalStage, op: Operation<'_>) -> bool {
+        match stage {
+            LocalStage::Provisioning => op.is_read(),
+            LocalStage::Provisioned => op == Operation::Get,
         }
     }
 

@@ -15,11 +15,12 @@
 //! missing property, a bad boolean) `InvalidRepresentation`, a full list or
 //! a factory entry's deletion `InternalError` with its `AMT-STATUS`.
 
-use amt_device::{Device, HashType, ProvisioningCertificateHash, PtStatus};
+use amt_device::{Device, HashType, ProvisioningCertificateHash};
 use base64::Engine;
 
 use super::{bool_text, ClassHandler, ClassInfo, Instance, Outcome, Reference};
-use crate::envelope::{Body, Payload, Request};
+use crate::checks::{boolean, instance_body, refusal};
+use crate::envelope::Request;
 use crate::fault::Fault;
 use crate::CallContext;
 
@@ -54,40 +55,10 @@ fn handle_of(instance_id: &str) -> Option<u32> {
     instance_id.strip_prefix(INSTANCE_ID_PREFIX)?.parse().ok()
 }
 
-/// The Put/Create body: an instance of this class.
-fn instance_body(request: &Request) -> Result<&Payload, Fault> {
-    match &request.body {
-        Body::Payload(p) if p.local_name() == CLASS_NAME && p.namespace() == Some(RESOURCE_URI) => {
-            Ok(p)
-        }
-        _ => Err(Fault::InvalidRepresentation(format!(
-            "the body must be an {CLASS_NAME} instance"
-        ))),
-    }
-}
-
-fn boolean(text: &str) -> Option<bool> {
-    match text {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 fn hash_type(value: u8) -> Option<HashType> {
     [HashType::Sha1, HashType::Sha256, HashType::Sha384]
         .into_iter()
         .find(|t| t.as_u8() == value)
-}
-
-/// A firmware refusal of an intrinsic operation as a fault.
-fn refusal(status: PtStatus) -> Fault {
-    match status {
-        PtStatus::DUPLICATE => Fault::AlreadyExists,
-        PtStatus::NOT_FOUND => Fault::InvalidSelectors,
-        PtStatus::INVALID_PARAMETER => Fault::InvalidParameter(status.to_string()),
-        other => Fault::InternalError(Some(other)),
-    }
 }
 
 impl AmtProvisioningCertificateHash {
@@ -136,7 +107,7 @@ impl ClassHandler for AmtProvisioningCertificateHash {
         _ctx: &CallContext,
     ) -> Result<Outcome<Instance>, Fault> {
         let handle = self.selected_handle(device, request)?;
-        let body = instance_body(request)?;
+        let body = instance_body(request, &self.info())?;
         let enabled = body
             .values("Enabled")
             .next()
@@ -158,7 +129,7 @@ impl ClassHandler for AmtProvisioningCertificateHash {
         request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<Reference>, Fault> {
-        let body = instance_body(request)?;
+        let body = instance_body(request, &self.info())?;
         let field = |name: &'static str| {
             body.values(name)
                 .next()

@@ -15,6 +15,7 @@ use amt_device::{CertificateEntry, Device};
 use base64::Engine;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
+use crate::access::{LocalStage, Operation};
 use super::{bool_text, select, ClassHandler, ClassInfo, Instance, Outcome};
 use crate::envelope::Request;
 use crate::fault::Fault;
@@ -30,25 +31,7 @@ pub fn instance_id(handle: u32) -> String {
     format!("Intel(r) AMT Certificate: Handle: {handle}")
 }
 
-/// The handle in an `InstanceID` such as `Intel(r) AMT Certificate: Handle: 3`
-/// (`element_name` is the part before the first colon). Liberal in the
-/// spacing and in the colon after `Handle`, which some console test
-/// fixtures leave out.
-pub fn parse_handle(instance_id: &str, element_name: &str) -> Option<u32> {
-    let rest = instance_id
-        .trim()
-        .strip_prefix(element_name)?
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix("Handle")?
-        .trim_start();
-    let digits = rest.strip_prefix(':').unwrap_or(rest).trim();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
+pub use crate::references::parse_handle;
 
 /// Delete of a store item (certificate or key pair) by its `InstanceID`
 /// selector: `remove` is the device call for the handle. Unknown or
@@ -148,6 +131,11 @@ impl ClassHandler for AmtPublicKeyCertificate {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    /// rpc-go reads the certificate store while it decides on TLS.
+    fn local_access(&self, stage: LocalStage, op: Operation<'_>) -> bool {
+        stage == LocalStage::Provisioning && op.is_read()
     }
 
     fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault> {

@@ -13,7 +13,7 @@
 use amt_device::{Device, PtStatus};
 use base64::Engine;
 
-use super::method_input::{method_outcome, MethodInput};
+use crate::method_input::{method_outcome, MethodInput};
 use super::{
     amt_public_key_certificate, amt_public_private_key_pair, ClassHandler, ClassInfo, Instance,
     MethodOutput, Outcome, Reference, Value, SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME,
@@ -87,6 +87,10 @@ impl ClassHandler for AmtPublicKeyManagementService {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    fn secret_parameters(&self) -> &'static [&'static str] {
+        &["KeyBlob", "PassPhrase"]
     }
 
     fn is_singleton(&self) -> bool {

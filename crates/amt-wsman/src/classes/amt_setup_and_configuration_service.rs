@@ -22,7 +22,8 @@
 use amt_device::{Device, PtStatus};
 use base64::Engine;
 
-use super::method_input::{method_outcome, MethodInput};
+use crate::method_input::{method_outcome, MethodInput};
+use crate::access::{LocalStage, Operation};
 use super::{
     ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value, SYSTEM_CREATION_CLASS_NAME,
     SYSTEM_NAME,
@@ -45,6 +46,19 @@ impl ClassHandler for AmtSetupAndConfigurationService {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    fn local_access(&self, stage: LocalStage, op: Operation<'_>) -> bool {
+        stage == LocalStage::Provisioning
+            && (op.is_read()
+                || matches!(
+                    op,
+                    Operation::Invoke("GetUuid" | "CommitChanges" | "SetMEBxPassword")
+                ))
+    }
+
+    fn secret_parameters(&self) -> &'static [&'static str] {
+        &["Password", "MEBxPassword"]
     }
 
     fn is_singleton(&self) -> bool {

@@ -14,7 +14,7 @@
 use amt_device::{BiosClock, Device, PtStatus};
 use time::OffsetDateTime;
 
-use super::method_input::{method_outcome, MethodInput};
+use crate::method_input::{method_outcome, MethodInput};
 use super::{
     ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, Value, SYSTEM_CREATION_CLASS_NAME,
     SYSTEM_NAME,

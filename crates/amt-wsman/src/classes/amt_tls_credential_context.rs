@@ -22,7 +22,7 @@ use amt_device::{Device, PtStatus};
 use super::amt_public_key_certificate::{self as certificate, parse_handle};
 use super::amt_public_key_management_service::certificate_reference;
 use super::amt_tls_protocol_endpoint_collection as collection;
-use super::{ClassHandler, ClassInfo, Instance, Outcome, Reference, Value};
+use super::{ClassHandler, ClassInfo, Instance, Outcome, Reference};
 use crate::envelope::{Body, EndpointReference, Request, Selector, SelectorValue};
 use crate::fault::Fault;
 use crate::CallContext;
@@ -58,16 +58,6 @@ pub fn reference(handle: u32) -> Reference {
     }
 }
 
-trait WithReference {
-    fn with_reference(self, name: &'static str, value: Reference) -> Self;
-}
-
-impl WithReference for Instance {
-    fn with_reference(mut self, name: &'static str, value: Reference) -> Self {
-        self.properties.push((name, Value::Reference(value)));
-        self
-    }
-}
 
 /// The certificate handle an `ElementInContext` EPR names.
 fn certificate_handle(epr: &EndpointReference) -> Option<u32> {

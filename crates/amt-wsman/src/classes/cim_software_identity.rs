@@ -5,6 +5,7 @@
 
 use amt_device::Device;
 
+use crate::access::{LocalStage, Operation};
 use super::{ClassHandler, ClassInfo, Instance};
 use crate::fault::Fault;
 
@@ -25,6 +26,11 @@ impl ClassHandler for CimSoftwareIdentity {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    /// The host agent reads the firmware version at any time.
+    fn local_access(&self, _stage: LocalStage, op: Operation<'_>) -> bool {
+        op.is_read()
     }
 
     fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault> {

@@ -14,7 +14,8 @@
 use amt_device::{ChainStatus, Device, HbsStatus};
 use base64::Engine;
 
-use super::method_input::{return_value, MethodInput};
+use crate::method_input::{return_value, MethodInput};
+use crate::access::{LocalStage, Operation};
 use super::{
     ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_CREATION_CLASS_NAME,
     SYSTEM_NAME,
@@ -37,6 +38,25 @@ impl ClassHandler for IpsHostBasedSetupService {
             resource_uri: RESOURCE_URI,
             declares_common_namespace: true,
         }
+    }
+
+    /// What RPS (through rpc) and rpc-go's local activation call with the
+    /// local account; afterwards only a Get (the control mode).
+    fn local_access(&self, stage: LocalStage, op: Operation<'_>) -> bool {
+        match stage {
+            LocalStage::Provisioning => {
+                op.is_read()
+                    || matches!(
+                        op,
+                        Operation::Invoke("Setup" | "AdminSetup" | "AddNextCertInChain")
+                    )
+            }
+            LocalStage::Provisioned => op == Operation::Get,
+        }
+    }
+
+    fn secret_parameters(&self) -> &'static [&'static str] {
+        &["NetworkAdminPassword", "DigestPassword"]
     }
 
     fn is_singleton(&self) -> bool {

@@ -10,27 +10,66 @@
 
 use amt_device::Device;
 
+use crate::access::{LocalStage, Operation};
 use crate::envelope::{Payload, Request, Selector};
 use crate::fault::Fault;
 use crate::namespaces::action;
 use crate::CallContext;
 
-pub mod amt_authorization_service;
-pub mod amt_general_settings;
-pub mod amt_provisioning_certificate_hash;
-pub mod amt_public_key_certificate;
-pub mod amt_public_key_management_service;
-pub mod amt_public_private_key_pair;
-pub mod amt_setup_and_configuration_service;
-pub mod amt_time_synchronization_service;
-pub mod amt_tls_credential_context;
-pub mod amt_tls_protocol_endpoint_collection;
-pub mod amt_tls_setting_data;
-pub mod cim_concrete_dependency;
-pub mod cim_credential_context;
-pub mod cim_software_identity;
-pub mod ips_host_based_setup_service;
-pub mod method_input;
+/// Every class this firmware answers for, one line each: `module::Handler`.
+/// The line declares the module (src/classes/<module>.rs) and registers its
+/// handler, so a class file cannot exist unregistered, and dispatch, access
+/// rules, journal redaction, the property tests and the coverage table in
+/// docs/wsman.md all read this one list ([`registry`]). Keep it sorted.
+macro_rules! registry {
+    ($($module:ident :: $handler:ident,)*) => {
+        $(pub mod $module;)*
+
+        static REGISTRY: &[&dyn ClassHandler] = &[$(&$module::$handler),*];
+
+        /// The module names, for the test that every file is registered.
+        #[cfg(test)]
+        const MODULES: &[&str] = &[$(stringify!($module)),*];
+    };
+}
+
+registry! {
+    amt_authorization_service::AmtAuthorizationService,
+    amt_general_settings::AmtGeneralSettings,
+    amt_provisioning_certificate_hash::AmtProvisioningCertificateHash,
+    amt_public_key_certificate::AmtPublicKeyCertificate,
+    amt_public_key_management_service::AmtPublicKeyManagementService,
+    amt_public_private_key_pair::AmtPublicPrivateKeyPair,
+    amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
+    amt_time_synchronization_service::AmtTimeSynchronizationService,
+    amt_tls_credential_context::AmtTlsCredentialContext,
+    amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
+    amt_tls_setting_data::AmtTlsSettingData,
+    cim_concrete_dependency::CimConcreteDependency,
+    cim_credential_context::CimCredentialContext,
+    cim_software_identity::CimSoftwareIdentity,
+    ips_host_based_setup_service::IpsHostBasedSetupService,
+}
+
+/// Every registered class, in registry order.
+pub fn registry() -> &'static [&'static dyn ClassHandler] {
+    REGISTRY
+}
+
+/// The handler for a ResourceURI.
+pub fn class_for(resource_uri: &str) -> Option<&'static dyn ClassHandler> {
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|c| c.info().resource_uri == resource_uri)
+}
+
+/// Every element name some class declares secret (journal redaction).
+pub fn secret_parameters() -> impl Iterator<Item = &'static str> {
+    REGISTRY
+        .iter()
+        .flat_map(|c| c.secret_parameters().iter().copied())
+}
 
 /// The keys every AMT `*Service` singleton carries.
 pub const SYSTEM_CREATION_CLASS_NAME: &str = "CIM_ComputerSystem";
@@ -149,14 +188,7 @@ impl Instance {
     }
 }
 
-/// `true`/`false` as AMT writes booleans.
-pub fn bool_text(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
+pub use crate::checks::bool_text;
 
 /// The result of an operation that may change the device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,6 +211,19 @@ pub trait ClassHandler: Sync {
     /// Singletons are addressed without selectors.
     fn is_singleton(&self) -> bool {
         false
+    }
+
+    /// What the local system account `$$OsAdmin` may do here, before and
+    /// after provisioning completes (`admin` may do everything; see
+    /// [`crate::access`]). Nothing, unless the class says otherwise.
+    fn local_access(&self, _stage: LocalStage, _op: Operation<'_>) -> bool {
+        false
+    }
+
+    /// Names of the elements of this class's input (method parameters,
+    /// Put bodies) whose content is secret: the journal masks them.
+    fn secret_parameters(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// Every instance, in the order the firmware enumerates them.
@@ -271,6 +316,38 @@ pub fn select(
 mod tests {
     use super::*;
     use crate::envelope::SelectorValue;
+
+    #[test]
+    fn every_class_file_is_registered() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/classes");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".rs").map(str::to_string))
+            .filter(|n| n != "mod")
+            .collect();
+        files.sort();
+        let mut modules: Vec<&str> = MODULES.to_vec();
+        modules.sort_unstable();
+        assert_eq!(files, modules, "src/classes/*.rs and the registry differ");
+        assert_eq!(MODULES.len(), REGISTRY.len());
+    }
+
+    #[test]
+    fn the_registry_is_consistent() {
+        let mut names = Vec::new();
+        for c in registry() {
+            let info = c.info();
+            assert!(info.resource_uri.ends_with(info.name), "{}", info.name);
+            assert_eq!(class_for(info.resource_uri).map(|h| h.info()), Some(info));
+            names.push(info.name);
+        }
+        let mut sorted = names.clone();
+        sorted.sort_unstable_by_key(|n| n.to_ascii_lowercase());
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "a class is registered twice");
+        assert!(class_for("http://intel.com/wbem/wscim/1/amt-schema/1/AMT_Nope").is_none());
+    }
 
     fn sel(name: &str, value: &str) -> Selector {
         Selector {

@@ -10,7 +10,7 @@
 use amt_device::PtStatus;
 use base64::Engine;
 
-use super::{ClassInfo, MethodOutput, Outcome, Value};
+use crate::classes::{ClassInfo, MethodOutput, Outcome, Value};
 use crate::envelope::Payload;
 use crate::fault::Fault;
 
