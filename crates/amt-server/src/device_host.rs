@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use amt_device::device::{ADMIN_USER, LOCAL_SYSTEM_USER};
-use amt_device::{flash, Device};
+use amt_device::{flash, Device, DeviceEvent, Effects};
 use amt_wsman::{CallContext, WsmanService};
 use rand::Rng;
 use time::OffsetDateTime;
@@ -57,6 +57,9 @@ struct HostState {
     device: Device,
     nonces: NonceTracker,
     wsman: WsmanService,
+    /// Counts changes, so a flash write never replaces a newer image with
+    /// an older one (writes run outside the lock).
+    generation: u64,
 }
 
 impl HostState {
@@ -81,7 +84,20 @@ pub struct DeviceHost {
     lockout: Mutex<Lockout>,
     faults: FaultInjector,
     journal: Journal,
+    /// WS-Man requests take turns, one at a time as on the firmware; the
+    /// turn (not the device lock) is held across the flash write, so
+    /// challenges and digest checks never wait behind the disk.
+    turn: tokio::sync::Mutex<()>,
+    /// The generation last written to flash.
+    written: Mutex<u64>,
+    /// What the device reports happening (provisioned, TLS changed ...),
+    /// for subscribers (WS-Eventing delivery, tests, logs).
+    events: tokio::sync::broadcast::Sender<DeviceEvent>,
 }
+
+/// How many undelivered events a slow subscriber may lag behind before it
+/// misses some (it is told how many).
+pub const EVENT_BACKLOG: usize = 256;
 
 impl std::fmt::Debug for DeviceHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,6 +135,7 @@ impl DeviceHost {
                 device,
                 nonces: nonce_tracker(&limits),
                 wsman: WsmanService::new(),
+                generation: 0,
             }),
             store,
             tls,
@@ -136,6 +153,9 @@ impl DeviceHost {
             lockout: Mutex::new(Lockout::new(LockoutPolicy::from(&limits))),
             faults: FaultInjector::new(),
             journal,
+            turn: tokio::sync::Mutex::new(()),
+            written: Mutex::new(0),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
         };
         host.refresh_tls()?;
         Ok(host)
@@ -174,6 +194,19 @@ impl DeviceHost {
         &self.journal
     }
 
+    /// Events of this device from now on (the seam WS-Eventing delivery
+    /// subscribes to; see docs/architecture.md).
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<DeviceEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, effects: &Effects) {
+        for event in &effects.events {
+            // No subscriber is not an error.
+            let _ = self.events.send(event.clone());
+        }
+    }
+
     /// Restarts the firmware: listeners go down, what the firmware keeps
     /// in RAM (digest nonces, enumeration contexts, the provisioning chain)
     /// is lost, and the listeners come back as flash says.
@@ -205,7 +238,8 @@ impl DeviceHost {
                 amt_device::Entropy(entropy),
                 OffsetDateTime::now_utc(),
             )?;
-            self.persist(&fresh)?;
+            st.generation += 1;
+            self.write_flash(st.generation, &fresh)?;
             self.present(&fresh)?;
             st.device = fresh;
             st.nonces = nonce_tracker(&self.limits);
@@ -228,8 +262,12 @@ impl DeviceHost {
     ) -> Result<R, HostError> {
         let mut st = self.lock();
         let r = f(&mut st.device, OffsetDateTime::now_utc())?;
-        self.persist(&st.device)?;
+        let effects = st.device.take_effects();
+        st.generation += 1;
+        self.write_flash(st.generation, &st.device)?;
         self.present(&st.device)?;
+        drop(st);
+        self.publish(&effects);
         Ok(r)
     }
 
@@ -244,10 +282,18 @@ impl DeviceHost {
         Ok(r)
     }
 
-    fn persist(&self, device: &Device) -> Result<(), FlashStoreError> {
-        if let Some(store) = &self.store {
-            store.write(&flash::encode(device))?;
+    /// Writes generation `generation` of the device to flash, unless a
+    /// newer one is already there (it includes this change).
+    fn write_flash(&self, generation: u64, device: &Device) -> Result<(), FlashStoreError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if generation <= *written {
+            return Ok(());
         }
+        store.write(&flash::encode(device))?;
+        *written = generation;
         Ok(())
     }
 
@@ -409,43 +455,47 @@ impl DeviceHost {
         let parsed = amt_wsman::envelope::Request::parse(body);
         let facts = RequestFacts::of(parsed.as_ref());
         let injected = self.faults.take(&facts.fault_facts());
-        let outcome = match &injected {
+        let (outcome, fault) = match &injected {
             Some(FaultKind::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }
-            Some(FaultKind::DropBeforeResponse) => WsmanOutcome::Drop,
+            Some(FaultKind::DropBeforeResponse) => (WsmanOutcome::Drop, None),
             Some(FaultKind::DropAfterResponse) => {
-                let _ = self
+                let (_, fault) = self
                     .run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await;
-                WsmanOutcome::Drop
+                (WsmanOutcome::Drop, fault)
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {
                 let reply = self
                     .lock()
                     .wsman
                     .injected_fault(body, subcode, reason.as_deref());
-                soap(reply.status, reply.body)
+                let fault = reply
+                    .fault
+                    .as_ref()
+                    .and_then(fault_name)
+                    .or_else(|| Some(subcode.clone()));
+                (soap(reply.status, reply.body), fault)
             }
             Some(FaultKind::ReturnValue { value }) => {
                 let reply = self.lock().wsman.injected_return_value(body, *value);
-                soap(reply.status, reply.body)
+                (soap(reply.status, reply.body), None)
             }
-            Some(FaultKind::Http500) => WsmanOutcome::Reply {
-                status: 500,
-                body: Vec::new(),
-                content_type: "text/html",
-            },
-            Some(FaultKind::Garbage) => WsmanOutcome::Reply {
-                status: 200,
-                body: b"\x00\x13\x37 this is not SOAP \xff\xfe".to_vec(),
-                content_type: SOAP_CONTENT_TYPE,
-            },
+            Some(FaultKind::Http500) => (internal_error(), None),
+            Some(FaultKind::Garbage) => (
+                WsmanOutcome::Reply {
+                    status: 200,
+                    body: b"\x00\x13\x37 this is not SOAP \xff\xfe".to_vec(),
+                    content_type: SOAP_CONTENT_TYPE,
+                },
+                None,
+            ),
             Some(FaultKind::Stall) => {
                 tokio::time::sleep(STALL_LIMIT).await;
-                WsmanOutcome::Drop
+                (WsmanOutcome::Drop, None)
             }
             // Connection-level: not matched per request.
             Some(FaultKind::RefuseTls { .. }) | None => {
@@ -485,7 +535,7 @@ impl DeviceHost {
             selectors: facts.selectors.clone(),
             http_status: status,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            fault: reply.and_then(|b| fault_subcode(&String::from_utf8_lossy(b))),
+            fault,
             injected: injected.as_ref().map(|k| format!("{k:?}")),
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
@@ -493,50 +543,83 @@ impl DeviceHost {
         outcome
     }
 
-    /// The WS-Man engine proper. A change is persisted before the reply;
-    /// if flash cannot be written the change is rolled back and the caller
-    /// gets an internal error, so memory and flash never disagree.
+    /// The WS-Man engine proper, acting on the effects the engine hands
+    /// back: flash written (outside the device lock, on a blocking thread)
+    /// before the reply is released, the TLS face refreshed, the listeners
+    /// reconciled, events published. If flash cannot be written the change
+    /// is rolled back and the caller gets an internal error, so memory and
+    /// flash never disagree. Also returns the fault answered, for the
+    /// journal.
     async fn run_wsman(
         self: &Arc<Self>,
         principal: Principal,
         request: Result<&amt_wsman::envelope::Request, &amt_wsman::fault::Fault>,
         reads_only: bool,
-    ) -> WsmanOutcome {
+    ) -> (WsmanOutcome, Option<String>) {
         let ctx = CallContext {
             now: OffsetDateTime::now_utc(),
             principal,
         };
-        let reply = {
+        let _turn = self.turn.lock().await;
+        let (reply, change) = {
             let mut st = self.lock();
             // A snapshot to roll back to if flash cannot be written; reads
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());
             let HostState { device, wsman, .. } = &mut *st;
             let reply = wsman.handle_parsed(device, request, &ctx);
-            if reply.device_changed {
-                if let Err(e) = self.persist(&st.device) {
-                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
-                    if let Some(before) = before {
-                        st.device = before;
-                    }
-                    return WsmanOutcome::Reply {
-                        status: 500,
-                        body: Vec::new(),
-                        content_type: "text/html",
-                    };
-                }
-                if let Err(e) = self.present(&st.device) {
-                    tracing::error!(error = %e, "cannot present the new TLS configuration");
-                }
-            }
-            reply
+            let change = if reply.effects.persist {
+                st.generation += 1;
+                Some((st.generation, st.device.clone(), before))
+            } else {
+                None
+            };
+            (reply, change)
         };
-        if reply.device_changed {
+        let fault = reply.fault.as_ref().and_then(fault_name);
+        if let Some((generation, snapshot, before)) = change {
+            let host = self.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                host.write_flash(generation, &snapshot).map(|()| snapshot)
+            })
+            .await;
+            let snapshot = match written {
+                Ok(Ok(snapshot)) => snapshot,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
+                    self.roll_back(generation, before);
+                    return (internal_error(), fault);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "flash writer failed; the change is rolled back");
+                    self.roll_back(generation, before);
+                    return (internal_error(), fault);
+                }
+            };
+            // Certificate-store edits (trusted roots for mutual TLS) are
+            // not flagged as TLS changes, so any persisted change refreshes
+            // the face; it rebuilds only what differs.
+            if let Err(e) = self.present(&snapshot) {
+                tracing::error!(error = %e, "cannot present the new TLS configuration");
+            }
+        }
+        if reply.effects.ports_changed {
             if let Err(e) = self.reconcile_listeners().await {
                 tracing::error!(error = %e, "cannot reopen listeners after a change");
             }
         }
-        soap(reply.status, reply.body)
+        self.publish(&reply.effects);
+        (soap(reply.status, reply.body), fault)
+    }
+
+    /// Puts the device back as it was before generation `generation`,
+    /// unless something newer has happened since.
+    fn roll_back(&self, generation: u64, before: Option<Device>) {
+        let mut st = self.lock();
+        if let (true, Some(before)) = (st.generation == generation, before) {
+            st.device = before;
+            st.generation += 1;
+        }
     }
 }
 
@@ -555,9 +638,23 @@ fn soap(status: u16, body: Vec<u8>) -> WsmanOutcome {
     }
 }
 
-/// The WS-Man fault subcode of a reply body, for the journal.
-fn fault_subcode(body: &str) -> Option<String> {
-    let start = body.find("<a:Subcode><a:Value>")? + "<a:Subcode><a:Value>".len();
-    let end = body[start..].find('<')? + start;
-    Some(body[start..end].to_string())
+fn internal_error() -> WsmanOutcome {
+    WsmanOutcome::Reply {
+        status: 500,
+        body: Vec::new(),
+        content_type: "text/html",
+    }
+}
+
+/// The fault's subcode as the reply writes it (`e:AccessDenied`), for the
+/// journal: from the fault the engine answered, not from the reply text.
+fn fault_name(fault: &amt_wsman::fault::Fault) -> Option<String> {
+    use amt_wsman::namespaces as ns;
+    let (uri, local) = fault.subcode()?;
+    let prefix = match uri {
+        ns::ADDRESSING => "b",
+        ns::ENUMERATION => "c",
+        _ => "e",
+    };
+    Some(format!("{prefix}:{local}"))
 }
