@@ -37,6 +37,9 @@ pub struct FleetBenchConfig {
     pub seed: Option<u64>,
     /// Concurrent clients.
     pub clients: usize,
+    /// Devices the first-contact phase starts (`None`: every one); the
+    /// steady phase spreads over these.
+    pub first_contact: Option<u32>,
     /// Authenticated requests of the steady phase, across the fleet.
     pub steady_requests: u64,
     pub user: String,
@@ -51,6 +54,8 @@ pub struct FleetBenchConfig {
 #[derive(Debug, Serialize)]
 pub struct FleetReport {
     pub devices: u32,
+    /// Devices started by the first-contact phase (and loaded after).
+    pub contacted: usize,
     pub clients: usize,
     pub rss_scope: &'static str,
     pub rss_before_kib: Option<u64>,
@@ -261,7 +266,10 @@ pub async fn run_fleet(config: FleetBenchConfig) -> anyhow::Result<FleetReport> 
             .sum::<u64>()
     };
     let tally = Arc::new(Tally::default());
-    let n = devices.len();
+    let all = devices.len();
+    let n = config
+        .first_contact
+        .map_or(all, |c| (c as usize).clamp(1, all));
 
     // First contact: each device once, in order.
     let cpu0 = process_cpu();
@@ -308,6 +316,7 @@ pub async fn run_fleet(config: FleetBenchConfig) -> anyhow::Result<FleetReport> 
         .clone();
     Ok(FleetReport {
         devices: config.count,
+        contacted: n,
         clients: config.clients,
         rss_scope: "this process: the fleet and the clients",
         rss_before_kib,
@@ -322,7 +331,12 @@ pub async fn run_fleet(config: FleetBenchConfig) -> anyhow::Result<FleetReport> 
             .zip(cpu1)
             .map(|(a, b)| (b - a).as_secs_f64() * 1000.0 / n as f64),
         rss_live_kib,
-        rss_per_live_device_kib: per(rss_live_kib, rss_before_kib),
+        rss_per_live_device_kib: match (rss_live_kib, rss_ready_kib) {
+            // Dormant cost of the whole fleet plus the extra of the live ones.
+            (Some(live), Some(ready)) => per(rss_ready_kib, rss_before_kib)
+                .map(|d| d + (live as f64 - ready as f64) / n as f64),
+            _ => None,
+        },
         steady_requests: config.steady_requests,
         steady_s: steady_time.as_secs_f64(),
         steady_handshakes_per_s: steady_handshakes as f64 / secs(steady_time),
@@ -362,8 +376,8 @@ impl std::fmt::Display for FleetReport {
         let opt = |v: Option<f64>, unit: &str| v.map_or("n/a".into(), |v| format!("{v:.2} {unit}"));
         writeln!(
             f,
-            "amt-bench fleet: {} devices, {} clients",
-            self.devices, self.clients
+            "amt-bench fleet: {} devices ({} contacted), {} clients",
+            self.devices, self.contacted, self.clients
         )?;
         writeln!(
             f,
@@ -384,7 +398,7 @@ impl std::fmt::Display for FleetReport {
         )?;
         writeln!(
             f,
-            "  all live: RSS {} ({} per device)",
+            "  contacted devices live: RSS {} ({} per live device)",
             kib(self.rss_live_kib),
             opt(self.rss_per_live_device_kib, "KiB")
         )?;

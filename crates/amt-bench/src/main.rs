@@ -77,6 +77,10 @@ struct Args {
     /// Address of the fleet's first device (device i at +i).
     #[arg(long, default_value = "127.2.0.1", requires = "fleet")]
     fleet_first: std::net::Ipv4Addr,
+    /// Devices the first-contact phase starts (each mints its key); the
+    /// steady phase spreads over them. Default: every device.
+    #[arg(long, requires = "fleet")]
+    first_contact: Option<u32>,
     /// Authenticated requests of the fleet's steady phase.
     #[arg(long, default_value_t = 4000, requires = "fleet")]
     steady_requests: u64,
@@ -157,6 +161,7 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
         first: args.fleet_first,
         seed: args.seed,
         clients: args.clients,
+        first_contact: args.first_contact,
         steady_requests: args.steady_requests,
         user: args.user.clone(),
         password: args

@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use crate::digest::{DigestError, NonceTracker};
 use crate::faults::{FaultInjector, FaultKind, RequestFacts};
 use crate::flash_store::{FlashStore, FlashStoreError};
-use crate::http::Interface;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::ServerLimits;
 use crate::listener::ConnectionSlots;
@@ -24,6 +23,7 @@ use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
+use crate::vocabulary::Interface;
 
 /// Who an authenticated request acts as.
 pub use amt_wsman::Principal;

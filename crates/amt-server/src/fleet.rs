@@ -32,11 +32,9 @@ use tokio::sync::{watch, Notify, Semaphore};
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
 use crate::fleet_control::FleetControl;
-use crate::http::Interface;
-use crate::listener::Transport;
 use crate::listener_set::ListenerAddrs;
-use crate::ports::Ports;
 use crate::scenario::Scenario;
+use crate::vocabulary::{Interface, Ports, Transport};
 use crate::{EmulatorConfig, JournalConfig, RunningEmulator, ServerError, ServerLimits};
 
 /// Ports a device takes in `ports` addressing: 16992 at `base + 10 * i`,
@@ -154,10 +152,7 @@ pub enum FleetError {
     Server(#[from] ServerError),
 }
 
-/// The stable id of the member with global index `index`.
-pub fn device_id(index: u32) -> String {
-    format!("dev-{index:05}")
-}
+pub use crate::vocabulary::device_id;
 
 /// The seed of member `index` in a fleet seeded with `seed`: a fixed mix,
 /// so a seeded fleet is reproducible member by member and a member keeps

@@ -23,6 +23,7 @@ pub mod lockout;
 pub mod ports;
 pub mod scenario;
 pub mod tls;
+pub mod vocabulary;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

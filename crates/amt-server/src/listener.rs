@@ -18,8 +18,9 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::device_host::DeviceHost;
-use crate::http::{serve, Interface};
+use crate::http::serve;
 use crate::limits::{self, ServerLimits};
+use crate::vocabulary::Interface;
 
 /// Default time a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
@@ -29,12 +30,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = limits::DEFAULT_HANDSHAKE_TIMEOUT;
 /// 431 past it. (hyper's read buffer cannot be smaller than 8 KiB.)
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// Plain HTTP or TLS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Plain,
-    Tls,
-}
+pub use crate::vocabulary::Transport;
 
 /// A running accept loop.
 #[derive(Debug)]

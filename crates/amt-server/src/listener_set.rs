@@ -8,9 +8,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::device_host::DeviceHost;
-use crate::http::Interface;
-use crate::listener::{Listener, Transport};
-use crate::ports::{PortPolicy, Ports};
+use crate::listener::Listener;
+use crate::ports::PortPolicy;
+use crate::vocabulary::{Interface, Ports, Transport};
 
 #[derive(Debug, Error)]
 #[error("cannot listen on {addr}: {source}")]
