@@ -384,7 +384,7 @@ impl DeviceHost {
         uri: &str,
         interface: Interface,
     ) -> Result<Principal, DigestError> {
-        let now = std::time::Instant::now();
+        let now = crate::clock::monotonic();
         let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
         if lockout.is_locked(now) {
             return Err(DigestError::LockedOut);
@@ -449,7 +449,7 @@ impl DeviceHost {
         interface: Interface,
         body: &[u8],
     ) -> WsmanOutcome {
-        let started = std::time::Instant::now();
+        let started = crate::clock::monotonic();
         let arrived = OffsetDateTime::now_utc();
         // Parsed once: fault rules, the journal and the engine all read it.
         let parsed = amt_wsman::envelope::Request::parse(body);
@@ -534,7 +534,10 @@ impl DeviceHost {
             action: facts.action.clone(),
             selectors: facts.selectors.clone(),
             http_status: status,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: crate::clock::monotonic()
+                .saturating_duration_since(started)
+                .as_secs_f64()
+                * 1000.0,
             fault,
             injected: injected.as_ref().map(|k| format!("{k:?}")),
             request_body: keep.then(|| text(body)),

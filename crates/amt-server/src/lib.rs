@@ -6,6 +6,7 @@
 //! WS-Man over plain HTTP on 16992 and over TLS on 16993 (plus an offset).
 //! See docs/architecture.md for the path of a connection.
 
+pub mod clock;
 pub mod control;
 pub mod device_host;
 pub mod digest;
