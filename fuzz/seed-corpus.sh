@@ -28,6 +28,10 @@ def read(p):
 # Envelopes: every request fixture, and the firmware's replies (also SOAP).
 for p in requests + responses:
     put("soap_envelope", read(p))
+
+# Recorded replies: what a recording holds.
+for p in responses:
+    put("recorded_replies", read(p))
 for p in requests:
     body = read(p)
     put("wsman_service", body)

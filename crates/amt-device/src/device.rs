@@ -386,6 +386,7 @@ impl Device {
     pub fn unprovision(&mut self, now: OffsetDateTime) -> Result<(), DeviceError> {
         self.note_tls_changed();
         self.note_event(crate::DeviceEvent::Unprovisioned);
+        self.log_event(now, crate::message_log::LogEvent::Unprovisioned);
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;

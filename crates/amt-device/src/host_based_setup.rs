@@ -147,6 +147,7 @@ impl Device {
             return HbsStatus::INTERNAL_ERROR;
         }
         self.complete_provisioning(ControlMode::Client, ha1);
+        self.log_event(now, crate::message_log::LogEvent::Provisioned);
         HbsStatus::SUCCESS
     }
 
@@ -289,6 +290,7 @@ impl Device {
             return HbsStatus::INTERNAL_ERROR;
         }
         self.complete_provisioning(ControlMode::Admin, ha1);
+        self.log_event(now, crate::message_log::LogEvent::Provisioned);
         HbsStatus::SUCCESS
     }
 

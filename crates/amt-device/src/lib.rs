@@ -61,7 +61,12 @@ pub use clock::BiosClock;
 pub use device::{Device, DeviceConfig, Entropy};
 pub use effects::{DeviceEvent, Effects};
 pub use error::DeviceError;
+pub use host::{
+    Alarm, AlarmError, BootRecord, BootSettings, BootSource, BootTarget, HostMachine, PowerAction,
+    PowerChangeError, PowerState,
+};
 pub use host_based_setup::{ChainStatus, HbsStatus};
+pub use message_log::{LogEvent, LogRecord, MessageLog};
 pub use profile::{FirmwareProfile, FirmwareVersion};
 pub use provisioning::{ControlMode, ProvisioningState};
 pub use provisioning_hashes::{HashType, ProvisioningCertificateHash};

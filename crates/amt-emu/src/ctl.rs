@@ -42,6 +42,12 @@ enum CtlCommand {
     Unprovision,
     /// Replace the device with a brand-new one.
     FactoryReset,
+    /// The machine behind the firmware: power button, plug, power state,
+    /// what the host booted into, the event log, device time.
+    Machine {
+        #[command(subcommand)]
+        command: MachineCommand,
+    },
     /// MEBx actions.
     Mebx {
         #[command(subcommand)]
@@ -87,6 +93,24 @@ enum MebxCommand {
     },
     /// Set the PKI DNS suffix (no argument clears it).
     PkiDnsSuffix { suffix: Option<String> },
+}
+
+#[derive(Subcommand, Debug)]
+enum MachineCommand {
+    /// Power state, last boot, pending boot options, alarms, device time.
+    Show,
+    /// Press the power button (short: on, or ask the OS to shut down).
+    PowerButton {
+        /// Hold it for four seconds: forces a running host off.
+        #[arg(long)]
+        long: bool,
+    },
+    /// Pull the plug: the host loses power; the firmware restarts.
+    PullPlug,
+    /// The event log (AMT_MessageLog records), decoded.
+    EventLog,
+    /// Move the device clock forward; alarms due fire.
+    AdvanceClock { seconds: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -166,6 +190,21 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "PUT",
                 "/api/mebx/pki-dns-suffix".into(),
                 Some(json!({ "suffix": suffix })),
+            ),
+        },
+        CtlCommand::Machine { command } => match command {
+            MachineCommand::Show => ("GET", "/api/machine".into(), None),
+            MachineCommand::PowerButton { long } => (
+                "POST",
+                "/api/machine/power-button".into(),
+                Some(json!({ "long": long })),
+            ),
+            MachineCommand::PullPlug => ("POST", "/api/machine/pull-plug".into(), None),
+            MachineCommand::EventLog => ("GET", "/api/machine/event-log".into(), None),
+            MachineCommand::AdvanceClock { seconds } => (
+                "POST",
+                "/api/machine/advance-clock".into(),
+                Some(json!({ "seconds": seconds })),
             ),
         },
         CtlCommand::Faults { command } => match command {

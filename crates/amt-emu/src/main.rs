@@ -12,6 +12,7 @@ use amt_server::{
 
 mod ctl;
 mod fleet;
+mod record;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
@@ -45,6 +46,11 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// What the host OS sees over HECI, through the control API.
     Host(ctl::HostArgs),
+    /// Record a real device: a proxy consoles point at, or a sweep
+    /// (docs/recording.md).
+    Record(record::RecordArgs),
+    /// Compare the emulator's replies with a device's or a recording's.
+    Compare(record::CompareArgs),
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +109,10 @@ struct ServeArgs {
     /// '{"operation":"CommitChanges","kind":"drop_after_response","times":1}'.
     #[arg(long = "fault", value_parser = parse_fault)]
     faults: Vec<FaultRule>,
+    /// Answer the classes the emulator does not model from this recording
+    /// (made with `amt-emu record`); modelled classes stay the model's.
+    #[arg(long)]
+    replay: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,6 +160,14 @@ fn main() -> Result<()> {
         } => state_show(state_dir),
         Command::Ctl(args) => ctl::run_ctl(args),
         Command::Host(args) => ctl::run_host(args),
+        Command::Record(args) => {
+            init_logging();
+            record::run_record(args)
+        }
+        Command::Compare(args) => {
+            init_logging();
+            record::run_compare(args)
+        }
     }
 }
 
@@ -209,6 +227,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         },
         faults: args.faults,
         scenario: None,
+        replay: match &args.replay {
+            Some(dir) => Some(std::sync::Arc::new(record::load_replay(dir)?)),
+            None => None,
+        },
     };
     if let Some(path) = &args.scenario {
         let scenario = Scenario::load(path)?;

@@ -8,11 +8,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use support::{run, CLIENT_TIMEOUT};
 
@@ -100,58 +97,6 @@ fn env_settings(dockerfile: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A child killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary with `args` and waits for "device ready".
-fn start(args: &[String], env: &[(String, String)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amt-emu");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut log = String::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => {
-                log.push_str(&line);
-                log.push('\n');
-                if line.contains("device ready") {
-                    std::thread::spawn(move || while rx.recv().is_ok() {});
-                    return server;
-                }
-            }
-            Err(_) => {
-                if let Ok(Some(status)) = server.0.try_wait() {
-                    panic!("amt-emu exited early ({status}):\n{log}");
-                }
-            }
-        }
-    }
-    panic!("amt-emu not ready after 60 s:\n{log}");
-}
-
 #[test]
 fn the_image_entry_point_serves_tls_with_state_on_the_volume() {
     let dockerfile = std::fs::read_to_string(repo().join("deploy/Dockerfile")).expect("read");
@@ -188,7 +133,7 @@ fn the_image_entry_point_serves_tls_with_state_on_the_volume() {
             }
         })
         .collect();
-    let _server = start(&args, &env);
+    let _server = support::Process::start(&args, &env, "device ready");
     let mut s_client = Command::new("openssl");
     s_client.args(["s_client", "-connect", "127.0.0.1:29893", "-brief"]);
     let out = run(s_client, CLIENT_TIMEOUT);

@@ -28,6 +28,8 @@ use tokio::task::JoinHandle;
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
 
+mod machine;
+
 /// Default control port: 16990 plus the port offset.
 pub const CONTROL_PORT: u16 = 16990;
 /// The OpenAPI description, kept in docs/.
@@ -303,6 +305,7 @@ async fn route(
             host.journal().clear();
             Ok(ok(json!({})))
         }
+        (m, ["api", "machine", rest @ ..]) => machine::route(m, rest, body, host).await,
         _ => Err(error(
             StatusCode::NOT_FOUND,
             format!("no route for {method} {path}"),

@@ -25,6 +25,8 @@ use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
 use crate::vocabulary::Interface;
 
+pub mod machine;
+
 /// Who an authenticated request acts as.
 pub use amt_wsman::Principal;
 
@@ -60,12 +62,21 @@ struct HostState {
     /// Counts changes, so a flash write never replaces a newer image with
     /// an older one (writes run outside the lock).
     generation: u64,
+    /// Recorded replies for unmodelled classes, kept across resets.
+    replay: Option<Arc<amt_wsman::replay::Replay>>,
 }
 
 impl HostState {
+    fn new_wsman(replay: &Option<Arc<amt_wsman::replay::Replay>>) -> WsmanService {
+        match replay {
+            Some(r) => WsmanService::new().with_replay(r.clone()),
+            None => WsmanService::new(),
+        }
+    }
+
     /// Drops per-session protocol state (enumeration contexts).
     fn reset_volatile(&mut self) {
-        self.wsman = WsmanService::new();
+        self.wsman = HostState::new_wsman(&self.replay);
     }
 }
 
@@ -127,6 +138,7 @@ impl DeviceHost {
         listeners: Vec<ListenerSet>,
         limits: ServerLimits,
         journal: Journal,
+        replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
         let tls = TlsFace::new()?;
         let server_header = device.profile().server_header();
@@ -134,8 +146,9 @@ impl DeviceHost {
             state: Mutex::new(HostState {
                 device,
                 nonces: nonce_tracker(&limits),
-                wsman: WsmanService::new(),
+                wsman: HostState::new_wsman(&replay),
                 generation: 0,
+                replay,
             }),
             store,
             tls,
@@ -510,6 +523,13 @@ impl DeviceHost {
             WsmanOutcome::Reply { status, body, .. } => (*status, Some(body.as_slice())),
             WsmanOutcome::Drop => (0, None),
         };
+        // The engine answers a class it lacks from the recording, if any.
+        let replayed = injected.is_none()
+            && fault.is_none()
+            && facts.resource_uri.as_deref().is_some_and(|uri| {
+                amt_wsman::classes::class_for(uri).is_none()
+                    && self.lock().replay.as_ref().is_some_and(|r| r.covers(uri))
+            });
         // Bodies are copied for the journal only when it keeps them.
         let keep = self.journal.keeps_bodies();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -542,6 +562,7 @@ impl DeviceHost {
             injected: injected.as_ref().map(|k| format!("{k:?}")),
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
+            answered_by: replayed.then(|| "recording".to_string()),
         });
         outcome
     }
@@ -566,6 +587,7 @@ impl DeviceHost {
         let _turn = self.turn.lock().await;
         let (reply, change) = {
             let mut st = self.lock();
+            self.tick_device(&mut st, ctx.now);
             // A snapshot to roll back to if flash cannot be written; reads
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());

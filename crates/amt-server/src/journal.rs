@@ -34,6 +34,10 @@ pub struct JournalEntry {
     pub injected: Option<String>,
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+    /// `recording` when a recorded reply answered (`serve --replay`: a
+    /// class the model lacks); absent when the model did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
 }
 
 /// The journal of one device.
@@ -143,6 +147,7 @@ mod tests {
                 injected: None,
                 request_body: Some("<Password>x</Password>".into()),
                 response_body: None,
+                answered_by: None,
             });
         }
         let e = j.entries(0);

@@ -80,6 +80,9 @@ pub struct EmulatorConfig {
     pub faults: Vec<FaultRule>,
     /// A scenario that shapes a new device (see [`scenario::Scenario`]).
     pub scenario: Option<scenario::Scenario>,
+    /// Recorded replies for the classes the model lacks
+    /// (`amt-emu serve --replay DIR`; docs/recording.md).
+    pub replay: Option<Arc<amt_wsman::replay::Replay>>,
 }
 
 /// Where the local interface listens.
@@ -126,6 +129,7 @@ impl Default for EmulatorConfig {
             journal: JournalConfig::default(),
             faults: Vec::new(),
             scenario: None,
+            replay: None,
         }
     }
 }
@@ -281,6 +285,7 @@ impl Emulator {
             listeners,
             config.limits,
             journal,
+            config.replay.clone(),
         )?);
         for rule in config.faults.iter().cloned() {
             host.faults().add(rule);
@@ -305,6 +310,7 @@ impl Emulator {
             })?;
         }
         host.reconcile_listeners().await?;
+        device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,
             Some(port) => {
@@ -439,6 +445,12 @@ impl EmulatorConfig {
 
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Answers the classes the model lacks from a recording.
+    pub fn replay(mut self, replay: amt_wsman::replay::Replay) -> Self {
+        self.replay = Some(Arc::new(replay));
         self
     }
 

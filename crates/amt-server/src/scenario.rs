@@ -65,6 +65,9 @@ pub struct DeviceSpec {
     /// PEM certificates added as trusted roots.
     #[serde(default)]
     pub trusted_root_certificates: Vec<String>,
+    /// The host's power state: `on` (default), `sleep`, `hibernate`,
+    /// `soft-off` or `mechanical-off`.
+    pub host_power: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -103,6 +106,7 @@ impl Scenario {
         for h in &s.device.custom_hashes {
             parse_hash(h)?;
         }
+        s.host_power()?;
         Ok(s)
     }
 
@@ -137,6 +141,20 @@ impl Scenario {
                 "control_mode {other:?}: expected none, client or admin"
             )),
         }
+    }
+
+    fn host_power(&self) -> Result<Option<amt_device::PowerState>, String> {
+        self.device
+            .host_power
+            .as_deref()
+            .map(|p| {
+                amt_device::PowerState::from_name(p).ok_or_else(|| {
+                    format!(
+                        "host_power {p:?}: expected on, sleep, hibernate, soft-off or mechanical-off"
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// Puts the scenario's start-up options into `config`, where the
@@ -197,6 +215,9 @@ impl Scenario {
             device
                 .set_mebx_password(pw)
                 .map_err(|s| format!("mebx_password: {s}"))?;
+        }
+        if let Some(state) = self.host_power()? {
+            device.set_initial_power_state(state);
         }
         let mode = self.control_mode()?;
         if let (true, Some(pw)) = (mode != ControlMode::None, &d.admin_password) {

@@ -50,6 +50,7 @@ const PUT_CLASSES: &[&str] = &[
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",
+    "AMT_BootSettingData",
 ];
 
 fn handler(uri: &str) -> &'static dyn ClassHandler {
@@ -493,6 +494,90 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    Host(HostOp),
+}
+
+/// Changes to the host machine (power, boot options, alarms, the log).
+#[derive(Clone, Debug)]
+enum HostOp {
+    Power(u32),
+    Button(bool),
+    PullPlug,
+    BootOptions(u32, u8),
+    BootSource(Option<usize>),
+    BootNext,
+    Alarm(String, i64, i64, bool),
+    Tick(i64),
+    ClearLog,
+}
+
+fn host_op() -> impl Strategy<Value = HostOp> {
+    prop_oneof![
+        3 => prop::sample::select(vec![2u32, 4, 5, 7, 8, 10, 11, 12, 14, 3, 99])
+            .prop_map(HostOp::Power),
+        1 => any::<bool>().prop_map(HostOp::Button),
+        1 => Just(HostOp::PullPlug),
+        2 => (any::<u32>(), 0u8..2).prop_map(|(bits, ider)| HostOp::BootOptions(bits, ider)),
+        1 => proptest::option::of(0usize..4).prop_map(HostOp::BootSource),
+        1 => Just(HostOp::BootNext),
+        2 => (hostile_trimmed(), 1i64..100_000, 0i64..3, any::<bool>())
+            .prop_map(|(n, at, every, del)| HostOp::Alarm(n, at, every * 3600, del)),
+        1 => (0i64..200_000).prop_map(HostOp::Tick),
+        1 => Just(HostOp::ClearLog),
+    ]
+}
+
+fn apply_host_op(device: &mut Device, op: &HostOp) {
+    let t = |s: i64| NOW + time::Duration::seconds(s);
+    match op {
+        HostOp::Power(code) => {
+            let _ = device.request_power_state_change(*code, NOW);
+        }
+        HostOp::Button(long) => device.press_power_button(*long, NOW),
+        HostOp::PullPlug => device.pull_plug(NOW),
+        HostOp::BootOptions(bits, ider) => {
+            let b = |i: u32| bits & (1 << i) != 0;
+            device.set_boot_settings(amt_device::BootSettings {
+                bios_pause: b(0),
+                bios_setup: b(1),
+                boot_media_index: (bits >> 20) as u8 & 3,
+                configuration_data_reset: b(2),
+                enforce_secure_boot: b(3),
+                firmware_verbosity: (bits >> 24) as u8 & 3,
+                forced_progress_events: b(4),
+                ider_boot_device: *ider,
+                lock_keyboard: b(5),
+                lock_power_button: b(6),
+                lock_reset_button: b(7),
+                lock_sleep_button: b(8),
+                reflash_bios: b(9),
+                secure_erase: b(10),
+                use_ider: b(11),
+                use_safe_mode: b(12),
+                use_sol: b(13),
+                user_password_bypass: b(14),
+            });
+        }
+        HostOp::BootSource(i) => {
+            device.change_boot_order(i.map(|i| amt_device::BootSource::ALL[i]));
+        }
+        HostOp::BootNext => device.set_boot_config_next(),
+        HostOp::Alarm(name, at, every, delete) => {
+            let _ = device.add_alarm(
+                amt_device::Alarm {
+                    instance_id: name.clone(),
+                    element_name: name.clone(),
+                    start_time: t(*at).unix_timestamp(),
+                    interval: *every,
+                    delete_on_completion: *delete,
+                    fired: false,
+                },
+                NOW,
+            );
+        }
+        HostOp::Tick(s) => device.tick(t(*s)),
+        HostOp::ClearLog => device.clear_message_log(NOW),
+    }
 }
 
 /// Text full of XML specials, non-ASCII and whitespace (kept verbatim).
@@ -534,6 +619,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        4 => host_op().prop_map(Op::Host),
     ]
 }
 
@@ -616,6 +702,7 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::DhcpDnsSuffix(s) => device.set_dhcp_dns_suffix(s.clone()),
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
+            Op::Host(op) => apply_host_op(&mut device, op),
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");

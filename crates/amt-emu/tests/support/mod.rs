@@ -51,10 +51,19 @@ impl Emu {
     /// elsewhere on the machine can hold one for a moment: a start that
     /// fails with "Address already in use" is retried a few times.
     pub fn start(offset: u16, extra: &[&str]) -> Emu {
+        Emu::start_with(offset, extra, false)
+    }
+
+    /// [`Emu::start`] with the control API on 16990 + OFFSET.
+    pub fn start_with_control_api(offset: u16, extra: &[&str]) -> Emu {
+        Emu::start_with(offset, extra, true)
+    }
+
+    fn start_with(offset: u16, extra: &[&str], control_api: bool) -> Emu {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Emu::try_start(offset, extra) {
+            match Emu::try_start(offset, extra, control_api) {
                 Ok(emu) => return emu,
                 Err(log) if attempt < 5 && log.contains("Address already in use") => {
                     std::thread::sleep(Duration::from_millis(500));
@@ -64,14 +73,15 @@ impl Emu {
         }
     }
 
-    fn try_start(offset: u16, extra: &[&str]) -> Result<Emu, String> {
+    fn try_start(offset: u16, extra: &[&str], control_api: bool) -> Result<Emu, String> {
         let state = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
             .arg("serve")
             .arg("--state-dir")
             .arg(state.path().join("state"))
             .args(["--port-offset", &offset.to_string()])
-            .args(["--admin-password", PASSWORD, "--no-control-api"])
+            .args(["--admin-password", PASSWORD])
+            .args((!control_api).then_some("--no-control-api"))
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -390,3 +400,80 @@ pub const ENUMERATION: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration
 pub const AMT_SCHEMA: &str = "http://intel.com/wbem/wscim/1/amt-schema/1";
 pub const IPS_SCHEMA: &str = "http://intel.com/wbem/wscim/1/ips-schema/1";
 pub const CIM_SCHEMA: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2";
+
+/// Any `amt-emu` command line that runs until killed (serve, record,
+/// fleet); the child is killed when this is dropped.
+pub struct Process {
+    child: Child,
+    /// Everything it wrote on stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// Starts `amt-emu ARGS` with `env` and waits (60 s at most) for a
+    /// stderr line containing `ready`.
+    pub fn start(args: &[String], env: &[(String, String)], ready: &str) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start amt-emu");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&strip_ansi(&line));
+                    l.push('\n');
+                }
+                let _ = tx.send(line);
+            }
+        });
+        let mut process = Process { child, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) if line.contains(ready) => {
+                    std::thread::spawn(move || while rx.recv().is_ok() {});
+                    return process;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    if let Ok(Some(status)) = process.child.try_wait() {
+                        panic!(
+                            "amt-emu {args:?} exited early ({status}):\n{}",
+                            process.log_text()
+                        );
+                    }
+                }
+            }
+        }
+        panic!(
+            "amt-emu {args:?} not ready after 60 s:\n{}",
+            process.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// `args` as owned strings.
+pub fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}

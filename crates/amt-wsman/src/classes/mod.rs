@@ -34,21 +34,35 @@ macro_rules! registry {
 }
 
 registry! {
+    amt_alarm_clock_service::AmtAlarmClockService,
     amt_authorization_service::AmtAuthorizationService,
+    amt_boot_capabilities::AmtBootCapabilities,
+    amt_boot_setting_data::AmtBootSettingData,
     amt_general_settings::AmtGeneralSettings,
+    amt_message_log::AmtMessageLog,
     amt_provisioning_certificate_hash::AmtProvisioningCertificateHash,
     amt_public_key_certificate::AmtPublicKeyCertificate,
     amt_public_key_management_service::AmtPublicKeyManagementService,
     amt_public_private_key_pair::AmtPublicPrivateKeyPair,
     amt_setup_and_configuration_service::AmtSetupAndConfigurationService,
+    amt_system_power_scheme::AmtSystemPowerScheme,
     amt_time_synchronization_service::AmtTimeSynchronizationService,
     amt_tls_credential_context::AmtTlsCredentialContext,
     amt_tls_protocol_endpoint_collection::AmtTlsProtocolEndpointCollection,
     amt_tls_setting_data::AmtTlsSettingData,
+    cim_associated_power_management_service::CimAssociatedPowerManagementService,
+    cim_boot_config_setting::CimBootConfigSetting,
+    cim_boot_service::CimBootService,
+    cim_boot_source_setting::CimBootSourceSetting,
     cim_concrete_dependency::CimConcreteDependency,
     cim_credential_context::CimCredentialContext,
+    cim_power_management_capabilities::CimPowerManagementCapabilities,
+    cim_power_management_service::CimPowerManagementService,
+    cim_service_available_to_element::CimServiceAvailableToElement,
     cim_software_identity::CimSoftwareIdentity,
+    ips_alarm_clock_occurrence::IpsAlarmClockOccurrence,
     ips_host_based_setup_service::IpsHostBasedSetupService,
+    ips_power_management_service::IpsPowerManagementService,
 }
 
 /// Every registered class, in registry order.
