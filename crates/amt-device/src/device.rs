@@ -398,10 +398,13 @@ impl Device {
         };
         self.host_name.clear();
         self.domain_name.clear();
+        self.network.reset_to_factory();
         self.rng.0.fill_bytes(&mut self.configuration_nonce);
         self.certs.clear();
         self.hashes.reset();
         self.chain = ProvisioningChain::default();
+        self.reset_user_consent();
+        self.reset_redirection();
         self.local_system_password = self.new_local_system_password();
         if self.profile.mints_self_signed_certificate() {
             self.mint_self_signed_certificate(now)?;
@@ -488,6 +491,7 @@ impl Device {
     /// provisioning chain being added); flash is kept.
     pub fn power_cycle(&mut self) {
         self.chain = ProvisioningChain::default();
+        self.user_consent.session = Default::default();
     }
 
     /// The device as a user may see it: everything but private keys.

@@ -576,6 +576,8 @@ impl Device {
     /// the host up when it is not running. The driver calls this on
     /// requests and on a timer.
     pub fn tick(&mut self, now: OffsetDateTime) {
+        // User consent times out on the same passing time.
+        self.expire_user_consent(now);
         let t = device_seconds(self, now);
         let mut due = Vec::new();
         for alarm in &mut self.host.alarms {

@@ -25,6 +25,7 @@ impl PtStatus {
     pub const CERT_KEY_NOT_MATCH: PtStatus = PtStatus(2064);
     pub const UNSUPPORTED: PtStatus = PtStatus(2066);
     pub const NOT_FOUND: PtStatus = PtStatus(2068);
+    pub const USER_CONSENT_REQUIRED: PtStatus = PtStatus(2081);
 
     pub fn code(self) -> u32 {
         self.0
@@ -49,6 +50,7 @@ impl PtStatus {
             2064 => "CERT_KEY_NOT_MATCH",
             2066 => "UNSUPPORTED",
             2068 => "NOT_FOUND",
+            2081 => "USER_CONSENT_REQUIRED",
             _ => "UNKNOWN",
         }
     }

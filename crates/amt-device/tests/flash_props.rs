@@ -10,6 +10,7 @@
 use std::sync::LazyLock;
 
 use amt_device::flash;
+use amt_device::hardware::{BatterySpec, HardwareSpec, MemorySpec, PackageSpec};
 use amt_device::public_key_management::SIGNING_SHA256_RSA;
 use amt_device::{
     BiosClock, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, FirmwareVersion,
@@ -69,6 +70,9 @@ enum Op {
     DeleteKey(usize),
     DeleteCertificate(usize),
     RetireSelfSigned,
+    /// Hardware overrides: a chassis model, a DIMM list of some length
+    /// with this part number, a battery or not.
+    Hardware(Option<String>, Option<(usize, String)>, bool),
 }
 
 fn text() -> impl Strategy<Value = String> {
@@ -116,6 +120,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::DeleteKey),
         1 => any::<usize>().prop_map(Op::DeleteCertificate),
         1 => Just(Op::RetireSelfSigned),
+        1 => (
+            proptest::option::of(text()),
+            proptest::option::of((0usize..4, text())),
+            any::<bool>()
+        )
+            .prop_map(|(m, dimms, b)| Op::Hardware(m, dimms, b)),
     ]
 }
 
@@ -245,6 +255,23 @@ fn apply(d: &mut Device, op: &Op, keygens: &mut u32) {
         Op::RetireSelfSigned => {
             d.retire_self_signed_if_key_reused();
         }
+        Op::Hardware(model, dimms, battery) => d.set_hardware(HardwareSpec {
+            chassis: model.as_ref().map(|m| PackageSpec {
+                model: Some(m.clone()),
+                ..PackageSpec::default()
+            }),
+            memory: dimms.as_ref().map(|(n, part)| {
+                vec![
+                    MemorySpec {
+                        part_number: Some(part.clone()),
+                        ..MemorySpec::default()
+                    };
+                    *n
+                ]
+            }),
+            battery: battery.then(BatterySpec::default),
+            ..HardwareSpec::default()
+        }),
     }
 }
 
@@ -271,6 +298,7 @@ proptest! {
             let loaded = flash::decode(&image, Entropy::from_seed(entropy))
                 .unwrap_or_else(|e| panic!("after {op:?}: image does not load: {e}"));
             let again = flash::encode(&loaded);
+            prop_assert_eq!(loaded.hardware(), device.hardware());
             prop_assert!(
                 image == again,
                 "after {:?}: re-encoded image differs:\n{}\n---\n{}",

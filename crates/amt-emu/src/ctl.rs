@@ -53,6 +53,11 @@ enum CtlCommand {
         #[command(subcommand)]
         command: MebxCommand,
     },
+    /// The emulated network (the LAN and the settings the device holds).
+    Network {
+        #[command(subcommand)]
+        command: NetworkCommand,
+    },
     /// Fault injection rules.
     Faults {
         #[command(subcommand)]
@@ -66,6 +71,12 @@ enum CtlCommand {
         /// Clear the journal instead of reading it.
         #[arg(long)]
         clear: bool,
+    },
+    /// User consent: state and policy, or (--code) the six-digit code the
+    /// host's screen shows after StartOptIn.
+    Consent {
+        #[arg(long)]
+        code: bool,
     },
 }
 
@@ -111,6 +122,17 @@ enum MachineCommand {
     EventLog,
     /// Move the device clock forward; alarms due fire.
     AdvanceClock { seconds: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+enum NetworkCommand {
+    /// The LAN and every network setting the device holds.
+    Show,
+    /// Change the LAN only, as JSON, e.g. '{"dhcp_server":false,"wifi":true}'.
+    Lan { lan: String },
+    /// Replace the whole network, as JSON (the scenario's [device.network],
+    /// with the LAN under "lan").
+    Set { network: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +229,18 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 Some(json!({ "seconds": seconds })),
             ),
         },
+        CtlCommand::Network { command } => match command {
+            NetworkCommand::Show => ("GET", "/api/network".into(), None),
+            NetworkCommand::Lan { lan } => {
+                let v: Value = serde_json::from_str(&lan).context("the LAN must be JSON")?;
+                ("PUT", "/api/network/lan".into(), Some(v))
+            }
+            NetworkCommand::Set { network } => {
+                let v: Value =
+                    serde_json::from_str(&network).context("the network must be JSON")?;
+                ("PUT", "/api/network".into(), Some(v))
+            }
+        },
         CtlCommand::Faults { command } => match command {
             FaultsCommand::List => ("GET", "/api/faults".into(), None),
             FaultsCommand::Add { rule } => {
@@ -222,6 +256,14 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
             } else {
                 ("GET", format!("/api/journal?after={after}"), None)
             }
+        }
+        CtlCommand::Consent { code } => {
+            let path = if code {
+                "/api/consent/code"
+            } else {
+                "/api/consent"
+            };
+            ("GET", path.into(), None)
         }
     };
     call(t, method, &path, body)

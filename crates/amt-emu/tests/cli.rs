@@ -225,6 +225,21 @@ fn ctl_and_host_verbs_drive_a_running_device() {
     assert!(ok);
     let (ok, rules) = run(&["ctl", "faults", "list"]);
     assert!(ok && rules.contains("delay"));
+    let (ok, network) = run(&[
+        "ctl",
+        "network",
+        "lan",
+        r#"{"wifi":true,"dhcp_server":false}"#,
+    ]);
+    assert!(ok, "{network}");
+    let network: serde_json::Value = serde_json::from_str(&network).unwrap();
+    assert_eq!(network["environment"]["wifi"], true);
+    let (ok, network) = run(&["ctl", "network", "show"]);
+    assert!(ok, "{network}");
+    let network: serde_json::Value = serde_json::from_str(&network).unwrap();
+    assert_eq!(network["environment"]["dhcp_server"], false);
+    let (refused, _) = run(&["ctl", "network", "lan", r#"{"ip_address":"nope"}"#]);
+    assert!(!refused, "an invalid LAN is a failing exit status");
     let (refused, _) = run(&["ctl", "mebx", "password", "weak"]);
     assert!(!refused, "a refusal is a failing exit status");
     let status = interrupt_and_wait(child);

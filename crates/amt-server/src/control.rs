@@ -187,6 +187,9 @@ async fn route(
     host: &Arc<DeviceHost>,
 ) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some((s, v)) = crate::control_network::route(method, &segments, body, host).await {
+        return Reply(s, v);
+    }
     let result = match (method, segments.as_slice()) {
         (&Method::GET, ["api", "device"]) => Ok(ok(device_json(host))),
         (&Method::PUT, ["api", "device", "bios-clock"]) => set_clock(host, body).await,
@@ -277,6 +280,10 @@ async fn route(
             .await
             .map(|_| ok(json!({ "status": 0 })))
             .map_err(internal),
+        (_, ["api", "consent", rest @ ..]) => {
+            let (status, value) = crate::control_consent::route(method, rest, host);
+            Ok(Reply(status, value))
+        }
         (&Method::GET, ["api", "faults"]) => Ok(ok(json!(host.faults().rules()))),
         (&Method::POST, ["api", "faults"]) => match parse::<FaultRule>(body) {
             Err(r) => Err(r),

@@ -8,6 +8,8 @@
 
 pub mod clock;
 pub mod control;
+mod control_consent;
+pub mod control_network;
 pub mod device_host;
 pub mod digest;
 pub mod faults;

@@ -36,6 +36,9 @@ pub struct Scenario {
     pub device: DeviceSpec,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
+    /// The `[hardware]` table: overrides of the default machine.
+    #[serde(default)]
+    pub hardware: amt_device::hardware::HardwareSpec,
 }
 
 /// The device part of a scenario. Everything is optional; what is left out
@@ -60,6 +63,8 @@ pub struct DeviceSpec {
     pub domain_name: Option<String>,
     #[serde(default)]
     pub network_access: Option<bool>,
+    /// The LAN and the network settings held (docs/testing-with-amt-emu.md).
+    pub network: Option<amt_device::network::NetworkSpec>,
     #[serde(default)]
     pub custom_hashes: Vec<CustomHash>,
     /// PEM certificates added as trusted roots.
@@ -107,6 +112,12 @@ impl Scenario {
             parse_hash(h)?;
         }
         s.host_power()?;
+        s.hardware.validate().map_err(|e| e.to_string())?;
+        if let Some(network) = &s.device.network {
+            amt_device::network::Network::default()
+                .apply_spec(network)
+                .map_err(|e| format!("network: {e}"))?;
+        }
         Ok(s)
     }
 
@@ -177,6 +188,7 @@ impl Scenario {
     /// Shapes a brand-new device as the scenario describes.
     pub fn setup_new_device(&self, device: &mut Device) -> Result<(), String> {
         let d = &self.device;
+        device.set_hardware(self.hardware.clone());
         if let Some(realm) = &d.digest_realm {
             device.set_digest_realm(realm).map_err(|_| {
                 format!("digest_realm {realm:?} must be Digest: and 32 upper-case hex digits")
@@ -196,6 +208,11 @@ impl Scenario {
         }
         if let Some(enabled) = d.network_access {
             device.set_network_access(enabled);
+        }
+        if let Some(network) = &d.network {
+            device
+                .set_network(network)
+                .map_err(|e| format!("network: {e}"))?;
         }
         for h in &d.custom_hashes {
             let (ty, bytes) = parse_hash(h)?;
@@ -301,6 +318,11 @@ times = 1
             (
                 "[[device.custom_hashes]]\nhash = \"00\"\ndescription = \"x\"",
                 "bytes",
+            ),
+            ("[hardware.chassis]\ncolour = \"red\"", "colour"),
+            (
+                "[hardware.bios]\nrelease_date = \"May 2023\"",
+                "release_date",
             ),
         ] {
             let e = Scenario::parse(text).unwrap_err();

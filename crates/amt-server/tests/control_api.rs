@@ -262,7 +262,12 @@ async fn every_shipped_scenario_starts() {
             .configure(&mut config)
             .unwrap();
         let emu = start(config).await;
-        assert!(emu.tls_addr().is_some(), "{}", path.display());
+        // AMT 15 boards listen on plain 16992 only until TLS is configured.
+        assert!(
+            emu.tls_addr().is_some() || emu.http_addr().is_some(),
+            "{}",
+            path.display()
+        );
         emu.shutdown().await;
         count += 1;
     }
@@ -397,4 +402,80 @@ async fn lms_tls_follows_the_lms_tls_settings() {
         "same certificate as the network side"
     );
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_emulated_network_follows_the_control_api() {
+    let emu = start(
+        EmulatorConfig::new()
+            .admin_password("P@ssw0rd")
+            .firmware("15.0.23".parse().unwrap()),
+    )
+    .await;
+    let url = format!("http://{}/wsman", emu.http_addr().unwrap());
+    let pull_ports = || {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let e = support::wsman_messages_request("AMT", "EthernetPortSettings", "Enumerate", "");
+            let (status, reply) = support::curl_wsman(&url, "admin", "P@ssw0rd", &e);
+            assert_eq!(status, "200", "{reply}");
+            let start = reply.find("EnumerationContext>").unwrap() + 19;
+            let ctx = &reply[start..start + reply[start..].find('<').unwrap()];
+            let p = support::wsman_messages_request(
+                "AMT",
+                "EthernetPortSettings",
+                "Pull",
+                &format!(r#"["{ctx}"]"#),
+            );
+            let (status, reply) = support::curl_wsman(&url, "admin", "P@ssw0rd", &p);
+            assert_eq!(status, "200", "{reply}");
+            reply
+        })
+    };
+    let before = pull_ports().await.unwrap();
+    assert!(before.contains("<h:IPAddress>192.168.1.53</h:IPAddress>"));
+    assert!(!before.contains("Settings 1"));
+
+    // The LAN loses its DHCP server and the board gains Wi-Fi.
+    let (status, network) = control(
+        &emu,
+        "PUT",
+        "/api/network/lan",
+        Some(r#"{"dhcp_server":false,"wifi":true}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{network}");
+    assert_eq!(network["environment"]["wifi"], true);
+    let after = pull_ports().await.unwrap();
+    assert!(
+        !after.contains("IPAddress"),
+        "no lease, no address: {after}"
+    );
+    assert!(after.contains("Intel(r) AMT Ethernet Port Settings 1"));
+
+    // The whole network, with settings the device holds.
+    let spec = r#"{"lan":{"ip_address":"10.1.2.3"},"ieee8021x_enabled":true,
+        "http_proxies":[{"access_info":"proxy.example","port":3128}]}"#;
+    let (status, network) = control(&emu, "PUT", "/api/network", Some(spec)).await;
+    assert_eq!(status, 200, "{network}");
+    assert_eq!(network["ieee8021x"]["enabled"], 2);
+    assert_eq!(network["http_proxies"][0]["proxy"]["port"], 3128);
+    assert!(pull_ports()
+        .await
+        .unwrap()
+        .contains("<h:IPAddress>10.1.2.3</h:IPAddress>"));
+
+    // Bad input changes nothing.
+    let (status, err) = control(
+        &emu,
+        "PUT",
+        "/api/network/lan",
+        Some(r#"{"ip_address":"10.1.2.300"}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    let (status, _) = control(&emu, "PUT", "/api/network", Some(r#"{"lan":{"colour":1}}"#)).await;
+    assert_eq!(status, 400);
+    let (_, network) = control(&emu, "GET", "/api/network", None).await;
+    assert_eq!(network["environment"]["ip_address"], "10.1.2.3");
 }

@@ -25,6 +25,23 @@ pub fn boolean(text: &str) -> Option<bool> {
     }
 }
 
+/// An optional `xsd:boolean` property of a Put body: absent is `None`,
+/// anything but a boolean is `InvalidRepresentation`.
+pub fn optional_boolean(body: &Payload, name: &str) -> Result<Option<bool>, Fault> {
+    body.values(name)
+        .next()
+        .map(|v| {
+            boolean(v)
+                .ok_or_else(|| Fault::InvalidRepresentation(format!("{name} is not a boolean")))
+        })
+        .transpose()
+}
+
+/// An optional unsigned integer property of a Put body ([`optional_number`]).
+pub fn optional_u32(body: &Payload, name: &str) -> Result<Option<u32>, Fault> {
+    optional_number(body, name)
+}
+
 /// The body of a Put or Create: an instance of `class`, in its namespace.
 pub fn instance_body<'a>(request: &'a Request, class: &ClassInfo) -> Result<&'a Payload, Fault> {
     match &request.body {
@@ -37,6 +54,21 @@ pub fn instance_body<'a>(request: &'a Request, class: &ClassInfo) -> Result<&'a 
             "the body must be an {} instance",
             class.name
         ))),
+    }
+}
+
+/// An optional numeric property of a Put body, as
+/// [`optional_boolean`].
+pub fn optional_number<T: std::str::FromStr>(
+    body: &Payload,
+    name: &str,
+) -> Result<Option<T>, Fault> {
+    match body.values(name).next() {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| Fault::InvalidRepresentation(format!("{name} is not a number"))),
     }
 }
 

@@ -142,6 +142,8 @@ impl WsmanService {
         // A reply reports its own effects only: whatever an earlier direct
         // device call left behind is that caller's to take.
         let _ = device.take_effects();
+        // Consent timeouts run on device time: apply them up to this call.
+        device.expire_user_consent(ctx.now);
         let parsed = match parsed {
             Ok(r) => r,
             Err(fault) => return fault_reply(None, message_id, fault, None),

@@ -106,6 +106,16 @@ fn write_property(out: &mut String, prefix: &str, name: &str, value: &Value) {
             write_reference_contents(out, r);
             let _ = write!(out, "</{prefix}:{name}>");
         }
+        Value::Datetime(t) => {
+            // The common namespace is `h` next to a `g` instance (Get) and
+            // `i` next to `h` items (Enumerate/Pull).
+            let common = if prefix == "h" { "i" } else { "h" };
+            let _ = write!(
+                out,
+                "<{prefix}:{name}><{common}:Datetime>{}</{common}:Datetime></{prefix}:{name}>",
+                escape_text(t)
+            );
+        }
     }
 }
 

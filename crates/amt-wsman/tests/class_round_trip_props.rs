@@ -19,6 +19,10 @@
 //! `xml::parse` for Enumerate/Pull replies, which `Request::parse` refuses
 //! (their body is a `wsen:*Response` element, not a request).
 
+use amt_device::hardware::{
+    BatterySpec, BiosSpec, DiskSpec, HardwareSpec, MemorySpec, PackageSpec, ProcessorSpec,
+};
+use amt_device::network::{HttpProxy, NetworkEnvironment, NetworkSpec, WiFiProfile, WiredPut};
 use amt_device::{
     flash, ControlMode, Device, DeviceConfig, Entropy, FirmwareProfile, HashType, TlsInstance,
     TlsSettingDataPut,
@@ -47,9 +51,16 @@ fn classes() -> Vec<&'static str> {
 
 /// The classes with Put.
 const PUT_CLASSES: &[&str] = &[
+    "AMT_EthernetPortSettings",
+    "AMT_GeneralSettings",
+    "AMT_WiFiPortConfigurationService",
+    "IPS_IEEE8021xSettings",
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",
+    "AMT_RedirectionService",
+    "IPS_KVMRedirectionSettingData",
+    "IPS_OptInService",
     "AMT_BootSettingData",
 ];
 
@@ -72,6 +83,8 @@ fn the_put_list_names_registered_classes() {
 enum Val {
     Text(String),
     Epr(EndpointReference),
+    /// A `cim:dateTime` (one `Datetime` element in the WS-CIM common namespace).
+    Datetime(String),
 }
 
 fn epr_of(r: &Reference) -> EndpointReference {
@@ -107,6 +120,7 @@ fn expected_properties(instance: &Instance) -> Vec<(String, Val)> {
                     .map(|v| (name.to_string(), Val::Text(v.clone()))),
             ),
             Value::Reference(r) => out.push((name.to_string(), Val::Epr(epr_of(r)))),
+            Value::Datetime(t) => out.push((name.to_string(), Val::Datetime(t.clone()))),
         }
     }
     out
@@ -129,6 +143,9 @@ fn parsed_properties(payload: &Payload, class: &ClassInfo) -> Vec<(String, Val)>
             );
             let value = if p.element.children.is_empty() {
                 Val::Text(p.element.text.clone())
+            } else if let Some(dt) = p.element.child(ns::WSCIM_COMMON, "Datetime") {
+                assert_eq!(p.element.children.len(), 1, "{}", p.name);
+                Val::Datetime(dt.text.clone())
             } else {
                 Val::Epr(
                     p.endpoint_reference()
@@ -494,7 +511,28 @@ enum Op {
     HostAndDomain(String, String),
     NetworkAccess(bool),
     Unprovision,
+    // Redirection and consent (amt_device::redirection, user_consent).
+    RedirectionState(u32),
+    KvmState(u32),
+    RedirectionListener(bool),
+    KvmSettings(amt_device::redirection::KvmSettingsPut),
+    OptIn(amt_device::user_consent::OptInPut),
+    StartOptIn,
+    SendOptInCode(bool),
+    ScreenBlanking(u32, u32),
     Host(HostOp),
+    Hardware(Box<HardwareSpec>),
+    /// The LAN and the network settings held (wifi, DHCP server, Wi-Fi
+    /// profiles, proxies, 802.1x).
+    Network {
+        wifi: bool,
+        dhcp_server: bool,
+        profiles: Vec<String>,
+        proxies: u8,
+        dot1x: bool,
+    },
+    /// A wired port Put (DHCP, IP sync, shared static IP, static address).
+    PutWired(bool, bool, bool, u8),
 }
 
 /// Changes to the host machine (power, boot options, alarms, the log).
@@ -619,8 +657,133 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (hostile(), hostile()).prop_map(|(h, d)| Op::HostAndDomain(h, d)),
         1 => any::<bool>().prop_map(Op::NetworkAccess),
         1 => Just(Op::Unprovision),
+        1 => (32766u32..32773).prop_map(Op::RedirectionState),
+        1 => (1u32..5).prop_map(Op::KvmState),
+        1 => any::<bool>().prop_map(Op::RedirectionListener),
+        1 => (
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(prop_oneof![Just("P@ssw0rd"), Just("weak"), Just("")]),
+            proptest::option::of(0u32..300),
+            proptest::option::of(0u32..5),
+        )
+            .prop_map(|(port, policy, password, timeout, screen)| {
+                Op::KvmSettings(amt_device::redirection::KvmSettingsPut {
+                    is_5900_port_enabled: port,
+                    opt_in_policy: policy,
+                    rfb_password: password.map(str::to_string),
+                    session_timeout: timeout,
+                    default_screen: screen,
+                    back_to_back_fb_mode: None,
+                })
+            }),
+        1 => (
+            proptest::option::of(prop_oneof![Just(0u32), Just(1), Just(u32::MAX), Just(2)]),
+            proptest::option::of(30u32..1000),
+            proptest::option::of(5u32..4000),
+        )
+            .prop_map(|(required, code_timeout, display_timeout)| {
+                Op::OptIn(amt_device::user_consent::OptInPut {
+                    required,
+                    code_timeout,
+                    display_timeout,
+                })
+            }),
+        1 => Just(Op::StartOptIn),
+        1 => any::<bool>().prop_map(Op::SendOptInCode),
+        1 => (0u32..3, 0u32..5).prop_map(|(s, r)| Op::ScreenBlanking(s, r)),
         4 => host_op().prop_map(Op::Host),
+        2 => hardware().prop_map(|h| Op::Hardware(Box::new(h))),
+        2 => (
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(hostile_trimmed(), 0..3),
+            0u8..3,
+            any::<bool>(),
+        )
+            .prop_map(|(wifi, dhcp_server, profiles, proxies, dot1x)| Op::Network {
+                wifi,
+                dhcp_server,
+                profiles,
+                proxies,
+                dot1x,
+            }),
+        2 => (any::<bool>(), any::<bool>(), any::<bool>(), any::<u8>())
+            .prop_map(|(d, s, sh, ip)| Op::PutWired(d, s, sh, ip)),
     ]
+}
+
+/// A hardware description: hostile text in the strings the firmware shows,
+/// any numbers, zero to three processors, DIMMs and disks, maybe a battery.
+fn hardware() -> impl Strategy<Value = HardwareSpec> {
+    let text = || proptest::option::of(hostile());
+    let package = || {
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(
+                |(manufacturer, model, serial_number, version, chassis_package_type)| PackageSpec {
+                    manufacturer,
+                    model,
+                    serial_number,
+                    version,
+                    chassis_package_type,
+                },
+            )
+    };
+    let processor = (text(), text(), proptest::option::of(any::<u32>())).prop_map(
+        |(manufacturer, version, max_clock_speed)| ProcessorSpec {
+            manufacturer,
+            version,
+            max_clock_speed,
+            ..ProcessorSpec::default()
+        },
+    );
+    let memory = (text(), proptest::option::of(any::<u64>()), text(), text()).prop_map(
+        |(bank_label, capacity, part_number, serial_number)| MemorySpec {
+            bank_label,
+            capacity,
+            part_number,
+            serial_number,
+            ..MemorySpec::default()
+        },
+    );
+    let disk =
+        proptest::option::of(any::<u64>()).prop_map(|max_media_size| DiskSpec { max_media_size });
+    let battery = text().prop_map(|device_id| BatterySpec {
+        device_id,
+        ..BatterySpec::default()
+    });
+    (
+        proptest::option::of(package()),
+        proptest::option::of(package()),
+        proptest::option::of(
+            (text(), text()).prop_map(|(manufacturer, version)| BiosSpec {
+                manufacturer,
+                version,
+                release_date: None,
+            }),
+        ),
+        proptest::option::of(prop::collection::vec(processor, 0..3)),
+        proptest::option::of(prop::collection::vec(memory, 0..3)),
+        proptest::option::of(prop::collection::vec(disk, 0..3)),
+        proptest::option::of(battery),
+    )
+        .prop_map(
+            |(chassis, board, bios, processors, memory, disks, battery)| HardwareSpec {
+                chassis,
+                board,
+                bios,
+                processors,
+                memory,
+                disks,
+                battery,
+            },
+        )
 }
 
 const PROFILES: &[&str] = &["16.1.25", "15.0.23", "19.0.5"];
@@ -703,6 +866,61 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
             Op::HostAndDomain(h, d) => device.set_host_and_domain_name(h, d),
             Op::NetworkAccess(on) => device.set_network_access(*on),
             Op::Host(op) => apply_host_op(&mut device, op),
+            Op::Hardware(spec) => device.set_hardware((**spec).clone()),
+            Op::Network {
+                wifi,
+                dhcp_server,
+                profiles,
+                proxies,
+                dot1x,
+            } => {
+                let mut seen = std::collections::HashSet::new();
+                let spec = NetworkSpec {
+                    environment: NetworkEnvironment {
+                        wifi: *wifi,
+                        dhcp_server: *dhcp_server,
+                        ..NetworkEnvironment::default()
+                    },
+                    wifi_profiles: profiles
+                        .iter()
+                        .filter(|_| *wifi)
+                        .filter(|p| seen.insert(p.to_string()))
+                        .enumerate()
+                        .map(|(i, p)| WiFiProfile {
+                            name: p.clone(),
+                            instance_id: (i % 2 == 1)
+                                .then(|| format!("Intel(r) AMT:WiFi Endpoint Settings {p}")),
+                            ssid: format!("ssid {i} {p}").chars().take(32).collect(),
+                            priority: i as u32 + 1,
+                            authentication_method: 6,
+                            encryption_method: 4,
+                        })
+                        .collect(),
+                    http_proxies: (0..*proxies)
+                        .map(|i| HttpProxy {
+                            access_info: format!("proxy{i}.example.com"),
+                            info_format: 201,
+                            port: 8080,
+                            network_dns_suffix: "example.com".into(),
+                        })
+                        .collect(),
+                    ieee8021x_enabled: *dot1x,
+                };
+                let _ = device.set_network(&spec);
+            }
+            Op::PutWired(dhcp, sync, shared, ip) => {
+                let _ = device.put_wired_port_settings(WiredPut {
+                    dhcp_enabled: Some(*dhcp),
+                    ip_sync_enabled: Some(*sync),
+                    shared_static_ip: Some(*shared),
+                    link_policy: vec![1, 14, 16],
+                    ip_address: Some(format!("10.0.0.{ip}")),
+                    subnet_mask: Some("255.255.255.0".into()),
+                    default_gateway: None,
+                    primary_dns: Some("10.0.0.1".into()),
+                    secondary_dns: None,
+                });
+            }
             Op::Unprovision => {
                 if !device.profile().mints_self_signed_certificate() {
                     device.unprovision(NOW).expect("unprovision");
@@ -710,6 +928,32 @@ fn build(profile: usize, seed: u64, ops: &[Op]) -> Device {
                     rsa_budget -= 1;
                     device.unprovision(NOW).expect("unprovision");
                 }
+            }
+            Op::RedirectionState(state) => {
+                device.request_redirection_state(*state);
+            }
+            Op::KvmState(state) => {
+                device.request_kvm_state(*state);
+            }
+            Op::RedirectionListener(on) => device.set_redirection_listener(*on),
+            Op::KvmSettings(put) => {
+                let _ = device.put_kvm_settings(put.clone());
+            }
+            Op::OptIn(put) => {
+                let _ = device.put_opt_in_service(*put);
+            }
+            Op::StartOptIn => {
+                device.start_opt_in(NOW);
+            }
+            Op::SendOptInCode(right) => {
+                let code = device
+                    .pending_consent_code(NOW)
+                    .and_then(|c| c.parse::<u32>().ok())
+                    .unwrap_or(0);
+                device.send_opt_in_code(if *right { code } else { code ^ 1 }, NOW);
+            }
+            Op::ScreenBlanking(state, reboots) => {
+                let _ = device.set_screen_blanking(*state, *reboots);
             }
         }
     }
@@ -759,6 +1003,22 @@ fn hostile_text_round_trips_in_every_class_that_shows_it() {
                 Op::PkiDnsSuffix(Some(hostile.into())),
                 Op::DhcpDnsSuffix(Some(hostile.into())),
                 Op::HostAndDomain(hostile.into(), hostile.into()),
+                Op::Hardware(Box::new(HardwareSpec {
+                    chassis: Some(PackageSpec {
+                        serial_number: Some(hostile.into()),
+                        ..PackageSpec::default()
+                    }),
+                    bios: Some(BiosSpec {
+                        version: Some(hostile.into()),
+                        release_date: Some(hostile.into()),
+                        ..BiosSpec::default()
+                    }),
+                    battery: Some(BatterySpec {
+                        device_id: Some(hostile.into()),
+                        ..BatterySpec::default()
+                    }),
+                    ..HardwareSpec::default()
+                })),
                 Op::AddHash {
                     kind: 1,
                     fill: 7,

@@ -59,7 +59,12 @@ fn unknown_resource_uri_is_destination_unreachable_like_the_firmware() {
 
 #[test]
 fn put_and_unknown_methods_are_action_not_supported() {
-    let r = run(request(GS, "Put.request.xml").as_bytes());
+    // AMT_SetupAndConfigurationService has no Put (AMT_GeneralSettings does).
+    let put = request(GS, "Put.request.xml").replace(
+        "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_GeneralSettings",
+        "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_SetupAndConfigurationService",
+    );
+    let r = run(put.as_bytes());
     assert_fault(
         &r,
         400,

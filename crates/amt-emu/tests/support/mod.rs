@@ -51,19 +51,26 @@ impl Emu {
     /// elsewhere on the machine can hold one for a moment: a start that
     /// fails with "Address already in use" is retried a few times.
     pub fn start(offset: u16, extra: &[&str]) -> Emu {
-        Emu::start_with(offset, extra, false)
+        Emu::start_with(
+            offset,
+            &["--admin-password", PASSWORD, "--no-control-api"],
+            extra,
+        )
     }
 
     /// [`Emu::start`] with the control API on 16990 + OFFSET.
     pub fn start_with_control_api(offset: u16, extra: &[&str]) -> Emu {
-        Emu::start_with(offset, extra, true)
+        Emu::start_with(offset, &["--admin-password", PASSWORD], extra)
     }
 
-    fn start_with(offset: u16, extra: &[&str], control_api: bool) -> Emu {
+    /// [`Emu::start`] with other base arguments than a provisioned device
+    /// without control API (`base` empty: a new, unprovisioned device with
+    /// its control API on 16990 + OFFSET).
+    pub fn start_with(offset: u16, base: &[&str], extra: &[&str]) -> Emu {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Emu::try_start(offset, extra, control_api) {
+            match Emu::try_start(offset, base, extra) {
                 Ok(emu) => return emu,
                 Err(log) if attempt < 5 && log.contains("Address already in use") => {
                     std::thread::sleep(Duration::from_millis(500));
@@ -73,15 +80,14 @@ impl Emu {
         }
     }
 
-    fn try_start(offset: u16, extra: &[&str], control_api: bool) -> Result<Emu, String> {
+    fn try_start(offset: u16, base: &[&str], extra: &[&str]) -> Result<Emu, String> {
         let state = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
             .arg("serve")
             .arg("--state-dir")
             .arg(state.path().join("state"))
             .args(["--port-offset", &offset.to_string()])
-            .args(["--admin-password", PASSWORD])
-            .args((!control_api).then_some("--no-control-api"))
+            .args(base)
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")

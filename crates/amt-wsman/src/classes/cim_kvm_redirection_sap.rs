@@ -1,0 +1,83 @@
+//! `CIM_KVMRedirectionSAP`: the KVM switch (protocols §3.3; device side in
+//! `amt_device::redirection`).
+//!
+//! Properties and order from the real device's replies
+//! (`fixtures/firmware/CIM_KVMRedirectionSAP/Get--capture-rps-featuresConfiguration*.response.xml`):
+//! `SystemName` is the host (`ManagedSystem`), not `Intel(r) AMT`.
+//! `EnabledState` is 6 (enabled, no session) or 3 (disabled);
+//! `RequestedState` is the last request (5 "no change" from the factory,
+//! as go-wsman-messages' canned Pull shows). `RequestStateChange` takes 2
+//! (enable) or 3 (disable); anything else is 5 (invalid parameter).
+
+use amt_device::Device;
+
+use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_CREATION_CLASS_NAME};
+use crate::envelope::{Payload, Request};
+use crate::fault::Fault;
+use crate::method_input::{return_value, MethodInput};
+use crate::references::MANAGED_SYSTEM_NAME;
+use crate::CallContext;
+
+pub const CLASS_NAME: &str = "CIM_KVMRedirectionSAP";
+pub const RESOURCE_URI: &str =
+    "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_KVMRedirectionSAP";
+pub const NAME: &str = "KVM Redirection Service Access Point";
+/// `KVMProtocol` 4: VNC-RFB.
+const KVM_PROTOCOL_RFB: u8 = 4;
+
+pub struct CimKvmRedirectionSap;
+
+impl ClassHandler for CimKvmRedirectionSap {
+    fn info(&self) -> ClassInfo {
+        ClassInfo {
+            name: CLASS_NAME,
+            resource_uri: RESOURCE_URI,
+            declares_common_namespace: true,
+        }
+    }
+
+    fn is_singleton(&self) -> bool {
+        true
+    }
+
+    fn instances(&self, device: &Device) -> Result<Vec<Instance>, Fault> {
+        let r = device.redirection();
+        Ok(vec![Instance::new()
+            .with("CreationClassName", CLASS_NAME)
+            .with("ElementName", NAME)
+            .with("EnabledState", r.kvm_enabled_state())
+            .with("KVMProtocol", KVM_PROTOCOL_RFB)
+            .with("Name", NAME)
+            .with("RequestedState", r.kvm_requested_state())
+            .with("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
+            .with("SystemName", MANAGED_SYSTEM_NAME)
+            .key("CreationClassName", CLASS_NAME)
+            .key("Name", NAME)
+            .key("SystemCreationClassName", SYSTEM_CREATION_CLASS_NAME)
+            .key("SystemName", MANAGED_SYSTEM_NAME)])
+    }
+
+    fn invoke(
+        &self,
+        device: &mut Device,
+        method: &str,
+        input: Option<&Payload>,
+        _request: &Request,
+        _ctx: &CallContext,
+    ) -> Result<Outcome<MethodOutput>, Fault> {
+        if method != "RequestStateChange" {
+            return Err(Fault::ActionNotSupported(format!(
+                "{RESOURCE_URI}/{method}"
+            )));
+        }
+        let args = MethodInput::of(&self.info(), method, input)?;
+        let code = match args.u32("RequestedState") {
+            Some(state) => device.request_kvm_state(state),
+            None => amt_device::redirection::RSC_INVALID_PARAMETER,
+        };
+        Ok(Outcome {
+            value: return_value(code),
+            device_changed: device.pending_effects().persist,
+        })
+    }
+}
