@@ -147,6 +147,6 @@ fn loopback_addressing_off_loopback_fails_with_a_clear_message() {
         .args(["--control", "127.0.0.1:29992", "--port-offset", "13000"]);
     let out = run(cmd, Duration::from_secs(30));
     assert!(!out.success);
-    assert!(out.stderr.contains("192.0.2.10"), "{}", out.stderr);
+    assert!(out.stderr.contains("192.0.2.1"), "{}", out.stderr);
     assert!(out.stderr.contains("127.0.0.0/8"), "{}", out.stderr);
 }
