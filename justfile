@@ -4,24 +4,33 @@
 serve *ARGS:
     cargo run --release -p amt-emu -- serve {{ARGS}}
 
+# Run many devices from one process (docs/deployment.md), e.g. `just fleet --count 1000`.
+fleet *ARGS:
+    cargo run --release -p amt-emu -- fleet {{ARGS}}
+
 # Install the real clients the tests drive (openssl, curl, wsl, wsman-messages).
 install-clients:
     bash .ci/install-clients
 
-# The whole test suite (what CI runs).
+# The whole test suite (what CI runs): installs missing clients, then tests.
 test:
-    cargo test --workspace
+    bash .ci/run
 
 # Formatting, lints and tests, as before every commit.
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo test --workspace
+    bash .ci/run
 
 # Load benchmark: 16 clients x 200 digest-authenticated WS-Man requests over
 # TLS against an in-process device (docs/benchmarks.md).
 bench *ARGS:
     cargo run --release -p amt-bench -- {{ARGS}}
+
+# Fleet benchmark: N devices in-process, ready time, memory per device,
+# first contact and handshakes/s across the fleet (docs/benchmarks.md).
+bench-fleet N="10000" *ARGS:
+    ulimit -n 20000 && cargo run --release -p amt-bench -- --fleet {{N}} {{ARGS}}
 
 # Soak: continuous load for SECONDS (default 60), sampling RSS; errors must
 # be 0 and memory flat (docs/benchmarks.md).

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod digest;
+pub mod fleet;
 pub mod histogram;
 pub mod rss;
 

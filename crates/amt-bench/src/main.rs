@@ -69,10 +69,31 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Fleet benchmark instead: this many devices in-process, each on its
+    /// own loopback address (ready time, memory per device, first contact,
+    /// handshakes/s across the fleet).
+    #[arg(long, value_name = "N", conflicts_with_all = ["target", "soak"])]
+    fleet: Option<u32>,
+    /// Address of the fleet's first device (device i at +i).
+    #[arg(long, default_value = "127.2.0.1", requires = "fleet")]
+    fleet_first: std::net::Ipv4Addr,
+    /// Devices the first-contact phase starts (each mints its key); the
+    /// steady phase spreads over them. Default: every device.
+    #[arg(long, requires = "fleet")]
+    first_contact: Option<u32>,
+    /// Authenticated requests of the fleet's steady phase.
+    #[arg(long, default_value_t = 4000, requires = "fleet")]
+    steady_requests: u64,
+    /// Keep the fleet's state in this directory (default: in memory).
+    #[arg(long, requires = "fleet")]
+    fleet_state_dir: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(count) = args.fleet {
+        return fleet(&args, count);
+    }
     let config = match config(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -124,16 +145,70 @@ fn main() -> ExitCode {
     }
 }
 
+fn fleet(args: &Args, count: u32) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = amt_bench::fleet::FleetBenchConfig {
+        count,
+        first: args.fleet_first,
+        seed: args.seed,
+        clients: args.clients,
+        first_contact: args.first_contact,
+        steady_requests: args.steady_requests,
+        user: args.user.clone(),
+        password: args
+            .password
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PASSWORD.to_string()),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        state_dir: args.fleet_state_dir.clone(),
+        tls_versions: tls_versions(args.tls),
+    };
+    match runtime.block_on(amt_bench::fleet::run_fleet(config)) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("amt-bench: {e}"),
+                }
+            } else {
+                println!("{report}");
+            }
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("amt-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn tls_versions(tls: TlsVersion) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    match tls {
+        TlsVersion::Any => rustls::DEFAULT_VERSIONS.to_vec(),
+        TlsVersion::V12 => vec![&rustls::version::TLS12],
+        TlsVersion::V13 => vec![&rustls::version::TLS13],
+    }
+}
+
 fn config(args: &Args) -> anyhow::Result<BenchConfig> {
     let target = match &args.target {
         Some(t) => Target::Remote(amt_bench::parse_target(t)?),
         None => Target::InProcess { seed: args.seed },
     };
-    let tls_versions = match args.tls {
-        TlsVersion::Any => rustls::DEFAULT_VERSIONS.to_vec(),
-        TlsVersion::V12 => vec![&rustls::version::TLS12],
-        TlsVersion::V13 => vec![&rustls::version::TLS13],
-    };
+    let tls_versions = tls_versions(args.tls);
     Ok(BenchConfig {
         target,
         user: args.user.clone(),

@@ -11,6 +11,7 @@ use amt_server::{
 };
 
 mod ctl;
+mod fleet;
 mod record;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +32,10 @@ struct Cli {
 enum Command {
     /// Run one emulated device until Ctrl-C.
     Serve(ServeArgs),
+    /// Run many emulated devices from one process until Ctrl-C, each on
+    /// its own loopback address or port block, with its own state and
+    /// identity (docs/deployment.md).
+    Fleet(fleet::FleetArgs),
     /// Inspect a device's stored state.
     State {
         #[command(subcommand)]
@@ -149,6 +154,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Fleet(args) => fleet::run(args),
         Command::State {
             command: StateCommand::Show { state_dir },
         } => state_show(state_dir),

@@ -117,7 +117,21 @@ async fn handle(
     Ok(respond(status, value.to_string()))
 }
 
-fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+/// One per-device route (`/api/device`, `/api/mebx/...`, `/api/host/...`,
+/// `/api/faults`, `/api/journal`) against `host`; the fleet control API
+/// serves these under `/api/devices/{id}/...`.
+pub(crate) async fn device_route(
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    host: &Arc<DeviceHost>,
+) -> (StatusCode, Value) {
+    let Reply(status, value) = route(method, path, query, body, host).await;
+    (status, value)
+}
+
+pub(crate) fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()

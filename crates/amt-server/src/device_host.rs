@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use amt_device::device::{ADMIN_USER, LOCAL_SYSTEM_USER};
-use amt_device::{flash, Device};
+use amt_device::{flash, Device, DeviceEvent, Effects};
 use amt_wsman::{CallContext, WsmanService};
 use rand::Rng;
 use time::OffsetDateTime;
@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use crate::digest::{DigestError, NonceTracker};
 use crate::faults::{FaultInjector, FaultKind, RequestFacts};
 use crate::flash_store::{FlashStore, FlashStoreError};
-use crate::http::Interface;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::ServerLimits;
 use crate::listener::ConnectionSlots;
@@ -24,6 +23,7 @@ use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
+use crate::vocabulary::Interface;
 
 pub mod machine;
 
@@ -59,6 +59,9 @@ struct HostState {
     device: Device,
     nonces: NonceTracker,
     wsman: WsmanService,
+    /// Counts changes, so a flash write never replaces a newer image with
+    /// an older one (writes run outside the lock).
+    generation: u64,
     /// Recorded replies for unmodelled classes, kept across resets.
     replay: Option<Arc<amt_wsman::replay::Replay>>,
 }
@@ -93,8 +96,22 @@ pub struct DeviceHost {
     faults: FaultInjector,
     journal: Journal,
     cira: crate::cira::CiraShared,
-    events: crate::event_delivery::EventDelivery,
+    /// WS-Eventing delivery to the device's subscribers.
+    delivery: crate::event_delivery::EventDelivery,
+    /// WS-Man requests take turns, one at a time as on the firmware; the
+    /// turn (not the device lock) is held across the flash write, so
+    /// challenges and digest checks never wait behind the disk.
+    turn: tokio::sync::Mutex<()>,
+    /// The generation last written to flash.
+    written: Mutex<u64>,
+    /// What the device reports happening (provisioned, TLS changed ...),
+    /// for subscribers (WS-Eventing delivery, tests, logs).
+    events: tokio::sync::broadcast::Sender<DeviceEvent>,
 }
+
+/// How many undelivered events a slow subscriber may lag behind before it
+/// misses some (it is told how many).
+pub const EVENT_BACKLOG: usize = 256;
 
 impl std::fmt::Debug for DeviceHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +150,7 @@ impl DeviceHost {
                 device,
                 nonces: nonce_tracker(&limits),
                 wsman: HostState::new_wsman(&replay),
+                generation: 0,
                 replay,
             }),
             store,
@@ -152,7 +170,10 @@ impl DeviceHost {
             faults: FaultInjector::new(),
             journal,
             cira: crate::cira::CiraShared::default(),
-            events: Default::default(),
+            delivery: Default::default(),
+            turn: tokio::sync::Mutex::new(()),
+            written: Mutex::new(0),
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
         };
         host.refresh_tls()?;
         Ok(host)
@@ -196,6 +217,19 @@ impl DeviceHost {
         &self.journal
     }
 
+    /// Events of this device from now on (the seam WS-Eventing delivery
+    /// subscribes to; see docs/architecture.md).
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<DeviceEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, effects: &Effects) {
+        for event in &effects.events {
+            // No subscriber is not an error.
+            let _ = self.events.send(event.clone());
+        }
+    }
+
     /// Restarts the firmware: listeners go down, what the firmware keeps
     /// in RAM (digest nonces, enumeration contexts, the provisioning chain)
     /// is lost, and the listeners come back as flash says.
@@ -227,7 +261,8 @@ impl DeviceHost {
                 amt_device::Entropy(entropy),
                 OffsetDateTime::now_utc(),
             )?;
-            self.persist(&fresh)?;
+            st.generation += 1;
+            self.write_flash(st.generation, &fresh)?;
             self.present(&fresh)?;
             st.device = fresh;
             st.nonces = nonce_tracker(&self.limits);
@@ -255,11 +290,15 @@ impl DeviceHost {
         st.device
             .begin_audited_call(now, amt_device::audit_log::AuditInitiator::Local);
         let r = f(&mut st.device, now)?;
-        self.persist(&st.device)?;
+        let effects = st.device.take_effects();
+        st.generation += 1;
+        self.write_flash(st.generation, &st.device)?;
         self.present(&st.device)?;
-        let events = st.device.take_effects().events;
         let device_time = st.device.bios_clock().certificate_time(now);
-        self.events.deliver(&subscribers, &events, device_time);
+        drop(st);
+        self.delivery
+            .deliver(&subscribers, &effects.events, device_time);
+        self.publish(&effects);
         Ok(r)
     }
 
@@ -274,10 +313,18 @@ impl DeviceHost {
         Ok(r)
     }
 
-    fn persist(&self, device: &Device) -> Result<(), FlashStoreError> {
-        if let Some(store) = &self.store {
-            store.write(&flash::encode(device))?;
+    /// Writes generation `generation` of the device to flash, unless a
+    /// newer one is already there (it includes this change).
+    fn write_flash(&self, generation: u64, device: &Device) -> Result<(), FlashStoreError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if generation <= *written {
+            return Ok(());
         }
+        store.write(&flash::encode(device))?;
+        *written = generation;
         Ok(())
     }
 
@@ -368,7 +415,7 @@ impl DeviceHost {
         uri: &str,
         interface: Interface,
     ) -> Result<Principal, DigestError> {
-        let now = std::time::Instant::now();
+        let now = crate::clock::monotonic();
         let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
         if lockout.is_locked(now) {
             return Err(DigestError::LockedOut);
@@ -439,49 +486,53 @@ impl DeviceHost {
         interface: Interface,
         body: &[u8],
     ) -> WsmanOutcome {
-        let started = std::time::Instant::now();
+        let started = crate::clock::monotonic();
         let arrived = OffsetDateTime::now_utc();
         // Parsed once: fault rules, the journal and the engine all read it.
         let parsed = amt_wsman::envelope::Request::parse(body);
         let facts = RequestFacts::of(parsed.as_ref());
         let injected = self.faults.take(&facts.fault_facts());
-        let outcome = match &injected {
+        let (outcome, fault) = match &injected {
             Some(FaultKind::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }
-            Some(FaultKind::DropBeforeResponse) => WsmanOutcome::Drop,
+            Some(FaultKind::DropBeforeResponse) => (WsmanOutcome::Drop, None),
             Some(FaultKind::DropAfterResponse) => {
-                let _ = self
+                let (_, fault) = self
                     .run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await;
-                WsmanOutcome::Drop
+                (WsmanOutcome::Drop, fault)
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {
                 let reply = self
                     .lock()
                     .wsman
                     .injected_fault(body, subcode, reason.as_deref());
-                soap(reply.status, reply.body)
+                let fault = reply
+                    .fault
+                    .as_ref()
+                    .and_then(fault_name)
+                    .or_else(|| Some(subcode.clone()));
+                (soap(reply.status, reply.body), fault)
             }
             Some(FaultKind::ReturnValue { value }) => {
                 let reply = self.lock().wsman.injected_return_value(body, *value);
-                soap(reply.status, reply.body)
+                (soap(reply.status, reply.body), None)
             }
-            Some(FaultKind::Http500) => WsmanOutcome::Reply {
-                status: 500,
-                body: Vec::new(),
-                content_type: "text/html",
-            },
-            Some(FaultKind::Garbage) => WsmanOutcome::Reply {
-                status: 200,
-                body: b"\x00\x13\x37 this is not SOAP \xff\xfe".to_vec(),
-                content_type: SOAP_CONTENT_TYPE,
-            },
+            Some(FaultKind::Http500) => (internal_error(), None),
+            Some(FaultKind::Garbage) => (
+                WsmanOutcome::Reply {
+                    status: 200,
+                    body: b"\x00\x13\x37 this is not SOAP \xff\xfe".to_vec(),
+                    content_type: SOAP_CONTENT_TYPE,
+                },
+                None,
+            ),
             Some(FaultKind::Stall) => {
                 tokio::time::sleep(STALL_LIMIT).await;
-                WsmanOutcome::Drop
+                (WsmanOutcome::Drop, None)
             }
             // Connection-level: not matched per request.
             Some(FaultKind::RefuseTls { .. }) | None => {
@@ -496,7 +547,6 @@ impl DeviceHost {
             WsmanOutcome::Reply { status, body, .. } => (*status, Some(body.as_slice())),
             WsmanOutcome::Drop => (0, None),
         };
-        let fault = reply.and_then(|b| fault_subcode(&String::from_utf8_lossy(b)));
         // The engine answers a class it lacks from the recording, if any.
         let replayed = injected.is_none()
             && fault.is_none()
@@ -522,7 +572,10 @@ impl DeviceHost {
             action: facts.action.clone(),
             selectors: facts.selectors.clone(),
             http_status: status,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: crate::clock::monotonic()
+                .saturating_duration_since(started)
+                .as_secs_f64()
+                * 1000.0,
             fault,
             injected: injected.as_ref().map(|k| format!("{k:?}")),
             request_body: keep.then(|| text(body)),
@@ -532,56 +585,93 @@ impl DeviceHost {
         outcome
     }
 
-    /// The WS-Man engine proper. A change is persisted before the reply;
-    /// if flash cannot be written the change is rolled back and the caller
-    /// gets an internal error, so memory and flash never disagree.
+    /// The WS-Man engine proper, acting on the effects the engine hands
+    /// back: flash written (outside the device lock, on a blocking thread)
+    /// before the reply is released, the TLS face refreshed, the listeners
+    /// reconciled, events published. If flash cannot be written the change
+    /// is rolled back and the caller gets an internal error, so memory and
+    /// flash never disagree. Also returns the fault answered, for the
+    /// journal.
     async fn run_wsman(
         self: &Arc<Self>,
         principal: Principal,
         request: Result<&amt_wsman::envelope::Request, &amt_wsman::fault::Fault>,
         reads_only: bool,
-    ) -> WsmanOutcome {
+    ) -> (WsmanOutcome, Option<String>) {
         let ctx = CallContext {
             now: OffsetDateTime::now_utc(),
             principal,
         };
-        let reply = {
+        let _turn = self.turn.lock().await;
+        let (reply, change, delivery) = {
             let mut st = self.lock();
-            self.tick_device(&mut st.device, ctx.now);
+            self.tick_device(&mut st, ctx.now);
             // A snapshot to roll back to if flash cannot be written; reads
             // (most of a console's traffic) never change the device.
             let before = (!reads_only).then(|| st.device.clone());
             let HostState { device, wsman, .. } = &mut *st;
             let reply = wsman.handle_parsed(device, request, &ctx);
-            if reply.device_changed {
-                if let Err(e) = self.persist(&st.device) {
-                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
-                    if let Some(before) = before {
-                        st.device = before;
-                    }
-                    return WsmanOutcome::Reply {
-                        status: 500,
-                        body: Vec::new(),
-                        content_type: "text/html",
-                    };
-                }
-                if let Err(e) = self.present(&st.device) {
-                    tracing::error!(error = %e, "cannot present the new TLS configuration");
-                }
-            }
             // Events go to the subscribers as they stood when the call began.
-            let subscribers = before.as_ref().unwrap_or(&st.device).subscriptions();
-            let device_time = st.device.bios_clock().certificate_time(ctx.now);
-            self.events
-                .deliver(subscribers, &reply.effects.events, device_time);
-            reply
+            let delivery = (!reply.effects.events.is_empty()).then(|| {
+                let subscribers = before.as_ref().unwrap_or(&st.device).subscriptions().clone();
+                (subscribers, st.device.bios_clock().certificate_time(ctx.now))
+            });
+            let change = if reply.effects.persist {
+                st.generation += 1;
+                Some((st.generation, st.device.clone(), before))
+            } else {
+                None
+            };
+            (reply, change, delivery)
         };
-        if reply.device_changed {
+        let fault = reply.fault.as_ref().and_then(fault_name);
+        if let Some((generation, snapshot, before)) = change {
+            let host = self.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                host.write_flash(generation, &snapshot).map(|()| snapshot)
+            })
+            .await;
+            let snapshot = match written {
+                Ok(Ok(snapshot)) => snapshot,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
+                    self.roll_back(generation, before);
+                    return (internal_error(), fault);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "flash writer failed; the change is rolled back");
+                    self.roll_back(generation, before);
+                    return (internal_error(), fault);
+                }
+            };
+            // Certificate-store edits (trusted roots for mutual TLS) are
+            // not flagged as TLS changes, so any persisted change refreshes
+            // the face; it rebuilds only what differs.
+            if let Err(e) = self.present(&snapshot) {
+                tracing::error!(error = %e, "cannot present the new TLS configuration");
+            }
+        }
+        if reply.effects.ports_changed {
             if let Err(e) = self.reconcile_listeners().await {
                 tracing::error!(error = %e, "cannot reopen listeners after a change");
             }
         }
-        soap(reply.status, reply.body)
+        if let Some((subscribers, device_time)) = delivery {
+            self.delivery
+                .deliver(&subscribers, &reply.effects.events, device_time);
+        }
+        self.publish(&reply.effects);
+        (soap(reply.status, reply.body), fault)
+    }
+
+    /// Puts the device back as it was before generation `generation`,
+    /// unless something newer has happened since.
+    fn roll_back(&self, generation: u64, before: Option<Device>) {
+        let mut st = self.lock();
+        if let (true, Some(before)) = (st.generation == generation, before) {
+            st.device = before;
+            st.generation += 1;
+        }
     }
 }
 
@@ -600,9 +690,23 @@ fn soap(status: u16, body: Vec<u8>) -> WsmanOutcome {
     }
 }
 
-/// The WS-Man fault subcode of a reply body, for the journal.
-fn fault_subcode(body: &str) -> Option<String> {
-    let start = body.find("<a:Subcode><a:Value>")? + "<a:Subcode><a:Value>".len();
-    let end = body[start..].find('<')? + start;
-    Some(body[start..end].to_string())
+fn internal_error() -> WsmanOutcome {
+    WsmanOutcome::Reply {
+        status: 500,
+        body: Vec::new(),
+        content_type: "text/html",
+    }
+}
+
+/// The fault's subcode as the reply writes it (`e:AccessDenied`), for the
+/// journal: from the fault the engine answered, not from the reply text.
+fn fault_name(fault: &amt_wsman::fault::Fault) -> Option<String> {
+    use amt_wsman::namespaces as ns;
+    let (uri, local) = fault.subcode()?;
+    let prefix = match uri {
+        ns::ADDRESSING => "b",
+        ns::ENUMERATION => "c",
+        _ => "e",
+    };
+    Some(format!("{prefix}:{local}"))
 }

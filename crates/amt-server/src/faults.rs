@@ -170,7 +170,7 @@ impl FaultInjector {
         rule.id = st.next_id;
         rule.fired = 0;
         if let FaultKind::RefuseTls { seconds } = rule.kind {
-            st.tls_refused_until = Some(Instant::now() + Duration::from_secs(seconds));
+            st.tls_refused_until = Some(crate::clock::monotonic() + Duration::from_secs(seconds));
             return rule.id;
         }
         st.rules.push(rule);
@@ -198,7 +198,7 @@ impl FaultInjector {
     pub fn tls_refused(&self) -> bool {
         let mut st = self.lock();
         match st.tls_refused_until {
-            Some(until) if Instant::now() < until => true,
+            Some(until) if crate::clock::monotonic() < until => true,
             Some(_) => {
                 st.tls_refused_until = None;
                 false

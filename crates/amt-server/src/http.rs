@@ -71,15 +71,7 @@ fn html_page(title: &str) -> String {
     )
 }
 
-/// Which interface a request came in on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Interface {
-    /// The network (802.3) interface: ports 16992/16993.
-    Remote,
-    /// The local interface the host reaches through LMS (localhost
-    /// 16992/16993 on a real machine).
-    Local,
-}
+pub use crate::vocabulary::Interface;
 
 /// Serves one request. `slot` is the connection's place under the
 /// device's connection cap; the request marks it busy once its body is in.

@@ -7,6 +7,7 @@
 //! See docs/architecture.md for the path of a connection.
 
 pub mod cira;
+pub mod clock;
 pub mod control;
 mod control_consent;
 pub mod control_network;
@@ -16,6 +17,9 @@ pub mod digest;
 pub mod event_delivery;
 pub mod faults;
 pub mod flash_store;
+pub mod fleet;
+pub mod fleet_control;
+pub mod fleet_file;
 pub mod http;
 pub mod journal;
 pub mod limits;
@@ -25,6 +29,7 @@ pub mod lockout;
 pub mod ports;
 pub mod scenario;
 pub mod tls;
+pub mod vocabulary;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -41,6 +46,7 @@ pub use control::ControlListener;
 pub use device_host::{DeviceHost, HostError};
 pub use faults::{FaultKind, FaultRule, FaultScope};
 pub use flash_store::{FlashStore, FlashStoreError};
+pub use fleet::{Addressing, Fleet, FleetConfig, FleetError, GroupConfig, Member, MemberState};
 pub use http::Interface;
 pub use journal::{Journal, JournalEntry};
 pub use limits::ServerLimits;
@@ -161,6 +167,8 @@ pub enum ServerError {
     },
     #[error("port offset {0} is too large")]
     PortOffset(u16),
+    #[error("the device could not start: {0}")]
+    Start(String),
 }
 
 /// Entropy for a device: from the seed when given, else from the OS.
@@ -175,11 +183,12 @@ fn entropy(seed: Option<u64>) -> Entropy {
     }
 }
 
-/// Loads the device from `store`, or makes a new one.
+/// Loads the device from `store`, or makes a new one; also says whether it
+/// is new (and so must be written once).
 fn load_or_create(
     config: &EmulatorConfig,
     store: Option<&FlashStore>,
-) -> Result<Device, ServerError> {
+) -> Result<(Device, bool), ServerError> {
     let now = OffsetDateTime::now_utc();
     if let Some(store) = store {
         if let Some(bytes) = store.read()? {
@@ -206,7 +215,7 @@ fn load_or_create(
                     "the scenario's device only shapes a new device; the stored device is kept (its faults apply)"
                 );
             }
-            return Ok(device);
+            return Ok((device, false));
         }
     }
     let device_config = DeviceConfig {
@@ -219,7 +228,7 @@ fn load_or_create(
             .setup_new_device(&mut device)
             .map_err(ServerError::Scenario)?;
     }
-    Ok(device)
+    Ok((device, true))
 }
 
 /// Starts emulated devices.
@@ -228,16 +237,32 @@ pub struct Emulator;
 impl Emulator {
     /// Loads or creates the device and opens its listeners.
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, ServerError> {
-        let store = match &config.state_dir {
-            Some(dir) => Some(FlashStore::open(dir)?),
-            None => None,
-        };
-        let device = load_or_create(&config, store.as_ref())?;
-        let mut listeners = vec![ListenerSet::new(
-            config.listen,
-            config.ports,
-            Interface::Remote,
-        )];
+        Self::start_on(config, Vec::new()).await
+    }
+
+    /// [`Emulator::start`], listening on network-interface sockets already
+    /// bound (a fleet binds a dormant device's ports before the device
+    /// exists); what the port policy does not want open is closed.
+    pub async fn start_on(
+        config: EmulatorConfig,
+        sockets: Vec<(Transport, tokio::net::TcpListener)>,
+    ) -> Result<RunningEmulator, ServerError> {
+        // Reading flash and minting a new device's RSA key are CPU and disk
+        // work: off the async threads, so other devices keep answering.
+        let config = Arc::new(config);
+        let (config, store, device, is_new) = tokio::task::spawn_blocking(move || {
+            let store = match &config.state_dir {
+                Some(dir) => Some(FlashStore::open(dir)?),
+                None => None,
+            };
+            let (device, is_new) = load_or_create(&config, store.as_ref())?;
+            Ok::<_, ServerError>((config, store, device, is_new))
+        })
+        .await
+        .map_err(|e| ServerError::Start(e.to_string()))??;
+        let mut listeners = vec![
+            ListenerSet::new(config.listen, config.ports, Interface::Remote).with_sockets(sockets),
+        ];
         if let Some(lms) = config.lms {
             listeners.push(ListenerSet::new(lms.listen, lms.ports, Interface::Local));
         }
@@ -273,19 +298,22 @@ impl Emulator {
         let bios_clock = config.bios_clock;
         let admin_password = config.admin_password.clone();
         // Persist the device as it starts: a new device is written once
-        // here, and start-up options (clock, password) land in flash.
-        host.change_device(|d, now| {
-            if let Some(clock) = bios_clock {
-                d.set_bios_clock(match clock {
-                    BiosClock::Set { at, .. } => BiosClock::set(at, now),
-                    other => other,
-                });
-            }
-            if let Some(pw) = &admin_password {
-                d.provision_client_for_testing(pw);
-            }
-            Ok(())
-        })?;
+        // here, and start-up options (clock, password) land in flash. A
+        // stored device started without options is already in flash.
+        if is_new || bios_clock.is_some() || admin_password.is_some() {
+            host.change_device(|d, now| {
+                if let Some(clock) = bios_clock {
+                    d.set_bios_clock(match clock {
+                        BiosClock::Set { at, .. } => BiosClock::set(at, now),
+                        other => other,
+                    });
+                }
+                if let Some(pw) = &admin_password {
+                    d.provision_client_for_testing(pw);
+                }
+                Ok(())
+            })?;
+        }
         host.reconcile_listeners().await?;
         cira::spawn(&host);
         device_host::machine::spawn_ticker(&host);
@@ -305,6 +333,7 @@ impl Emulator {
 }
 
 /// A device with its listeners open.
+#[derive(Debug)]
 pub struct RunningEmulator {
     host: Arc<DeviceHost>,
     control: Option<ControlListener>,

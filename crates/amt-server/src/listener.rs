@@ -18,8 +18,9 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::device_host::DeviceHost;
-use crate::http::{serve, Interface};
+use crate::http::serve;
 use crate::limits::{self, ServerLimits};
+use crate::vocabulary::Interface;
 
 /// Default time a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
@@ -29,12 +30,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = limits::DEFAULT_HANDSHAKE_TIMEOUT;
 /// 431 past it. (hyper's read buffer cannot be smaller than 8 KiB.)
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// Plain HTTP or TLS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Plain,
-    Tls,
-}
+pub use crate::vocabulary::Transport;
 
 /// A running accept loop.
 #[derive(Debug)]
@@ -99,42 +95,86 @@ impl Listener {
     }
 }
 
-/// Takes a connection slot (shedding an idle connection if the device is
-/// full) and serves the connection in its own task.
-fn admit(
+/// Serves an accepted TCP connection in its own task (see
+/// [`serve_connection`]).
+pub(crate) fn admit(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
     host: Arc<DeviceHost>,
 ) {
-    let Some((slot, shed)) = ConnectionSlots::admit(host.connections()) else {
-        // Every slot is busy with a request in progress: dropping the
-        // socket closes it at once, which a console retries.
-        tracing::warn!(%peer, "connection refused: every connection slot is busy");
+    let _ = stream.set_nodelay(true);
+    // The slot is taken here, in accept order, so the oldest idle
+    // connection is the one shed.
+    let Some(admitted) = take_slot(&host, peer) else {
         return;
     };
-    tokio::spawn(async move {
-        tokio::select! {
-            biased;
-            Ok(()) = shed => {
-                tracing::info!(%peer, "closed an idle connection to make room for a new one");
-            }
-            () = connection(stream, peer, transport, interface, host, slot.clone()) => {}
-        }
-        drop(slot);
-    });
+    tokio::spawn(serve_admitted(
+        stream, peer, transport, interface, host, admitted,
+    ));
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+type Admitted = (Arc<SlotGuard>, oneshot::Receiver<()>);
+
+fn take_slot(host: &Arc<DeviceHost>, peer: SocketAddr) -> Option<Admitted> {
+    let admitted = ConnectionSlots::admit(host.connections());
+    if admitted.is_none() {
+        // Every slot is busy with a request in progress: dropping the
+        // stream closes it at once, which a console retries.
+        tracing::warn!(%peer, "connection refused: every connection slot is busy");
+    }
+    admitted
+}
+
+/// Serves one connection to `host` on `interface` over any byte stream (a
+/// TCP socket, a CIRA channel, an in-memory pipe): a connection slot
+/// (shedding an idle connection if the device is full), the TLS handshake
+/// when `transport` is TLS, then HTTP until the connection ends.
+pub async fn serve_connection<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    interface: Interface,
+    host: Arc<DeviceHost>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if let Some(admitted) = take_slot(&host, peer) {
+        serve_admitted(io, peer, transport, interface, host, admitted).await;
+    }
+}
+
+async fn serve_admitted<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    interface: Interface,
+    host: Arc<DeviceHost>,
+    (slot, shed): Admitted,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::select! {
+        biased;
+        Ok(()) = shed => {
+            tracing::info!(%peer, "closed an idle connection to make room for a new one");
+        }
+        () = connection(io, peer, transport, interface, host, slot.clone()) => {}
+    }
+    drop(slot);
+}
+
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let limits = *host.limits();
     match transport {
         Transport::Plain => {

@@ -8,9 +8,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::device_host::DeviceHost;
-use crate::http::Interface;
-use crate::listener::{Listener, Transport};
-use crate::ports::{PortPolicy, Ports};
+use crate::listener::Listener;
+use crate::ports::PortPolicy;
+use crate::vocabulary::{Interface, Ports, Transport};
 
 #[derive(Debug, Error)]
 #[error("cannot listen on {addr}: {source}")]
@@ -34,6 +34,10 @@ pub struct ListenerSet {
     interface: Interface,
     http: Option<Listener>,
     tls: Option<Listener>,
+    /// Sockets bound before the device existed (a fleet binds a dormant
+    /// device's ports at start and creates the device on its first
+    /// connection); the first reconcile listens on them instead of binding.
+    adopted: Vec<(Transport, TcpListener)>,
 }
 
 impl ListenerSet {
@@ -44,7 +48,23 @@ impl ListenerSet {
             interface,
             http: None,
             tls: None,
+            adopted: Vec::new(),
         }
+    }
+
+    /// Listens on these already-bound sockets where the port policy wants
+    /// their transport open (the others are closed at the first reconcile).
+    pub fn with_sockets(mut self, sockets: Vec<(Transport, TcpListener)>) -> Self {
+        for (transport, socket) in &sockets {
+            if let Ok(addr) = socket.local_addr() {
+                match transport {
+                    Transport::Plain => self.ports.http = addr.port(),
+                    Transport::Tls => self.ports.tls = addr.port(),
+                }
+            }
+        }
+        self.adopted = sockets;
+        self
     }
 
     pub fn addrs(&self) -> ListenerAddrs {
@@ -65,12 +85,20 @@ impl ListenerSet {
         host: &Arc<DeviceHost>,
     ) -> Result<(), ListenError> {
         let face = (self.listen, self.interface);
+        let mut adopted = std::mem::take(&mut self.adopted);
+        let mut take = |t: Transport| {
+            adopted
+                .iter()
+                .position(|(a, _)| *a == t)
+                .map(|i| adopted.swap_remove(i).1)
+        };
+        let (plain, tls) = (take(Transport::Plain), take(Transport::Tls));
         reconcile_one(
             &mut self.http,
             policy.http,
             face,
             &mut self.ports.http,
-            Transport::Plain,
+            (Transport::Plain, plain),
             host,
         )
         .await?;
@@ -79,7 +107,7 @@ impl ListenerSet {
             policy.tls,
             face,
             &mut self.ports.tls,
-            Transport::Tls,
+            (Transport::Tls, tls),
             host,
         )
         .await
@@ -109,15 +137,18 @@ async fn reconcile_one(
     want: bool,
     (ip, interface): (IpAddr, Interface),
     port: &mut u16,
-    transport: Transport,
+    (transport, adopted): (Transport, Option<TcpListener>),
     host: &Arc<DeviceHost>,
 ) -> Result<(), ListenError> {
     match (slot.is_some(), want) {
         (false, true) => {
             let addr = SocketAddr::new(ip, *port);
-            let socket = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ListenError { addr, source })?;
+            let socket = match adopted {
+                Some(socket) => socket,
+                None => TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ListenError { addr, source })?,
+            };
             let listener = Listener::start(socket, transport, interface, host.clone())
                 .map_err(|source| ListenError { addr, source })?;
             // An ephemeral port is kept, so a listener that closes and

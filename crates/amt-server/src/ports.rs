@@ -2,41 +2,8 @@
 
 use amt_device::Device;
 
-/// WS-Man and web UI over plain HTTP.
-pub const AMT_HTTP_PORT: u16 = 16992;
-/// WS-Man and web UI over TLS.
-pub const AMT_TLS_PORT: u16 = 16993;
-
-/// The ports one device listens on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ports {
-    pub http: u16,
-    pub tls: u16,
-}
-
-impl Ports {
-    /// The AMT ports plus `offset`, so several devices fit on one address.
-    pub fn with_offset(offset: u16) -> Option<Self> {
-        Some(Ports {
-            http: AMT_HTTP_PORT.checked_add(offset)?,
-            tls: AMT_TLS_PORT.checked_add(offset)?,
-        })
-    }
-
-    /// Ports the OS picks (for tests and embedded use).
-    pub fn ephemeral() -> Self {
-        Ports { http: 0, tls: 0 }
-    }
-}
-
-impl Default for Ports {
-    fn default() -> Self {
-        Ports {
-            http: AMT_HTTP_PORT,
-            tls: AMT_TLS_PORT,
-        }
-    }
-}
+use crate::vocabulary::Interface;
+pub use crate::vocabulary::{Ports, AMT_HTTP_PORT, AMT_TLS_PORT};
 
 /// Which remote listeners a device has open, from its TLS settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,10 +34,10 @@ impl PortPolicy {
         }
     }
 
-    pub fn of(device: &Device, interface: crate::http::Interface) -> Self {
+    pub fn of(device: &Device, interface: Interface) -> Self {
         match interface {
-            crate::http::Interface::Remote => Self::remote(device),
-            crate::http::Interface::Local => Self::local(device),
+            Interface::Remote => Self::remote(device),
+            Interface::Local => Self::local(device),
         }
     }
 }

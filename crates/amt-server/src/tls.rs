@@ -103,10 +103,10 @@ impl TlsFace {
     }
 
     /// The configuration for a new handshake on `interface`.
-    pub fn server_config(&self, interface: crate::http::Interface) -> Arc<ServerConfig> {
+    pub fn server_config(&self, interface: crate::vocabulary::Interface) -> Arc<ServerConfig> {
         match interface {
-            crate::http::Interface::Remote => self.config.load_full(),
-            crate::http::Interface::Local => self.local_config.clone(),
+            crate::vocabulary::Interface::Remote => self.config.load_full(),
+            crate::vocabulary::Interface::Local => self.local_config.clone(),
         }
     }
 

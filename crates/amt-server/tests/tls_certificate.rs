@@ -146,8 +146,7 @@ async fn corrupt_state_is_a_clear_error_not_a_reset() {
     std::fs::write(&image, &bytes).unwrap();
     let err = Emulator::start(config(dir.path(), BiosClock::Host))
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let msg = err.to_string();
     assert!(msg.contains("flash.img"), "names the file: {msg}");
     assert_eq!(std::fs::read(&image).unwrap(), bytes, "left untouched");

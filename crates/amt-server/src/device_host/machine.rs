@@ -5,10 +5,9 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use amt_device::Device;
 use time::OffsetDateTime;
 
-use super::DeviceHost;
+use super::{DeviceHost, HostState};
 
 /// How often the server lets device time pass without requests.
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
@@ -18,23 +17,25 @@ impl DeviceHost {
     /// on). Flash is written only when something changed.
     pub fn tick(&self) {
         let mut st = self.lock();
-        self.tick_device(&mut st.device, OffsetDateTime::now_utc());
+        self.tick_device(&mut st, OffsetDateTime::now_utc());
     }
 
-    pub(super) fn tick_device(&self, device: &mut Device, now: OffsetDateTime) {
-        device.tick(now);
-        let effects = device.take_effects();
+    pub(super) fn tick_device(&self, st: &mut HostState, now: OffsetDateTime) {
+        st.device.tick(now);
+        let effects = st.device.take_effects();
         if effects.persist {
-            if let Err(e) = self.persist(device) {
+            st.generation += 1;
+            if let Err(e) = self.write_flash(st.generation, &st.device) {
                 tracing::error!(error = %e, "flash write failed after an alarm fired");
             }
         }
         for event in &effects.events {
             tracing::info!(?event, "host event");
         }
-        let device_time = device.bios_clock().certificate_time(now);
-        self.events
-            .deliver(device.subscriptions(), &effects.events, device_time);
+        let device_time = st.device.bios_clock().certificate_time(now);
+        self.delivery
+            .deliver(st.device.subscriptions(), &effects.events, device_time);
+        self.publish(&effects);
     }
 }
 

@@ -1,0 +1,64 @@
+//! The server's shared vocabulary: which interface, which transport,
+//! which ports, which device. A leaf module (it depends on nothing else in
+//! the crate), so the request path (http, listener, device_host) and the
+//! policy modules (ports, tls, fleet) all name the same things without
+//! depending on each other.
+
+/// WS-Man and web UI over plain HTTP.
+pub const AMT_HTTP_PORT: u16 = 16992;
+/// WS-Man and web UI over TLS.
+pub const AMT_TLS_PORT: u16 = 16993;
+
+/// Which interface a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// The network (802.3) interface: ports 16992/16993.
+    Remote,
+    /// The local interface the host reaches through LMS (localhost
+    /// 16992/16993 on a real machine).
+    Local,
+}
+
+/// Plain HTTP or TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    Tls,
+}
+
+/// The ports one device listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ports {
+    pub http: u16,
+    pub tls: u16,
+}
+
+impl Ports {
+    /// The AMT ports plus `offset`, so several devices fit on one address.
+    pub fn with_offset(offset: u16) -> Option<Self> {
+        Some(Ports {
+            http: AMT_HTTP_PORT.checked_add(offset)?,
+            tls: AMT_TLS_PORT.checked_add(offset)?,
+        })
+    }
+
+    /// Ports the OS picks (for tests and embedded use).
+    pub fn ephemeral() -> Self {
+        Ports { http: 0, tls: 0 }
+    }
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            http: AMT_HTTP_PORT,
+            tls: AMT_TLS_PORT,
+        }
+    }
+}
+
+/// The stable id of a fleet device with global index `index`
+/// (`dev-00042`); a single device has none.
+pub fn device_id(index: u32) -> String {
+    format!("dev-{index:05}")
+}
