@@ -613,8 +613,15 @@ impl DeviceHost {
             let reply = wsman.handle_parsed(device, request, &ctx);
             // Events go to the subscribers as they stood when the call began.
             let delivery = (!reply.effects.events.is_empty()).then(|| {
-                let subscribers = before.as_ref().unwrap_or(&st.device).subscriptions().clone();
-                (subscribers, st.device.bios_clock().certificate_time(ctx.now))
+                let subscribers = before
+                    .as_ref()
+                    .unwrap_or(&st.device)
+                    .subscriptions()
+                    .clone();
+                (
+                    subscribers,
+                    st.device.bios_clock().certificate_time(ctx.now),
+                )
             });
             let change = if reply.effects.persist {
                 st.generation += 1;

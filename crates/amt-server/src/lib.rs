@@ -9,9 +9,9 @@
 pub mod cira;
 pub mod clock;
 pub mod control;
+pub mod control_cira;
 mod control_consent;
 pub mod control_network;
-pub mod control_cira;
 pub mod device_host;
 pub mod digest;
 pub mod event_delivery;
