@@ -150,3 +150,88 @@ fn the_image_entry_point_serves_tls_with_state_on_the_volume() {
         std::fs::read_dir(state.path()).map(|d| d.count())
     );
 }
+
+/// The manifest as JSON, converted by the PyYAML that kubernetes-validate
+/// brings into the clients' virtualenv.
+fn manifest_json(path: &Path) -> serde_json::Value {
+    let mut cmd = Command::new(venv_tool("python"));
+    cmd.args([
+        "-c",
+        "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+    ])
+    .arg(path);
+    let out = run(cmd, CLIENT_TIMEOUT);
+    assert!(out.success, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn the_statefulset_command_runs_its_slice_of_the_fleet() {
+    let docs = manifest_json(&repo().join("deploy/k8s/statefulset.yaml"));
+    let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+    let command: Vec<String> =
+        serde_json::from_value(container["command"].clone()).expect("command");
+    let args: Vec<String> = serde_json::from_value(container["args"].clone()).expect("args");
+    assert_eq!(command, ["/bin/sh", "-c"]);
+    // The pod's environment, with the volume, the ports and the size of the
+    // slice moved to what a test may use; pod 1 of the StatefulSet.
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut env: Vec<(String, String)> = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["value"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let overrides = [
+        ("AMT_EMU_COUNT", "2".to_string()),
+        ("AMT_EMU_PORT_BASE", "23100".to_string()),
+        ("AMT_EMU_CONTROL", "127.0.0.1:23090".to_string()),
+        ("AMT_EMU_STATE_DIR", state.path().display().to_string()),
+        ("POD_NAME", "amt-emu-1".to_string()),
+    ];
+    for (k, v) in overrides {
+        env.retain(|(n, _)| n != k);
+        env.push((k.to_string(), v));
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_amt-emu"))
+        .parent()
+        .expect("bin dir")
+        .display()
+        .to_string();
+    env.push((
+        "PATH".into(),
+        format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+    ));
+    let _fleet = support::Process::start_program(
+        &command[0],
+        &[command[1].clone(), args[0].clone()],
+        &env,
+        "fleet ready",
+    );
+    let mut curl = Command::new("curl");
+    curl.args(["-s", "http://127.0.0.1:23090/api/devices"]);
+    let out = run(curl, CLIENT_TIMEOUT);
+    let devices: serde_json::Value = serde_json::from_str(&out.stdout).expect("devices JSON");
+    let text = devices.to_string();
+    // Slice 1 of 2-device slices holds global indices 2 and 3.
+    assert!(
+        text.contains("dev-00002") && text.contains("dev-00003"),
+        "{text}"
+    );
+    assert!(!text.contains("dev-00001"), "{text}");
+    let mut health = Command::new("curl");
+    health.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "http://127.0.0.1:23090/healthz",
+    ]);
+    assert_eq!(run(health, CLIENT_TIMEOUT).stdout, "200");
+}

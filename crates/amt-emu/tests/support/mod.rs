@@ -426,7 +426,18 @@ impl Process {
     /// Starts `amt-emu ARGS` with `env` and waits (60 s at most) for a
     /// stderr line containing `ready`.
     pub fn start(args: &[String], env: &[(String, String)], ready: &str) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
+        Process::start_program(env!("CARGO_BIN_EXE_amt-emu"), args, env, ready)
+    }
+
+    /// [`Process::start`] of another program (a shell running an image's
+    /// or a manifest's command line).
+    pub fn start_program(
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        ready: &str,
+    ) -> Process {
+        let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "info")
