@@ -614,3 +614,52 @@ fn a_put_built_from_scratch_ignores_the_read_only_properties() {
     assert_eq!(values(&put, "UEFIHTTPSBootEnabled"), ["true"]);
     assert_eq!(values(&put, "OwningEntity"), ["Intel(r) AMT"]);
 }
+
+/// `CIM_ComputerSystem` and `CIM_ElementSettingData` have no capture (their
+/// shapes are inferred, docs/wsman.md): the EPRs consoles send in power
+/// changes resolve, properties are in ASCII order, the host's EnabledState
+/// follows its power and the boot setting's IsNext follows SetBootConfigRole.
+#[test]
+fn the_systems_every_epr_names_answer_and_follow_the_host() {
+    let mut h = Host::new();
+    let selectors = r#"<w:SelectorSet><w:Selector Name="CreationClassName">CIM_ComputerSystem</w:Selector><w:Selector Name="Name">ManagedSystem</w:Selector></w:SelectorSet>"#;
+    let get = |h: &mut Host| {
+        h.ok(&envelope(
+            "CIM_ComputerSystem",
+            &format!("{TRANSFER}Get"),
+            selectors,
+            "",
+        ))
+    };
+    let host = get(&mut h);
+    assert_eq!(values(&host, "Name"), ["ManagedSystem"]);
+    assert_eq!(values(&host, "EnabledState"), ["2"]);
+    let t = amt_wsman::xml::parse(host.as_bytes(), Default::default()).unwrap();
+    let item = find(&t, &uri("CIM_ComputerSystem"), "CIM_ComputerSystem").expect("the instance");
+    let names: Vec<&str> = item
+        .children
+        .iter()
+        .map(|c| c.local_name.as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "ASCII order");
+    let all = h.pull("CIM_ComputerSystem");
+    assert_eq!(values(&all, "Name"), ["ManagedSystem", "Intel(r) AMT"]);
+    assert_eq!(h.power(8), "0");
+    assert_eq!(
+        values(&get(&mut h), "EnabledState"),
+        ["3"],
+        "off is disabled"
+    );
+    assert_eq!(h.device.power_state(), PowerState::SoftOff);
+
+    let pull = h.pull("CIM_ElementSettingData");
+    assert_eq!(values(&pull, "IsNext"), ["2"]);
+    assert!(
+        pull.contains("ManagedSystem") && pull.contains("Intel(r) AMT: Boot Configuration 0"),
+        "{pull}"
+    );
+    assert_eq!(return_value(&set_role(&mut h)), "0");
+    assert_eq!(values(&h.pull("CIM_ElementSettingData"), "IsNext"), ["1"]);
+}

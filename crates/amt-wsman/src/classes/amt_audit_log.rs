@@ -37,6 +37,10 @@ impl ClassHandler for AmtAuditLog {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::AuditLog
+    }
+
     fn is_singleton(&self) -> bool {
         true
     }

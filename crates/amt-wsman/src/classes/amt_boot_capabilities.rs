@@ -22,6 +22,10 @@ impl ClassHandler for AmtBootCapabilities {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn is_singleton(&self) -> bool {
         true
     }

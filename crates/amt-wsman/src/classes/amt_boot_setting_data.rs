@@ -124,6 +124,10 @@ impl ClassHandler for AmtBootSettingData {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn is_singleton(&self) -> bool {
         true
     }

@@ -36,6 +36,10 @@ impl ClassHandler for AmtMessageLog {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::EventLogReader
+    }
+
     fn is_singleton(&self) -> bool {
         true
     }

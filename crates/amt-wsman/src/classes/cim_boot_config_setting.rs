@@ -43,6 +43,10 @@ impl ClassHandler for CimBootConfigSetting {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn instances(&self, _device: &Device) -> Result<Vec<Instance>, Fault> {
         Ok(vec![Instance::new()
             .with("ElementName", "Intel(r) AMT: Boot Configuration")

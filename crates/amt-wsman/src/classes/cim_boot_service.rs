@@ -42,6 +42,10 @@ impl ClassHandler for CimBootService {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn is_singleton(&self) -> bool {
         true
     }

@@ -23,6 +23,10 @@ impl ClassHandler for CimBootSourceSetting {
         }
     }
 
+    fn realm(&self, _op: crate::access::Operation<'_>) -> amt_device::accounts::Realm {
+        amt_device::accounts::Realm::RemoteControl
+    }
+
     fn instances(&self, _device: &Device) -> Result<Vec<Instance>, Fault> {
         Ok(BootSource::ALL
             .iter()
