@@ -366,6 +366,7 @@ impl Device {
             enabled: true,
         });
         self.accounts_changed();
+        self.audit(None, crate::audit_log::AuditedEvent::AclEntryAdded);
         Ok(handle)
     }
 
@@ -390,6 +391,7 @@ impl Device {
             e.realms = realms;
         }
         self.accounts_changed();
+        self.audit(None, crate::audit_log::AuditedEvent::AclEntryModified);
         Ok(())
     }
 
@@ -403,6 +405,7 @@ impl Device {
             .ok_or(PtStatus::INVALID_HANDLE)?;
         entry.enabled = enabled;
         self.accounts_changed();
+        self.audit(None, crate::audit_log::AuditedEvent::AclEntryModified);
         Ok(())
     }
 
@@ -414,6 +417,7 @@ impl Device {
             return Err(PtStatus::INVALID_HANDLE);
         }
         self.accounts_changed();
+        self.audit(None, crate::audit_log::AuditedEvent::AclEntryRemoved);
         Ok(())
     }
 
@@ -497,6 +501,24 @@ mod tests {
             datetime!(2026-11-29 10:00 UTC),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn acl_changes_are_audited() {
+        let mut d = device();
+        let ids = |d: &Device| -> Vec<(u16, u16)> {
+            d.audit_log()
+                .records()
+                .iter()
+                .map(|r| (r.app_id, r.event_id))
+                .collect()
+        };
+        let h = d.add_user_acl_entry(digest("ops", &[4])).unwrap();
+        d.update_user_acl_entry(h, digest("ops2", &[4, 5])).unwrap();
+        d.remove_user_acl_entry(h).unwrap();
+        assert_eq!(ids(&d), [(16, 2), (16, 3), (16, 4)]);
+        assert!(d.remove_user_acl_entry(h).is_err());
+        assert_eq!(ids(&d).len(), 3, "a refusal is not audited");
     }
 
     fn digest(name: &str, realms: &[u32]) -> UserAclRequest {

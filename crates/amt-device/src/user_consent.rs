@@ -293,7 +293,6 @@ impl Device {
     pub fn expire_user_consent(&mut self, now: OffsetDateTime) {
         let at_now = self.user_consent.session_at(now);
         if at_now != self.user_consent.session {
-            // audit: consent timed out (Displayed or Received → NotStarted)
             self.set_consent_session(at_now);
         }
     }
@@ -315,7 +314,6 @@ impl Device {
             return OptInStatus::InvalidState;
         }
         let code = self.draw_consent_code();
-        // audit: user consent requested
         self.set_consent_session(ConsentSession {
             state: OptInState::Displayed,
             code: Some(code),
@@ -334,7 +332,9 @@ impl Device {
             return OptInStatus::InvalidState;
         }
         if s.code == Some(code) {
-            // audit: user consent granted
+            // Audited as User Opt-In 30 / 1 (consent code sent); the other
+            // consent steps have no event ID we could source.
+            self.audit(None, crate::audit_log::AuditedEvent::UserOptIn(1));
             self.set_consent_session(ConsentSession {
                 state: OptInState::Received,
                 code: None,
@@ -348,7 +348,6 @@ impl Device {
         }
         let wrong = s.wrong_codes.saturating_add(1);
         if wrong >= MAX_WRONG_CODES {
-            // audit: user consent failed (too many wrong codes)
             self.set_consent_session(ConsentSession::default());
         } else {
             self.user_consent.session.wrong_codes = wrong;
@@ -362,7 +361,6 @@ impl Device {
         if self.user_consent.session.state == OptInState::NotStarted {
             return OptInStatus::InvalidState;
         }
-        // audit: user consent cancelled
         self.set_consent_session(ConsentSession::default());
         OptInStatus::Success
     }
@@ -446,7 +444,7 @@ impl Device {
         self.user_consent.code_timeout = code_timeout;
         self.user_consent.display_timeout = display_timeout;
         if before != (required, code_timeout, display_timeout) {
-            // audit: user consent policy changed
+            self.audit(None, crate::audit_log::AuditedEvent::UserOptIn(0));
             self.note_persist();
             self.note_event(DeviceEvent::ConsentChanged {
                 state: self.user_consent.session.state.value(),
@@ -505,6 +503,13 @@ mod tests {
         assert_eq!(d.send_opt_in_code(code(&d, T0), T0), OptInStatus::Success);
         assert_eq!(d.consent_state(T0), OptInState::Received);
         assert_eq!(d.pending_consent_code(T0), None);
+        let audited: Vec<(u16, u16)> = d
+            .audit_log()
+            .records()
+            .iter()
+            .map(|r| (r.app_id, r.event_id))
+            .collect();
+        assert_eq!(audited, [(30, 1)], "the consent code sent is audited");
         assert!(d.consent_allows(ConsentFeature::Kvm, T0));
         let events = d.take_effects().events;
         assert_eq!(
