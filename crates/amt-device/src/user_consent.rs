@@ -5,7 +5,7 @@
 //! in progress lives in firmware RAM and is lost on a restart. Time is the
 //! host time passed in: nothing here reads a clock.
 //!
-//! State rules (reference §5.13; the timeouts' meaning is inferred, see
+//! State rules (Intel AMT SDK class reference; the timeouts' meaning is inferred, see
 //! docs/wsman.md "User consent"):
 //! - `StartOptIn` only from NOT STARTED: the code is drawn from the device's
 //!   RNG and shown at once (DISPLAYED; REQUESTED is the firmware's brief step

@@ -304,7 +304,7 @@ fn wsman_messages_requests_over_tls_plain_and_lms() {
     }
 }
 
-/// Issue 3, item 3: Debian's `wsl` (real-clients.md §2.5). Each command is
+/// Issue 3, item 3: Debian's `wsl` (its man page). Each command is
 /// its own process; digest comes from a `.curlrc` in CURL_HOME.
 struct Wsl {
     dir: tempfile::TempDir,

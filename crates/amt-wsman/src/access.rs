@@ -11,7 +11,7 @@
 //!
 //! A refusal is `e:AccessDenied`, the fault DSP0226 defines for "the sender
 //! was not authorized to access the resource", which is what AMT answers
-//! for a realm or ACL denial (reference §3.3).
+//! for a realm or ACL denial (Intel AMT SDK).
 
 use amt_device::accounts::Realm;
 use amt_device::{Device, ProvisioningState};

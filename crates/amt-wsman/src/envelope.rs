@@ -3,7 +3,7 @@
 //! Every header and body element is identified by its namespace URI and
 //! local name, so `<a:Action>`, `<wsa:Action>` and a default-namespace
 //! `<Action xmlns="…/addressing">` are the same thing. The parser is
-//! liberal in what consoles really send (see `docs/real-clients.md` §3):
+//! liberal in what consoles really send (wsman-messages, wsl, curl and rpc-go requests, as the fixtures show):
 //! `To` as `/wsman` or a full URL, `mustUnderstand` on any header, empty
 //! `MessageID`, optional `OperationTimeout`, and wsl's pasted `SelectorSet`
 //! whose prefix is not declared.

@@ -4,7 +4,7 @@
 //! `ProductVersion` to choose between amttool and wsman) send it: a SOAP
 //! envelope with an empty Header and `<wsmid:Identify/>` as the Body.
 //!
-//! No capture of AMT's reply exists in our fixtures (reference §9). The
+//! No capture of AMT's reply exists in our fixtures. The
 //! values follow the most direct evidence found, MAAS's AMT power driver
 //! test data (canonical/maas, `drivers/power/tests/test_amt.py`), a
 //! trimmed `wsman identify` output of real devices: prefixes `a` (SOAP)

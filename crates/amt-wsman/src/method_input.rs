@@ -2,8 +2,8 @@
 //! every class with methods.
 //!
 //! The firmware answers a method whose parameters are missing or malformed
-//! with its own "invalid parameter" `ReturnValue`, not a fault (reference
-//! §3.2: extrinsic methods never fault for feature errors), so every reader
+//! with its own "invalid parameter" `ReturnValue`, not a fault (Intel AMT SDK:
+//! extrinsic methods never fault for feature errors), so every reader
 //! here yields `None` for the caller to turn into that status. Only a body
 //! that is not this method's input element at all is a schema fault.
 

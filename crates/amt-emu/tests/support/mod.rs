@@ -249,7 +249,7 @@ impl Reply {
 }
 
 /// `curl -s [-k] --digest -u admin:PASSWORD -H 'Content-Type: …'
-/// --data-binary @body URL`, as real-clients.md §2.6 shows it. `dir` holds
+/// --data-binary @body URL`, as console guides show it. `dir` holds
 /// curl's header dump.
 pub fn curl_digest(url: &str, body: &Path, dir: &Path) -> Reply {
     let headers = dir.join(format!("headers-{}.txt", unique()));

@@ -1,4 +1,4 @@
-//! `AMT_AuthorizationService`: the admin account (reference §5.4).
+//! `AMT_AuthorizationService`: the admin account (Intel AMT SDK class reference).
 //!
 //! Get has the recorded shape (`fixtures/firmware/AMT_AuthorizationService/
 //! Get.response.xml`). Methods: `SetAdminAclEntryEx` (RPS and rpc-go set the

@@ -1,5 +1,5 @@
 //! `AMT_ProvisioningCertificateHash`: the root-certificate hashes a
-//! provisioning chain must end in (reference §5.14; the device keeps them in
+//! provisioning chain must end in (Intel AMT SDK class reference; the device keeps them in
 //! `amt_device::provisioning_hashes`).
 //!
 //! No capture exists (consoles read the list over HECI), so the shape
@@ -10,7 +10,7 @@
 //! Put changes `Enabled` only (the other properties are read-only); Create
 //! adds a custom hash; Delete removes a custom hash (factory entries can
 //! only be disabled). Intrinsic operations report firmware refusals as
-//! faults (reference §3.2): a duplicate hash is `AlreadyExists`, a bad hash
+//! faults (Intel AMT SDK: extrinsic methods report errors in ReturnValue): a duplicate hash is `AlreadyExists`, a bad hash
 //! type or length `InvalidParameter`, a body that is not an instance (a
 //! missing property, a bad boolean) `InvalidRepresentation`, a full list or
 //! a factory entry's deletion `InternalError` with its `AMT-STATUS`.

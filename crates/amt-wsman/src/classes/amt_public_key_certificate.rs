@@ -2,13 +2,13 @@
 //! including (CSME 16.1+) its read-only self-signed TLS certificate.
 //!
 //! `Issuer`/`Subject` are written the way the firmware writes them
-//! (reference §5.6, checked against the capture's certificate): RDNs in
+//! (Intel AMT SDK class reference, checked against the capture's certificate): RDNs in
 //! RFC 4514 order, i.e. the reverse of the DER sequence, joined with `,`
 //! and no spaces. `TrustedRootCertficate` is misspelled in the schema and
 //! on the wire. Delete maps onto `Device::delete_certificate`: a refusal
 //! (the read-only self-signed certificate, one a TLS credential context
 //! uses) is an intrinsic-operation failure, so a `wsman:InternalError`
-//! fault with `AMT-STATUS 16` (reference §3.2), and the certificate stays.
+//! fault with `AMT-STATUS 16` (Intel AMT SDK: extrinsic methods report errors in ReturnValue), and the certificate stays.
 //! Put is not supported (no console changes a certificate in place).
 
 use amt_device::{CertificateEntry, Device};

@@ -1,9 +1,9 @@
 //! `AMT_PublicKeyManagementService`: the certificate store's service
-//! (reference §5.5). The device model does the work
+//! (Intel AMT SDK class reference). The device model does the work
 //! (`amt_device::public_key_management`); this file maps the methods'
 //! inputs and outputs.
 //!
-//! Extrinsic methods never fault for feature errors (reference §3.2): a
+//! Extrinsic methods never fault for feature errors (Intel AMT SDK: extrinsic methods report errors in ReturnValue): a
 //! refused call is HTTP 200 with the PT_STATUS as `ReturnValue`, and an
 //! output EPR (`CreatedCertificate`, `CreatedKey`, `KeyPair`) only on
 //! success, before `ReturnValue`, as every capture shows. An input that is

@@ -1,6 +1,6 @@
 //! `AMT_PublicPrivateKeyPair`: the keys the firmware holds. Only the
 //! public half leaves the device: `DERKey` is the PKCS#1 `RSAPublicKey`
-//! (reference §5.7). Delete maps onto `Device::delete_key`, which refuses
+//! (Intel AMT SDK class reference). Delete maps onto `Device::delete_key`, which refuses
 //! (InternalError fault, `AMT-STATUS 16`) while a stored certificate
 //! carries the key.
 

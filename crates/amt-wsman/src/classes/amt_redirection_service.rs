@@ -1,5 +1,5 @@
 //! `AMT_RedirectionService`: the redirection listener and the IDE-R / SOL
-//! switches (reference §5.14, protocols §3.3; device side in
+//! switches (Intel AMT SDK class reference; device side in
 //! `amt_device::redirection`).
 //!
 //! Properties and order from the real device's replies

@@ -1,11 +1,11 @@
 //! `AMT_SetupAndConfigurationService`: provisioning state and mode.
 //!
-//! Properties as the firmware writes them (reference §5.2 and
+//! Properties as the firmware writes them (Intel AMT SDK class reference and
 //! `fixtures/firmware/AMT_SetupAndConfigurationService/Get.response.xml`);
 //! the optional DNS suffixes appear only when set, in ASCII order like
 //! every other property.
 //!
-//! Methods (reference §5.2), each answering the device's PT_STATUS as
+//! Methods (Intel AMT SDK class reference), each answering the device's PT_STATUS as
 //! `ReturnValue` (never a fault for a feature error):
 //! - `CommitChanges`: staged TLS settings and credential context go into
 //!   force; the reply says the device changed, so the server writes flash

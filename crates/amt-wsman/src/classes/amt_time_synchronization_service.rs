@@ -1,5 +1,5 @@
 //! `AMT_TimeSynchronizationService`: the firmware clock every TLS flow
-//! syncs before enabling TLS (reference §5.11; properties from the Get
+//! syncs before enabling TLS (Intel AMT SDK class reference; properties from the Get
 //! capture).
 //!
 //! - `GetLowAccuracyTimeSynch` → `Ta0`: the BIOS clock in Unix seconds.

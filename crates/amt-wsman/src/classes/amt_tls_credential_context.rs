@@ -1,5 +1,5 @@
 //! `AMT_TLSCredentialContext`: which certificate the TLS listeners present
-//! (reference §5.9). An association keyed by two EPRs: `ElementInContext`
+//! (Intel AMT SDK class reference). An association keyed by two EPRs: `ElementInContext`
 //! (the `AMT_PublicKeyCertificate`) and `ElementProvidingContext` (the
 //! `AMT_TLSProtocolEndpointCollection`). There is at most one; on CSME
 //! 16.1+ it exists from the factory, naming the self-signed certificate.
@@ -15,7 +15,7 @@
 //!
 //! Changes are staged until `CommitChanges`, as for every TLS setting.
 //! Other device refusals are `wsman:InternalError` with `AMT-STATUS n`
-//! (reference §3.2).
+//! (Intel AMT SDK: extrinsic methods report errors in ReturnValue).
 
 use amt_device::{Device, PtStatus};
 

@@ -1,8 +1,8 @@
 //! `AMT_TLSProtocolEndpointCollection`: the one collection a TLS credential
-//! context hangs off (reference §5.10). Its only property is its key,
+//! context hangs off (Intel AMT SDK class reference). Its only property is its key,
 //! `ElementName`, which the firmware spells `TLSProtocolEndpoint Instances
 //! Collection` while every console sends `TLSProtocolEndpointInstances
-//! Collection` (§5.9): both select it, the firmware's spelling is answered.
+//! Collection` (console request captures in fixtures/requests): both select it, the firmware's spelling is answered.
 
 use amt_device::Device;
 

@@ -5,7 +5,7 @@
 //! `NonSecureConnectionsSupported` exists from CSME 16.1 and `TrustedCN`
 //! only when set.
 //!
-//! Put (reference §2.7, §5.8): the body is the whole instance as the
+//! Put (DSP0226 Put; Intel AMT SDK class reference): the body is the whole instance as the
 //! console read it. Read-only properties (`ElementName`, `InstanceID`,
 //! `NonSecureConnectionsSupported`) are accepted and ignored; `Enabled` is
 //! required; `AcceptNonSecureConnections` and `MutualAuthentication` keep

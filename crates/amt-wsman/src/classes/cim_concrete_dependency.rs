@@ -1,5 +1,5 @@
 //! `CIM_ConcreteDependency`: which key pair each certificate carries
-//! (reference §5.7). rpc-go pulls it with the certificates and keys to
+//! (Intel AMT SDK class reference). rpc-go pulls it with the certificates and keys to
 //! pair them, and deletes every key no certificate depends on in its TLS
 //! "prune" step, so a missing pair would make it try to delete a key in
 //! use (the device refuses, but the console's picture is wrong).

@@ -7,7 +7,7 @@
 //!
 //! The device model has TLS only, so the pull lists the one TLS credential
 //! context, as the subclass-typed `AMT_TLSCredentialContext` item a parent
-//! class pull carries (reference §2.6); its content is that of
+//! class pull carries (DSP0227: a class enumeration lists subclass instances); its content is that of
 //! `AMT_TLSCredentialContext` (`ElementInContext` certificate,
 //! `ElementProvidingContext` collection). A real device's capture
 //! (`Pull--capture-rpcgo-utils`) shows the wireless 802.1x contexts as

@@ -1,4 +1,4 @@
-//! `CIM_KVMRedirectionSAP`: the KVM switch (protocols §3.3; device side in
+//! `CIM_KVMRedirectionSAP`: the KVM switch (Intel AMT SDK class reference; device side in
 //! `amt_device::redirection`).
 //!
 //! Properties and order from the real device's replies

@@ -1,6 +1,6 @@
 //! `CIM_PhysicalPackage`: every physical package, whatever its subclass:
 //! the base board (`CIM_Card`) and the chassis (`CIM_Chassis`, a
-//! `CIM_PhysicalFrame`), as subclass-typed items (reference §2.6).
+//! `CIM_PhysicalFrame`), as subclass-typed items (DSP0227: a class enumeration lists subclass instances).
 //! MeshCommander and MeshCentral enumerate it in their hardware batch.
 //! DMT's canned pull (`fixtures/firmware/CIM_PhysicalPackage/Pull.response.xml`)
 //! shows the card as the first item, on a page that is not the last;

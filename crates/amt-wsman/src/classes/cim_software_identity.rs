@@ -1,6 +1,6 @@
 //! `CIM_SoftwareIdentity`: the firmware's version strings. MeshCommander
 //! reads the `AMT` instance for the version; the instance names and order
-//! are those of real firmware (reference §5.12,
+//! are those of real firmware (Intel AMT SDK class reference,
 //! `fixtures/firmware/CIM_SoftwareIdentity/Pull.response.xml`).
 
 use amt_device::accounts::Realm;

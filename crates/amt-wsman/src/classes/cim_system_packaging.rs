@@ -1,6 +1,6 @@
 //! `CIM_SystemPackaging`: every packaging association of a system. The one
 //! the firmware has is `CIM_ComputerSystemPackage` (chassis → host), listed
-//! as a subclass-typed item (reference §2.6): go-wsman-messages decodes
+//! as a subclass-typed item (DSP0227: a class enumeration lists subclass instances): go-wsman-messages decodes
 //! this pull's items as `CIM_ComputerSystemPackage` (its `system`
 //! package), and MeshCommander batches both classes in its hardware read.
 //! No reply of this class is recorded.

@@ -1,5 +1,5 @@
 //! `IPS_HostBasedSetupService`: control mode, the configuration nonce and
-//! the provisioning certificate chain state (reference §5.3; the capture
+//! the provisioning certificate chain state (Intel AMT SDK class reference; the capture
 //! `fixtures/firmware/IPS_HostBasedSetupService/Get--capture-rps-activator.response.xml`
 //! shows `AllowedControlModes` as one element per value, 2 then 1).
 //!

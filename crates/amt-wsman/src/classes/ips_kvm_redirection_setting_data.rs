@@ -1,4 +1,4 @@
-//! `IPS_KVMRedirectionSettingData`: KVM settings (protocols §2.7, §3.3;
+//! `IPS_KVMRedirectionSettingData`: KVM settings (Intel AMT SDK class reference;
 //! device side in `amt_device::redirection`).
 //!
 //! Properties and order from go-wsman-messages' canned Get

@@ -1,4 +1,4 @@
-//! `IPS_OptInService`: user consent (reference §5.13; device side in
+//! `IPS_OptInService`: user consent (Intel AMT SDK class reference; device side in
 //! `amt_device::user_consent`).
 //!
 //! Properties and order from the real device's reply

@@ -1,5 +1,5 @@
 //! `IPS_ScreenSettingData`: the host's screens as the KVM server sees them
-//! (protocols §3.3). Read-only; four slots, one value per slot in each
+//! (Intel AMT SDK class reference). Read-only; four slots, one value per slot in each
 //! array property, order from go-wsman-messages' canned Get
 //! (`fixtures/firmware/IPS_ScreenSettingData/Get.response.xml`, whose
 //! `ElementName` "test" is an edit: the emulator answers the `InstanceID`).

@@ -201,7 +201,7 @@ pub struct Instance {
     pub reference_keys: Vec<(&'static str, Reference)>,
     /// The instance's own class when it belongs to a subclass of the class
     /// enumerated: a parent-class pull lists subclass-typed items
-    /// (reference §2.6; `AMT_TLSCredentialContext` in `CIM_CredentialContext`).
+    /// (DSP0227: a class enumeration lists subclass instances; `AMT_TLSCredentialContext` in `CIM_CredentialContext`).
     pub subclass: Option<ClassInfo>,
 }
 
