@@ -492,18 +492,18 @@ impl DeviceHost {
         let parsed = amt_wsman::envelope::Request::parse(body);
         let facts = RequestFacts::of(parsed.as_ref());
         let injected = self.faults.take(&facts.fault_facts());
-        let (outcome, fault) = match &injected {
+        let (outcome, fault, replayed) = match &injected {
             Some(FaultKind::Delay { ms }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }
-            Some(FaultKind::DropBeforeResponse) => (WsmanOutcome::Drop, None),
+            Some(FaultKind::DropBeforeResponse) => (WsmanOutcome::Drop, None, false),
             Some(FaultKind::DropAfterResponse) => {
-                let (_, fault) = self
+                let (_, fault, replayed) = self
                     .run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await;
-                (WsmanOutcome::Drop, fault)
+                (WsmanOutcome::Drop, fault, replayed)
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {
                 let reply = self
@@ -515,13 +515,13 @@ impl DeviceHost {
                     .as_ref()
                     .and_then(fault_name)
                     .or_else(|| Some(subcode.clone()));
-                (soap(reply.status, reply.body), fault)
+                (soap(reply.status, reply.body), fault, false)
             }
             Some(FaultKind::ReturnValue { value }) => {
                 let reply = self.lock().wsman.injected_return_value(body, *value);
-                (soap(reply.status, reply.body), None)
+                (soap(reply.status, reply.body), None, false)
             }
-            Some(FaultKind::Http500) => (internal_error(), None),
+            Some(FaultKind::Http500) => (internal_error(), None, false),
             Some(FaultKind::Garbage) => (
                 WsmanOutcome::Reply {
                     status: 200,
@@ -529,10 +529,11 @@ impl DeviceHost {
                     content_type: SOAP_CONTENT_TYPE,
                 },
                 None,
+                false,
             ),
             Some(FaultKind::Stall) => {
                 tokio::time::sleep(STALL_LIMIT).await;
-                (WsmanOutcome::Drop, None)
+                (WsmanOutcome::Drop, None, false)
             }
             // Connection-level: not matched per request.
             Some(FaultKind::RefuseTls { .. }) | None => {
@@ -547,13 +548,6 @@ impl DeviceHost {
             WsmanOutcome::Reply { status, body, .. } => (*status, Some(body.as_slice())),
             WsmanOutcome::Drop => (0, None),
         };
-        // The engine answers a class it lacks from the recording, if any.
-        let replayed = injected.is_none()
-            && fault.is_none()
-            && facts.resource_uri.as_deref().is_some_and(|uri| {
-                amt_wsman::classes::class_for(uri).is_none()
-                    && self.lock().replay.as_ref().is_some_and(|r| r.covers(uri))
-            });
         // Bodies are copied for the journal only when it keeps them.
         let keep = self.journal.keeps_bodies();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -597,7 +591,7 @@ impl DeviceHost {
         principal: Principal,
         request: Result<&amt_wsman::envelope::Request, &amt_wsman::fault::Fault>,
         reads_only: bool,
-    ) -> (WsmanOutcome, Option<String>) {
+    ) -> (WsmanOutcome, Option<String>, bool) {
         let ctx = CallContext {
             now: OffsetDateTime::now_utc(),
             principal,
@@ -643,12 +637,12 @@ impl DeviceHost {
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "flash write failed; the change is rolled back");
                     self.roll_back(generation, before);
-                    return (internal_error(), fault);
+                    return (internal_error(), fault, false);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "flash writer failed; the change is rolled back");
                     self.roll_back(generation, before);
-                    return (internal_error(), fault);
+                    return (internal_error(), fault, false);
                 }
             };
             // Certificate-store edits (trusted roots for mutual TLS) are
@@ -668,7 +662,7 @@ impl DeviceHost {
                 .deliver(&subscribers, &reply.effects.events, device_time);
         }
         self.publish(&reply.effects);
-        (soap(reply.status, reply.body), fault)
+        (soap(reply.status, reply.body), fault, reply.replayed)
     }
 
     /// Puts the device back as it was before generation `generation`,
