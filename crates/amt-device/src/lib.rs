@@ -18,6 +18,7 @@
 //! - [`tls_settings`]: `AMT_TLSSettingData` for the remote and local interfaces;
 //! - [`public_key_management`]: adding, generating and deleting certificates and keys;
 //! - [`tls_config`]: TLS credential context, TLS settings changes and CommitChanges;
+//! - [`tls_offer`]: the TLS versions, suites and PSK each generation serves;
 //! - [`status`]: the firmware's PT_STATUS codes;
 //! - [`host_based_setup`]: client and admin control mode provisioning, unprovision;
 //! - [`provisioning_hashes`]: the root-certificate hashes admin control mode trusts;
@@ -55,6 +56,7 @@ pub mod self_signed;
 pub mod status;
 pub mod subscriptions;
 pub mod tls_config;
+pub mod tls_offer;
 pub mod tls_settings;
 pub mod user_consent;
 
@@ -74,4 +76,5 @@ pub use provisioning::{ControlMode, ProvisioningState};
 pub use provisioning_hashes::{HashType, ProvisioningCertificateHash};
 pub use status::PtStatus;
 pub use tls_config::{CommitOutcome, TlsInstance, TlsSettingDataPut};
+pub use tls_offer::{TlsOffer, TlsVersion};
 pub use tls_settings::{ActiveTls, TlsSettingData, TlsSettings};

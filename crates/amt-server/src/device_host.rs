@@ -22,7 +22,7 @@ use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
-use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
+use crate::tls::{ClientAuth, TlsBackend, TlsBackendKind, TlsError};
 use crate::vocabulary::Interface;
 
 pub mod machine;
@@ -142,8 +142,13 @@ impl DeviceHost {
         limits: ServerLimits,
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
+        tls_backend: Option<TlsBackendKind>,
     ) -> Result<Self, HostError> {
-        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::new()?);
+        let profile = *device.profile();
+        let tls = tls_backend
+            .unwrap_or_else(|| TlsBackendKind::for_profile(&profile))
+            .build(&profile)?;
+        tracing::debug!(backend = tls.name(), firmware = %profile.version(), "TLS stack");
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {

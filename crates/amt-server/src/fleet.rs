@@ -629,6 +629,7 @@ impl FleetInner {
             faults: Vec::new(),
             scenario: None,
             replay: None,
+            tls_backend: None,
         };
         if let Some(scenario) = &p.group.scenario {
             // The member's own seed wins over the scenario's.

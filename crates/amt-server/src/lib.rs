@@ -88,6 +88,9 @@ pub struct EmulatorConfig {
     /// Recorded replies for the classes the model lacks
     /// (`amt-emu serve --replay DIR`; docs/recording.md).
     pub replay: Option<Arc<amt_wsman::replay::Replay>>,
+    /// The TLS stack; `None` takes the one the firmware profile needs
+    /// (OpenSSL before CSME 16.1, rustls from 16.1).
+    pub tls_backend: Option<tls::TlsBackendKind>,
 }
 
 /// Where the local interface listens.
@@ -135,6 +138,7 @@ impl Default for EmulatorConfig {
             faults: Vec::new(),
             scenario: None,
             replay: None,
+            tls_backend: None,
         }
     }
 }
@@ -291,6 +295,7 @@ impl Emulator {
             config.limits,
             journal,
             config.replay.clone(),
+            config.tls_backend,
         )?);
         for rule in config.faults.iter().cloned() {
             host.faults().add(rule);
@@ -451,6 +456,12 @@ impl EmulatorConfig {
 
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Serves TLS with this stack instead of the profile's.
+    pub fn tls_backend(mut self, kind: tls::TlsBackendKind) -> Self {
+        self.tls_backend = Some(kind);
         self
     }
 
