@@ -124,6 +124,7 @@ pub struct Device {
     pub(crate) remote_access: RemoteAccess,
     pub(crate) audit_log: AuditLog,
     pub(crate) subscriptions: Subscriptions,
+    pub(crate) psk_setup: crate::psk_setup::PskSetup,
     /// Effects recorded since the driver last took them (not persisted).
     pub(crate) effects: Effects,
 }
@@ -191,6 +192,7 @@ impl Device {
             remote_access: RemoteAccess::default(),
             audit_log: AuditLog::default(),
             subscriptions: Subscriptions::default(),
+            psk_setup: Default::default(),
             effects: Effects::default(),
         };
         device.local_system_password = device.new_local_system_password();
@@ -398,6 +400,7 @@ impl Device {
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;
+        self.psk_setup = Default::default();
         self.accounts.clear();
         self.tls = TlsSettings::factory(&self.profile);
         self.tls_credential_context = None;

@@ -336,10 +336,14 @@ impl Device {
         }
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.chain = ProvisioningChain::default();
+        if self.psk_setup.pid.is_some() {
+            // The TLS listener disarms PSK.
+            self.note_tls_changed();
+        }
         Ok(())
     }
 
-    fn complete_provisioning(&mut self, mode: ControlMode, ha1: [u8; 16]) {
+    pub(crate) fn complete_provisioning(&mut self, mode: ControlMode, ha1: [u8; 16]) {
         self.admin_password_ha1 = Some(ha1);
         self.provisioning_state = ProvisioningState::PostProvisioning;
         self.control_mode = mode;
@@ -387,6 +391,7 @@ impl Device {
             return Err(PtStatus::INVALID_PASSWORD);
         }
         self.mebx_password_hash = Some(crate::device::password_hash(password));
+        self.mebx_password_is_admin_password(password);
         Ok(())
     }
 

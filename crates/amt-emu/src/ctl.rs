@@ -84,6 +84,8 @@ enum CtlCommand {
 enum MebxCommand {
     /// Change the MEBx password.
     Password { password: String },
+    /// Set the PID and PPS of a TLS-PSK setup (AMT 2 to 10).
+    Psk { pid: String, pps: String },
     /// Start or stop provisioning.
     Provisioning {
         #[arg(value_parser = ["start", "stop"])]
@@ -190,6 +192,11 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "POST",
                 "/api/mebx/password".into(),
                 Some(json!({ "password": password })),
+            ),
+            MebxCommand::Psk { pid, pps } => (
+                "POST",
+                "/api/mebx/psk".into(),
+                Some(json!({ "pid": pid, "pps": pps })),
             ),
             MebxCommand::Provisioning { action } => {
                 ("POST", format!("/api/mebx/provisioning/{action}"), None)

@@ -22,7 +22,7 @@ use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
-use crate::tls::{ClientAuth, TlsBackend, TlsBackendKind, TlsError};
+use crate::tls::{ClientAuth, PskKey, TlsBackend, TlsBackendKind, TlsError};
 use crate::vocabulary::Interface;
 
 pub mod machine;
@@ -348,7 +348,11 @@ impl DeviceHost {
                 .collect(),
             trusted_cn: remote.trusted_cn.clone(),
         });
-        self.tls.set_client_auth(auth)
+        self.tls.set_client_auth(auth)?;
+        self.tls.set_psk(device.tls_psk().map(|p| PskKey {
+            identity: p.identity,
+            key: p.key,
+        }))
     }
 
     fn refresh_tls(&self) -> Result<(), TlsError> {

@@ -20,8 +20,11 @@ impl PortPolicy {
         let up = device.network_access_enabled();
         PortPolicy {
             http: up && tls.remote_plain_http_open(),
-            // TLS needs a certificate to present.
-            tls: up && tls.remote_tls_open() && device.active_tls_certificate().is_some(),
+            // TLS needs a certificate to present, or a PSK setup waiting
+            // for its setup server.
+            tls: up
+                && ((tls.remote_tls_open() && device.active_tls_certificate().is_some())
+                    || device.tls_psk().is_some()),
         }
     }
 
