@@ -14,6 +14,7 @@
 pub mod client;
 pub mod digest;
 pub mod fleet;
+pub mod handshakes;
 pub mod histogram;
 pub mod rss;
 

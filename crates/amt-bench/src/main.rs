@@ -69,6 +69,11 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Handshake rate instead: full TLS handshakes (connect, handshake,
+    /// close) against an in-process device for this many seconds, as a
+    /// ratio to `openssl speed rsa2048` measured in the same run.
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["target", "soak", "fleet"])]
+    handshakes: Option<u64>,
     /// Fleet benchmark instead: this many devices in-process, each on its
     /// own loopback address (ready time, memory per device, first contact,
     /// handshakes/s across the fleet).
@@ -91,6 +96,9 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(seconds) = args.handshakes {
+        return handshakes(&args, seconds);
+    }
     if let Some(count) = args.fleet {
         return fleet(&args, count);
     }
@@ -227,4 +235,46 @@ fn config(args: &Args) -> anyhow::Result<BenchConfig> {
         tls_versions,
         progress: !args.json,
     })
+}
+
+fn handshakes(args: &Args, seconds: u64) -> ExitCode {
+    if seconds == 0 || seconds > 600 {
+        eprintln!("amt-bench: --handshakes must be between 1 and 600 s");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(amt_bench::handshakes::run(
+        args.clients,
+        Duration::from_secs(seconds),
+        3,
+    )) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("amt-bench: {e}"),
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.failures == 0 && report.handshakes > 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("amt-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -31,7 +31,7 @@ mod openssl_backend;
 mod rustls_backend;
 
 pub use openssl_backend::OpensslBackend;
-pub use rustls_backend::RustlsBackend;
+pub use rustls_backend::{provider_name as rustls_provider_name, RustlsBackend};
 
 /// Any byte stream a TLS backend can run over, or hands back.
 pub trait TlsIo: AsyncRead + AsyncWrite + Send + Unpin {}

@@ -36,8 +36,22 @@ fn config_error(e: impl std::fmt::Display) -> TlsError {
     }
 }
 
+/// ring by default; aws-lc-rs with the `aws-lc-rs` feature.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
+/// The crypto provider the rustls backend of this build runs.
+pub fn provider_name() -> &'static str {
+    if cfg!(feature = "aws-lc-rs") {
+        "aws-lc-rs"
+    } else {
+        "ring"
+    }
 }
 
 /// The certificate the device presents right now.
