@@ -40,6 +40,7 @@ registry! {
     amt_agent_presence_watchdog_action::AmtAgentPresenceWatchdogAction,
     amt_alarm_clock_service::AmtAlarmClockService,
     amt_audit_log::AmtAuditLog,
+    amt_audit_policy_rule::AmtAuditPolicyRule,
     amt_authorization_service::AmtAuthorizationService,
     amt_boot_capabilities::AmtBootCapabilities,
     amt_boot_setting_data::AmtBootSettingData,
