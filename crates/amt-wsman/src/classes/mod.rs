@@ -35,6 +35,8 @@ macro_rules! registry {
 }
 
 registry! {
+    amt_8021x_credential_context::Amt8021xCredentialContext,
+    amt_8021x_profile::Amt8021xProfile,
     amt_agent_presence_capabilities::AmtAgentPresenceCapabilities,
     amt_agent_presence_watchdog::AmtAgentPresenceWatchdog,
     amt_agent_presence_watchdog_action::AmtAgentPresenceWatchdogAction,
