@@ -22,7 +22,7 @@ use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
-use crate::tls::{ClientAuth, TlsError, TlsFace};
+use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
 use crate::vocabulary::Interface;
 
 pub mod machine;
@@ -84,7 +84,7 @@ impl HostState {
 pub struct DeviceHost {
     state: Mutex<HostState>,
     store: Option<FlashStore>,
-    tls: TlsFace,
+    tls: Box<dyn TlsBackend>,
     server_header: String,
     /// Network interface listeners, then the local (LMS) ones if any.
     faces: Vec<Face>,
@@ -143,7 +143,7 @@ impl DeviceHost {
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
-        let tls = TlsFace::new()?;
+        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::new()?);
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {
@@ -194,8 +194,8 @@ impl DeviceHost {
         self.server_header.clone()
     }
 
-    pub(crate) fn tls(&self) -> &TlsFace {
-        &self.tls
+    pub(crate) fn tls(&self) -> &dyn TlsBackend {
+        self.tls.as_ref()
     }
 
     /// The limits of this device's listeners.
