@@ -52,6 +52,8 @@ pub struct HostConsole {
     partial: String,
     /// Where the host's pointer is (drawn on the desktop).
     pointer: crate::screen::Pointer,
+    /// Digits a KVM viewer has typed into the firmware's consent form.
+    pub(crate) consent_entry: String,
 }
 
 impl HostConsole {

@@ -25,13 +25,16 @@ use std::hash::{Hash, Hasher};
 use time::OffsetDateTime;
 
 use crate::host_console::ScreenMode;
-use crate::user_consent::ConsentFeature;
+use crate::user_consent::{ConsentFeature, OptInStatus};
 use crate::Device;
 
 /// Width of the host's screen in pixels.
 pub const SCREEN_WIDTH: u16 = 1024;
 /// Height of the host's screen in pixels.
 pub const SCREEN_HEIGHT: u16 = 768;
+
+/// Digits of a user-consent code.
+const CONSENT_CODE_DIGITS: usize = 6;
 
 const GLYPH_WIDTH: usize = 8;
 const GLYPH_HEIGHT: usize = 16;
@@ -206,14 +209,14 @@ impl Device {
     }
 
     /// What a KVM viewer sees at `now`: the host's screen once consent
-    /// allows KVM, and until then the firmware's consent page asking for
-    /// the code shown on the host (the viewer gets no picture of the host
-    /// before the user agreed).
+    /// allows KVM, and until then the firmware's consent form asking for
+    /// the code shown on the host, with the digits typed so far (the viewer
+    /// gets no picture of the host before the user agreed).
     pub fn kvm_frame(&self, now: OffsetDateTime) -> Frame {
         if self.consent_allows(ConsentFeature::Kvm, now) {
             self.screen_frame(now)
         } else {
-            draw_consent_request()
+            draw_consent_form(&self.console.consent_entry)
         }
     }
 
@@ -222,8 +225,43 @@ impl Device {
         if self.consent_allows(ConsentFeature::Kvm, now) {
             self.screen_generation(now)
         } else {
-            // One fixed picture; any number unlike a hash works.
-            0
+            #[allow(deprecated)]
+            let mut h = std::hash::SipHasher::new();
+            "consent form".hash(&mut h);
+            self.console.consent_entry.hash(&mut h);
+            h.finish()
+        }
+    }
+
+    /// A key from a KVM viewer. Once consent allows KVM it reaches the
+    /// host ([`Device::host_key`]). Before that it goes to the firmware's
+    /// consent form: digits fill it (six at most), BackSpace rubs one out,
+    /// Enter sends the code as `SendOptInCode` would and returns what that
+    /// answered; other keys are dropped. The host sees none of them.
+    pub fn kvm_key(&mut self, keysym: u32, down: bool, now: OffsetDateTime) -> Option<OptInStatus> {
+        if self.consent_allows(ConsentFeature::Kvm, now) {
+            self.console.consent_entry.clear();
+            self.host_key(keysym, down, now);
+            return None;
+        }
+        if !down {
+            return None;
+        }
+        match keysym_char(keysym) {
+            Some(c @ '0'..='9') if self.console.consent_entry.len() < CONSENT_CODE_DIGITS => {
+                self.console.consent_entry.push(c);
+                None
+            }
+            Some('\u{8}') => {
+                self.console.consent_entry.pop();
+                None
+            }
+            Some('\r') => {
+                let typed = std::mem::take(&mut self.console.consent_entry);
+                let code = typed.parse().ok()?;
+                Some(self.send_opt_in_code(code, now))
+            }
+            _ => None,
         }
     }
 
@@ -423,8 +461,10 @@ fn draw_consent_box(f: &mut Frame, code: &str) {
     );
 }
 
-/// The page a KVM viewer sees while consent is outstanding.
-fn draw_consent_request() -> Frame {
+/// The form a KVM viewer sees while consent is outstanding, with the
+/// digits typed so far (AMT's own form is not documented; this one asks the
+/// same question).
+fn draw_consent_form(typed: &str) -> Frame {
     let mut f = Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::BLACK);
     let w = i32::from(SCREEN_WIDTH);
     let lines = [
@@ -434,14 +474,29 @@ fn draw_consent_request() -> Frame {
             1,
             colours::TEXT,
         ),
-        ("(IPS_OptInService.SendOptInCode)", 1, colours::TEXT),
+        (
+            "(or send it with IPS_OptInService.SendOptInCode)",
+            1,
+            colours::TEXT,
+        ),
     ];
-    let mut y = 300;
+    let mut y = 290;
     for (text, scale, colour) in lines {
         f.text((w - text_width(text, scale)) / 2, y, text, scale, colour);
         y += 16 * scale + 16;
     }
-    f.outline(w / 2 - 300, 270, 600, 170, 4, colours::CONSENT_BORDER);
+    let mut field: String = typed.chars().take(CONSENT_CODE_DIGITS).collect();
+    while field.len() < CONSENT_CODE_DIGITS {
+        field.push('_');
+    }
+    f.text(
+        (w - text_width(&field, 3)) / 2,
+        y + 8,
+        &field,
+        3,
+        colours::WHITE,
+    );
+    f.outline(w / 2 - 300, 260, 600, 250, 4, colours::CONSENT_BORDER);
     f
 }
 
@@ -559,6 +614,36 @@ mod tests {
         );
         assert_eq!(d.kvm_frame(now()), d.screen_frame(now()));
         assert!(count(&d.kvm_frame(now()), colours::DESKTOP) > 0);
+    }
+
+    #[test]
+    fn a_kvm_viewer_can_type_the_code_into_the_consent_form() {
+        let mut d = device();
+        assert_eq!(d.start_opt_in(now()), OptInStatus::Success);
+        let code = d.pending_consent_code(now()).unwrap();
+        let empty = d.kvm_generation(now());
+        let transcript = d.host_console().serial_transcript();
+        // A wrong digit, rubbed out, then the code and Enter.
+        d.kvm_key(u32::from(b'x'), true, now());
+        assert_eq!(d.kvm_generation(now()), empty, "letters are dropped");
+        d.kvm_key(u32::from(b'9'), true, now());
+        assert_ne!(d.kvm_generation(now()), empty);
+        d.kvm_key(0xff08, true, now());
+        assert_eq!(d.kvm_generation(now()), empty);
+        for c in code.bytes() {
+            assert_eq!(d.kvm_key(u32::from(c), true, now()), None);
+            d.kvm_key(u32::from(c), false, now());
+        }
+        assert_eq!(d.kvm_key(0xff0d, true, now()), Some(OptInStatus::Success));
+        assert_eq!(
+            d.host_console().serial_transcript(),
+            transcript,
+            "the host saw nothing"
+        );
+        assert_eq!(d.kvm_frame(now()), d.screen_frame(now()));
+        // Now keys reach the host.
+        d.kvm_key(u32::from(b'r'), true, now());
+        assert_eq!(d.host_console().serial_transcript().last(), Some(&b'r'));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub const MAX_CUT_TEXT: u32 = 64 * 1024;
 pub const MAX_INPUT: usize = 1024 * 1024;
 /// Events queued at most; parsing pauses until the caller takes some.
 pub const MAX_EVENTS: usize = 1024;
+/// Screen messages (SetPixelFormat, SetEncodings, update requests) queued
+/// at most; parsing pauses until [`RfbServer::poll_transmit`] runs them.
+pub const MAX_SCREEN_MESSAGES: usize = 1024;
 /// Largest tile of a FramebufferUpdate, as AMT sends them.
 pub const TILE: u16 = 64;
 
@@ -327,6 +330,15 @@ pub enum CloseReason {
     Server(String),
 }
 
+/// A viewer message about the screen, run when output is taken so that
+/// input events before it have reached the host (and the frame) first.
+#[derive(Clone, Copy, Debug)]
+enum ScreenMessage {
+    SetPixelFormat(PixelFormat),
+    SetEncodings { raw: bool, desktop_size: bool },
+    UpdateRequest { incremental: bool, rect: Rect },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Version,
@@ -356,6 +368,8 @@ pub struct RfbServer {
     dirty: Option<Rect>,
     /// An incremental FramebufferUpdateRequest waiting for a change.
     pending: Option<Rect>,
+    /// Screen messages parsed but not yet run, in order.
+    screen_messages: VecDeque<ScreenMessage>,
 }
 
 impl RfbServer {
@@ -377,6 +391,7 @@ impl RfbServer {
             frame,
             dirty: None,
             pending: None,
+            screen_messages: VecDeque::new(),
         }
     }
 
@@ -393,8 +408,23 @@ impl RfbServer {
         self.process();
     }
 
-    /// Bytes to send to the viewer, all that are ready.
+    /// Bytes to send to the viewer, all that are ready. Framebuffer
+    /// updates are drawn here, from the frame as it is now: a caller that
+    /// applies the events ([`RfbServer::poll_event`]) and hands in the new
+    /// frame before calling this shows the viewer the effect of its own
+    /// keys, even when the keys and the update request came in one read.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        loop {
+            self.run_screen_messages();
+            let waiting = self.input.len();
+            if waiting == 0 || self.state == State::Closed {
+                break;
+            }
+            self.process();
+            if self.input.len() == waiting {
+                break;
+            }
+        }
         (!self.output.is_empty()).then(|| std::mem::take(&mut self.output))
     }
 
@@ -430,15 +460,19 @@ impl RfbServer {
     /// Ends the session from the server's side.
     pub fn close(&mut self, reason: CloseReason) {
         if self.state != State::Closed {
+            // What the viewer asked before the end is still answered, as
+            // if each message had been run when it arrived.
+            self.run_screen_messages();
             self.state = State::Closed;
             self.input.clear();
             self.pending = None;
+            self.screen_messages.clear();
             self.events.push_back(RfbEvent::Closed(reason));
         }
     }
 
-    /// The screen now looks like `frame`. Only what changed is sent, when
-    /// the viewer next asks (or now, if it is waiting).
+    /// The screen now looks like `frame`. Only what changed is sent, at the
+    /// next [`RfbServer::poll_transmit`] once the viewer has asked.
     pub fn frame_changed(&mut self, frame: &Frame) {
         if self.state == State::Closed {
             return;
@@ -456,13 +490,13 @@ impl RfbServer {
             Some(d) => d.union(&changed),
             None => changed,
         });
-        if self.state == State::Normal {
-            self.answer_pending();
-        }
     }
 
     fn process(&mut self) {
-        while self.state != State::Closed && self.events.len() < MAX_EVENTS {
+        while self.state != State::Closed
+            && self.events.len() < MAX_EVENTS
+            && self.screen_messages.len() < MAX_SCREEN_MESSAGES
+        {
             match self.step() {
                 Ok(Some(used)) => {
                     self.input.drain(..used);
@@ -568,9 +602,8 @@ impl RfbServer {
                 if let Some(why) = format.unsupported() {
                     return Err(CloseReason::UnsupportedPixelFormat(why));
                 }
-                self.format = format;
-                // Everything the viewer has is in the old format.
-                self.dirty = Some(self.frame.full());
+                self.screen_messages
+                    .push_back(ScreenMessage::SetPixelFormat(format));
                 Ok(Some(20))
             }
             // SetEncodings
@@ -590,8 +623,10 @@ impl RfbServer {
                     .chunks_exact(4)
                     .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
                     .collect();
-                self.raw_listed = encodings.contains(&ENCODING_RAW);
-                self.desktop_size = encodings.contains(&ENCODING_DESKTOP_SIZE);
+                self.screen_messages.push_back(ScreenMessage::SetEncodings {
+                    raw: encodings.contains(&ENCODING_RAW),
+                    desktop_size: encodings.contains(&ENCODING_DESKTOP_SIZE),
+                });
                 Ok(Some(len))
             }
             // FramebufferUpdateRequest
@@ -606,20 +641,8 @@ impl RfbServer {
                     w: u16::from_be_bytes([b[6], b[7]]),
                     h: u16::from_be_bytes([b[8], b[9]]),
                 };
-                if incremental {
-                    self.pending = Some(rect);
-                    self.answer_pending();
-                } else {
-                    self.pending = None;
-                    let size_changed = self.viewer_size != (self.frame.width, self.frame.height);
-                    if size_changed && self.desktop_size {
-                        self.send_update(self.frame.full());
-                    } else if let Some(r) = rect.intersect(&self.viewer_rect()) {
-                        self.send_update(r);
-                    } else {
-                        self.send_empty_update();
-                    }
-                }
+                self.screen_messages
+                    .push_back(ScreenMessage::UpdateRequest { incremental, rect });
                 Ok(Some(10))
             }
             // KeyEvent
@@ -665,6 +688,51 @@ impl RfbServer {
             }
             other => Err(CloseReason::UnknownMessage(other)),
         }
+    }
+
+    /// Runs the queued screen messages in order (each as if it had been
+    /// run when it arrived), then answers a waiting incremental request if
+    /// the frame changed meanwhile.
+    fn run_screen_messages(&mut self) {
+        if self.state != State::Normal {
+            return;
+        }
+        while let Some(message) = self.screen_messages.pop_front() {
+            match message {
+                ScreenMessage::SetPixelFormat(format) => {
+                    self.format = format;
+                    // Everything the viewer has is in the old format.
+                    self.dirty = Some(self.frame.full());
+                    self.answer_pending();
+                }
+                ScreenMessage::SetEncodings { raw, desktop_size } => {
+                    self.raw_listed = raw;
+                    self.desktop_size = desktop_size;
+                }
+                ScreenMessage::UpdateRequest {
+                    incremental: true,
+                    rect,
+                } => {
+                    self.pending = Some(rect);
+                    self.answer_pending();
+                }
+                ScreenMessage::UpdateRequest {
+                    incremental: false,
+                    rect,
+                } => {
+                    self.pending = None;
+                    let size_changed = self.viewer_size != (self.frame.width, self.frame.height);
+                    if size_changed && self.desktop_size {
+                        self.send_update(self.frame.full());
+                    } else if let Some(r) = rect.intersect(&self.viewer_rect()) {
+                        self.send_update(r);
+                    } else {
+                        self.send_empty_update();
+                    }
+                }
+            }
+        }
+        self.answer_pending();
     }
 
     fn offered(&self) -> &'static [u8] {

@@ -319,3 +319,23 @@ fn big_frames_are_cut_into_64_pixel_tiles() {
         }
     );
 }
+
+#[test]
+fn an_update_shows_the_frame_after_the_keys_read_with_it() {
+    let mut s = running(Security::None);
+    // A key and a full update request in one read.
+    s.receive(&[4, 1, 0, 0, 0, 0, 0, 0x61, 3, 0, 0, 0, 0, 0, 0, 1, 0, 1]);
+    assert_eq!(
+        events(&mut s),
+        [RfbEvent::Key {
+            keysym: 0x61,
+            down: true
+        }]
+    );
+    // The host drew the key: the update is of the new frame.
+    s.frame_changed(&frame(4, 2, (0, 0, 0)));
+    assert_eq!(
+        s.poll_transmit().unwrap(),
+        [0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0]
+    );
+}

@@ -32,6 +32,17 @@ fn device() -> Device {
     Device::new(config, Entropy::from_seed(42), now()).unwrap()
 }
 
+/// Consent is other tests' subject: here KVM needs none.
+fn without_consent(mut d: Device) -> Device {
+    d.put_opt_in_service(OptInPut {
+        required: Some(OptInRequired::None.value()),
+        code_timeout: None,
+        display_timeout: None,
+    })
+    .unwrap();
+    d
+}
+
 fn vncdo() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/.venv/bin/vncdo");
     assert!(
@@ -108,7 +119,9 @@ fn drive(mut stream: TcpStream, device: &Mutex<Device>) -> Vec<RfbEvent> {
         let mut d = device.lock().unwrap();
         while let Some(event) = server.poll_event() {
             match &event {
-                RfbEvent::Key { keysym, down } => d.host_key(*keysym, *down, now()),
+                RfbEvent::Key { keysym, down } => {
+                    d.kvm_key(*keysym, *down, now());
+                }
                 RfbEvent::Pointer { x, y, buttons } => d.host_pointer(*x, *y, *buttons),
                 _ => {}
             }
@@ -181,14 +194,7 @@ fn vncdo_captures_bios_setup_after_reset_to_bios() {
     d.set_boot_config_next();
     // 10: master bus reset.
     d.request_power_state_change(10, now()).unwrap();
-    // Consent is another test's subject: here KVM needs none.
-    d.put_opt_in_service(OptInPut {
-        required: Some(OptInRequired::None.value()),
-        code_timeout: None,
-        display_timeout: None,
-    })
-    .unwrap();
-    let d = Arc::new(Mutex::new(d));
+    let d = Arc::new(Mutex::new(without_consent(d)));
     let (w, h, pixels) = capture(&d, "setup.png");
     assert_eq!((w, h), (1024, 768));
     assert!(share(&pixels, setup_blue) > 0.5, "mostly setup blue");
@@ -215,7 +221,7 @@ fn a_wrong_rfb_password_is_refused() {
 
 #[test]
 fn typed_keys_and_the_pointer_reach_the_host() {
-    let d = Arc::new(Mutex::new(device()));
+    let d = Arc::new(Mutex::new(without_consent(device())));
     let (port, rx) = serve_one(d.clone());
     let result = run_vncdo(port, PASSWORD, &["type", "root", "move", "300", "200"]);
     assert!(result.status.success(), "vncdo: {result:?}");
@@ -236,7 +242,7 @@ fn typed_keys_and_the_pointer_reach_the_host() {
 }
 
 #[test]
-fn kvm_shows_the_host_only_after_the_consent_code_is_sent() {
+fn kvm_shows_the_host_only_after_the_consent_code_is_sent_with_the_control_api() {
     let mut d = device();
     d.put_opt_in_service(OptInPut {
         required: Some(OptInRequired::Kvm.value()),
@@ -265,4 +271,43 @@ fn kvm_shows_the_host_only_after_the_consent_code_is_sent() {
     );
     let (_, _, after) = capture(&d, "after-consent.png");
     assert!(share(&after, desktop) > 0.5, "the desktop after consent");
+}
+
+#[test]
+fn the_consent_code_typed_into_the_kvm_form_opens_the_screen() {
+    let mut d = device();
+    assert_eq!(d.start_opt_in(now()), OptInStatus::Success);
+    let code = d.pending_consent_code(now()).unwrap();
+    let d = Arc::new(Mutex::new(d));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("after-typing.png");
+    let (port, rx) = serve_one(d.clone());
+    // One session: the code, Enter, then a capture of what it now shows.
+    let result = run_vncdo(
+        port,
+        PASSWORD,
+        &[
+            "type",
+            &code,
+            "key",
+            "enter",
+            "capture",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(result.status.success(), "vncdo: {result:?}");
+    events_after(&rx);
+    assert!(d
+        .lock()
+        .unwrap()
+        .consent_allows(amt_device::user_consent::ConsentFeature::Kvm, now()));
+    let (_, _, pixels) = decode_png(&out);
+    let desktop = |p: &[u8; 3]| {
+        (0x10..0x28).contains(&p[0]) && (0x50..0x64).contains(&p[1]) && (0x80..0x98).contains(&p[2])
+    };
+    assert!(share(&pixels, desktop) > 0.5, "the desktop after the code");
+    // The digits went to the firmware's form, not to the host's login.
+    let d = d.lock().unwrap();
+    let transcript = String::from_utf8_lossy(&d.host_console().serial_transcript()).into_owned();
+    assert!(transcript.ends_with("login: "), "{transcript:?}");
 }
