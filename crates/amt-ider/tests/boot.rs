@@ -114,7 +114,10 @@ fn the_host_boots_from_the_consoles_iso_and_names_its_volume() {
 
     reboot_to_ider(&mut d, true);
     assert_eq!(d.remote_media_wanted(), Some(RemoteDrive::Cd));
+    // The server tells the console of the reset; reads wait for its answer.
+    s.host_reset(now);
     pump(&mut d, &mut s, &mut c, now);
+    assert!(c.seen.contains(&Seen::Reset));
 
     let text = console_text(&d);
     assert!(

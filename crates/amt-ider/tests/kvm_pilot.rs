@@ -219,6 +219,8 @@ fn kvm_pilot_serves_an_iso_and_the_host_boots_from_it() {
     });
     d.set_boot_config_next();
     d.request_power_state_change(10, NOW).unwrap();
+    // The reset reaches the console first (0x46, answered 0x47).
+    s.host_reset(Instant::now());
     while d.remote_media_wanted().is_some() {
         assert!(Instant::now() < deadline, "the host never finished reading");
         turn(&mut d, &mut s, &mut sock, &mut buf);
