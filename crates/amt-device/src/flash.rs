@@ -292,8 +292,10 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
         psk_setup: image.psk_setup,
+        console: Default::default(),
         effects: crate::effects::Effects::default(),
-    })
+    }
+    .with_console_restored())
 }
 
 #[cfg(test)]
