@@ -69,7 +69,9 @@ pub fn reference_rsa2048_signs(seconds: u64) -> Option<f64> {
 /// The sign/s column of the `rsa 2048 bits` row of `openssl speed`.
 pub fn parse_openssl_speed(text: &str) -> Option<f64> {
     // "rsa 2048 bits 0.000675s 0.000020s   1481.5  50000.0"
-    let line = text.lines().find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
     let fields: Vec<&str> = line.split_whitespace().collect();
     fields.get(fields.len().checked_sub(2)?)?.parse().ok()
 }
