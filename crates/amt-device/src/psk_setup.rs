@@ -183,6 +183,17 @@ mod tests {
     }
 
     #[test]
+    fn the_pair_survives_a_restart() {
+        let mut d = device("8.1.40");
+        d.set_psk_pair(PID, PPS).unwrap();
+        let back = crate::flash::decode(&crate::flash::encode(&d), Entropy([4; 32])).unwrap();
+        assert_eq!(back.tls_psk(), d.tls_psk());
+        // A device without a pair writes no PSK part at all.
+        let plain = device("8.1.40");
+        assert!(!String::from_utf8_lossy(&crate::flash::encode(&plain)).contains("psk_setup"));
+    }
+
+    #[test]
     fn amt_11_refuses_psk() {
         let mut d = device("11.8.50");
         assert_eq!(d.set_psk_pair(PID, PPS), Err(PtStatus::NOT_PERMITTED));

@@ -185,3 +185,43 @@ fn common_name(der: &[u8]) -> Option<String> {
         .to_string();
     Some(cn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(v: &str) -> FirmwareProfile {
+        FirmwareProfile::new(v.parse().expect("version"))
+    }
+
+    #[test]
+    fn the_profile_picks_the_stack() {
+        for v in [
+            "2.1.0", "8.1.40", "11.8.50", "12.0.40", "15.0.23", "16.0.15",
+        ] {
+            assert_eq!(
+                TlsBackendKind::for_profile(&profile(v)),
+                TlsBackendKind::Openssl,
+                "{v}"
+            );
+        }
+        for v in ["16.1.25", "19.0.5"] {
+            assert_eq!(
+                TlsBackendKind::for_profile(&profile(v)),
+                TlsBackendKind::Rustls,
+                "{v}"
+            );
+        }
+        assert_eq!("openssl".parse(), Ok(TlsBackendKind::Openssl));
+        assert!("gnutls".parse::<TlsBackendKind>().is_err());
+    }
+
+    #[test]
+    fn every_profile_builds_on_both_stacks() {
+        for v in ["2.1.0", "9.5.0", "12.0.40", "15.0.23", "16.1.25", "22.0.1"] {
+            for kind in [TlsBackendKind::Rustls, TlsBackendKind::Openssl] {
+                assert!(kind.build(&profile(v)).is_ok(), "{v} on {kind:?}");
+            }
+        }
+    }
+}
