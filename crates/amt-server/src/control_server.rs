@@ -102,7 +102,6 @@ impl ControlListener {
                         tokio::spawn(async move {
                             let service = service_fn(move |req| serve(req, shared.clone()));
                             let _ = http1::Builder::new()
-                                .max_buf_size(64 * 1024)
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
                         });

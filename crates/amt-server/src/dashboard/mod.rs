@@ -56,7 +56,7 @@ fn html_response(status: StatusCode, body: String) -> Response<Body> {
 }
 
 /// What every dashboard answer carries: only our own scripts and styles,
-/// never framed, no token leaking in a Referer.
+/// never framed, no Referer to another site.
 fn secure(h: &mut HeaderMap) {
     h.insert(
         "content-security-policy",
@@ -68,7 +68,9 @@ fn secure(h: &mut HeaderMap) {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it a browser sends `Origin: null` on a form
+    // post, and the origin check below would refuse our own forms.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
@@ -176,7 +178,7 @@ pub(crate) async fn route(
                 Err(r) => r,
             }
         }
-        (_, [""] | ["assets", _] | ["devices", ..]) => error_page(
+        (m, [""] | ["assets", _] | ["devices", ..]) if m != Method::GET => error_page(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("{method} is not answered here"),
         ),
