@@ -13,6 +13,7 @@ Usage: dashboard-browser.py BASE_URL DEVICE_ID WSMAN_URL BODY_FILE
 import os
 import subprocess
 import sys
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -130,6 +131,8 @@ def main():
         assert code == 200 and "AMT_GeneralSettings" in body, (code, body[:300])
 
         step("the list shows the device running, with its last call")
+        for other in ["dev-00002", "dev-00012"]:  # started by the JSON API
+            urllib.request.urlopen(BASE + "/api/devices/" + other, timeout=WAIT).read()
         driver.get(BASE + "/")
         row = driver.find_element(By.CSS_SELECTOR, '#devices tbody tr[data-id="%s"]' % DEVICE)
         assert "ready" in row.text and "AMT_GeneralSettings.Get 200" in row.text, row.text

@@ -7,7 +7,8 @@
 //! (docs/dashboard.md shows them).
 //!
 //! Fixed ports: control on 16990 + 14300, loopback devices on
-//! 127.1.43.1… at 16992/16993 + 14300.
+//! 127.1.43.1… at 16992/16993 + 14300; `serve` with a token on offset
+//! 14310.
 
 mod support;
 
@@ -17,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{clients_dir, run, wsman_messages, PASSWORD};
+use support::{clients_dir, run, wsman_messages, Emu, CLIENT_TIMEOUT, PASSWORD};
 
 const CONTROL: &str = "127.0.0.1:31290";
 /// Device 7 of the fleet (loopback addressing: first address + 7).
@@ -120,4 +121,75 @@ fn the_dashboard_in_chromium_filters_opens_a_device_follows_its_journal_and_adds
         let png = screenshots.join(format!("dashboard-{name}.png"));
         assert!(png.exists(), "no screenshot {}", png.display());
     }
+}
+
+/// `amt-emu ctl --control 127.0.0.1:31300 [--token T] state`.
+fn ctl_state(token: Option<&str>) -> support::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amt-emu"));
+    cmd.args(["ctl", "--control", "127.0.0.1:31300"]);
+    if let Some(t) = token {
+        cmd.args(["--token", t]);
+    }
+    cmd.arg("state");
+    run(cmd, CLIENT_TIMEOUT)
+}
+
+#[test]
+fn a_control_token_given_to_serve_is_asked_of_ctl_and_the_dashboard() {
+    let _emu = Emu::start_with(
+        14310,
+        &[
+            "--admin-password",
+            PASSWORD,
+            "--control-token",
+            "t0ken-for-tests",
+        ],
+        &[],
+    );
+    let refused = ctl_state(None);
+    assert!(!refused.success, "{}", refused.stdout);
+    assert!(refused.stderr.contains("401"), "{}", refused.stderr);
+    let wrong = ctl_state(Some("not-it"));
+    assert!(!wrong.success);
+    let state = ctl_state(Some("t0ken-for-tests"));
+    assert!(state.success, "{}", state.stderr);
+    assert!(
+        state.stdout.contains("\"control_mode\": \"client\""),
+        "{}",
+        state.stdout
+    );
+
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "30",
+    ])
+    .arg("http://127.0.0.1:31300/devices/device");
+    assert_eq!(run(curl, CLIENT_TIMEOUT).stdout, "401");
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-s",
+        "-L",
+        "-c",
+        "-",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "30",
+    ])
+    .arg("http://127.0.0.1:31300/devices/device?token=t0ken-for-tests");
+    let out = run(curl, CLIENT_TIMEOUT);
+    assert!(out.stdout.starts_with("200"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("amt_emu_token\tt0ken-for-tests"),
+        "{}",
+        out.stdout
+    );
 }

@@ -37,6 +37,11 @@ impl Form {
         Ok(Form(fields))
     }
 
+    /// Every field, in order.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of `name`, if given.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -322,7 +322,8 @@ fn live(host: &DeviceHost) -> Live {
     l.last_call = host.journal().last().map(|e| {
         format!(
             "{} {} {}",
-            e.time,
+            // To the second: the page has room for that.
+            e.time.get(..19).map_or(e.time.clone(), |t| format!("{t}Z")),
             call_name(&e),
             e.fault
                 .as_deref()
@@ -589,6 +590,7 @@ fn fault_rules(id: &str, rules: &Value) -> String {
         }
         let does = does
             .iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
                 Value::String(s) => format!("{k}={s}"),
                 other => format!("{k}={other}"),
