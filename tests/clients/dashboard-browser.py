@@ -88,7 +88,7 @@ def main():
         rows[0].find_element(By.TAG_NAME, "a").click()
         wait.until(EC.presence_of_element_located((By.ID, "journal")))
         assert DEVICE in driver.find_element(By.TAG_NAME, "h1").text
-        for section in ["summary", "actions", "faults", "certificates", "tls", "users"]:
+        for section in ["summary", "actions", "faults", "certificates", "tls", "users", "console"]:
             driver.find_element(By.ID, section)
         wait.until(EC.text_to_be_present_in_element((By.ID, "live"), "live"))
         shot(driver, "device")

@@ -304,6 +304,9 @@ async fn what_a_client_sent_is_shown_escaped() {
     assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!text.contains("<script>alert"));
     assert!(!text.contains("<img src=x"));
+    // The host's screen and serial console are on the page too.
+    assert!(text.contains("<pre class=\"screen\" id=\"screen\">"));
+    assert!(text.contains("<pre id=\"serial\">"));
     let csp = header(&page, "content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
 }

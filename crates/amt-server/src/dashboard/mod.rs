@@ -575,6 +575,24 @@ fn certificates(d: &Device) -> String {
     out
 }
 
+/// Serial bytes shown at most (the newest).
+const PAGE_SERIAL: usize = 8 * 1024;
+
+/// What the host shows a person: its screen as text and the newest part
+/// of what it wrote to its serial port (what KVM and SOL carry).
+fn console(d: &Device) -> String {
+    let c = d.host_console();
+    let serial = c.serial_transcript();
+    let tail = &serial[serial.len().saturating_sub(PAGE_SERIAL)..];
+    let serial = String::from_utf8_lossy(tail);
+    format!(
+        "<p class=\"muted\">Screen: {}</p><pre class=\"screen\" id=\"screen\">{}</pre><h2>Serial port</h2><pre id=\"serial\">{}</pre>",
+        esc(&format!("{:?}", c.screen_mode())),
+        esc(&c.screen_lines().join("\n")),
+        if serial.is_empty() { "<span class=\"none\">nothing written yet</span>".to_string() } else { esc(&serial) },
+    )
+}
+
 fn fault_rules(id: &str, rules: &Value) -> String {
     let mut out = String::from(
         "<table id=\"fault-rules\"><thead><tr><th>id</th><th>class</th><th>operation</th><th>does</th><th>times</th><th>fired</th><th></th></tr></thead><tbody>",
@@ -646,13 +664,14 @@ async fn device_page(id: &str, host: &Arc<DeviceHost>) -> String {
     let cira = json_of(host, "/api/cira").await;
     let consent = json_of(host, "/api/consent").await;
     let faults = json_of(host, "/api/faults").await;
-    let (users, certs, tls, fingerprint, power) = host.with_device(|d| {
+    let (users, certs, tls, fingerprint, power, console) = host.with_device(|d| {
         (
             users(d),
             certificates(d),
             json!({ "settings": d.tls_settings(), "active": d.active_tls() }),
             tls_fingerprint(d),
             d.host().power_state.name().to_string(),
+            console(d),
         )
     });
     let addrs = host.listener_addrs();
@@ -720,7 +739,7 @@ async fn device_page(id: &str, host: &Arc<DeviceHost>) -> String {
 <section id=\"users\"><h2>Users</h2>{users}</section>\
 <section id=\"machine\"><h2>The host machine</h2>{machine}</section>\
 <section id=\"cira\"><h2>CIRA</h2>{cira}</section>\
-<section id=\"redirection\"><h2>Screen and serial console</h2><p class=\"muted\">Redirection (KVM, SOL) is not emulated yet; the host's screen and console will show here.</p></section>\
+<section id=\"console\"><h2>Screen and serial console</h2>{console}</section>\
 </div>",
         title = esc(id),
         id_url = encode(id),
