@@ -92,6 +92,12 @@ def main():
             driver.find_element(By.ID, section)
         wait.until(EC.text_to_be_present_in_element((By.ID, "live"), "live"))
         shot(driver, "device")
+        screen = driver.find_element(By.ID, "screen-image")
+        wait.until(lambda d: d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", screen))
+        assert screen.get_property("naturalWidth") == 1024, screen.get_property("naturalWidth")
+        scroll_to(driver, "console")
+        shot(driver, "console")
 
         step("a WS-Man call from curl appears in the live journal")
         before = len(journal_items(driver))

@@ -117,7 +117,9 @@ fn the_dashboard_in_chromium_filters_opens_a_device_follows_its_journal_and_adds
         out.stdout,
         out.stderr
     );
-    for name in ["fleet", "filtered", "device", "journal", "faults"] {
+    for name in [
+        "fleet", "filtered", "device", "console", "journal", "faults",
+    ] {
         let png = screenshots.join(format!("dashboard-{name}.png"));
         assert!(png.exists(), "no screenshot {}", png.display());
     }

@@ -20,6 +20,8 @@ use crate::faults::FaultRule;
 
 mod machine;
 
+pub(crate) use machine::screen_png;
+
 /// Default control port: 16990 plus the port offset.
 pub const CONTROL_PORT: u16 = 16990;
 /// The OpenAPI description, kept in docs/.

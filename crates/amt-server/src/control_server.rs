@@ -195,6 +195,11 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     if path == "/openapi.json" && method == Method::GET {
         return Ok(respond(StatusCode::OK, crate::control::OPENAPI.to_string()));
     }
+    if method == Method::GET {
+        if let Some(r) = screen(&shared.target, &path).await {
+            return Ok(r);
+        }
+    }
     let headers = req.headers().clone();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -220,6 +225,51 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
     }
     let (status, value) = shared.target.json(&method, &path, &query, &body).await;
     Ok(respond(status, value.to_string()))
+}
+
+/// The one binary answer, the host's screen as a picture:
+/// `/api/machine/screen.png` (a fleet's first device) and, in a fleet,
+/// `/api/devices/{id}/machine/screen.png`.
+async fn screen(target: &Target, path: &str) -> Option<Response<Body>> {
+    let host = match (target, path) {
+        (Target::Device(host), "/api/machine/screen.png") => host.clone(),
+        (Target::Fleet(fleet), _) => {
+            let member = match path.strip_prefix("/api/devices/") {
+                Some(rest) => {
+                    let id = rest.strip_suffix("/machine/screen.png")?;
+                    fleet.member(id)
+                }
+                None if path == "/api/machine/screen.png" => fleet.members().into_iter().next(),
+                None => return None,
+            };
+            let Some(member) = member else {
+                return Some(json_error(StatusCode::NOT_FOUND, "no such device"));
+            };
+            match member.host().await {
+                Ok(host) => host,
+                Err(e) => return Some(json_error(StatusCode::SERVICE_UNAVAILABLE, &e)),
+            }
+        }
+        _ => return None,
+    };
+    Some(png_response(&host))
+}
+
+/// The host's screen now, as `image/png`.
+pub(crate) fn png_response(host: &DeviceHost) -> Response<Body> {
+    match crate::control::screen_png(host) {
+        Ok(png) => {
+            let mut r = Response::new(full(png));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            r.headers_mut().insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 /// The token from the Authorization header, the cookie or the query.

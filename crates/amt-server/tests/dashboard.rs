@@ -131,6 +131,29 @@ async fn beyond_loopback_a_token_is_made_and_only_the_fleet_probe_answers_withou
         get(addr, "/api/devices", &[&bearer]).await.status(),
         Some(200)
     );
+    // The screen picture, per device and for the first one.
+    for path in [
+        "/api/devices/dev-00001/machine/screen.png",
+        "/api/machine/screen.png",
+    ] {
+        let png = get(addr, path, &[&bearer]).await;
+        assert_eq!(png.status(), Some(200), "{path}");
+        assert_eq!(header(&png, "content-type").as_deref(), Some("image/png"));
+    }
+    assert_eq!(
+        get(addr, "/api/machine/screen.png", &[]).await.status(),
+        Some(401)
+    );
+    assert_eq!(
+        get(
+            addr,
+            "/api/devices/dev-09999/machine/screen.png",
+            &[&bearer]
+        )
+        .await
+        .status(),
+        Some(404)
+    );
     fleet.shutdown().await;
 }
 
@@ -307,6 +330,10 @@ async fn what_a_client_sent_is_shown_escaped() {
     // The host's screen and serial console are on the page too.
     assert!(text.contains("<pre class=\"screen\" id=\"screen\">"));
     assert!(text.contains("<pre id=\"serial\">"));
+    assert!(text.contains("src=\"/devices/device/screen.png\""));
+    let png = get(addr, "/devices/device/screen.png", &[]).await;
+    assert_eq!(png.status(), Some(200));
+    assert_eq!(header(&png, "content-type").as_deref(), Some("image/png"));
     let csp = header(&page, "content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
 }

@@ -159,6 +159,10 @@ pub(crate) async fn route(
             Ok(host) => html_response(StatusCode::OK, device_page(id, &host).await),
             Err(r) => r,
         },
+        (&Method::GET, ["devices", id, "screen.png"]) => match resolve(target, id).await {
+            Ok(host) => crate::control_server::png_response(&host),
+            Err(r) => r,
+        },
         (&Method::GET, ["devices", id, "stream"]) => match resolve(target, id).await {
             Ok(host) => stream::journal(host, &query, headers),
             Err(r) => r,
@@ -578,16 +582,18 @@ fn certificates(d: &Device) -> String {
 /// Serial bytes shown at most (the newest).
 const PAGE_SERIAL: usize = 8 * 1024;
 
-/// What the host shows a person: its screen as text and the newest part
-/// of what it wrote to its serial port (what KVM and SOL carry).
-fn console(d: &Device) -> String {
+/// What the host shows a person: its screen (as the picture
+/// `/devices/{id}/screen.png` and as text) and the newest part of what it
+/// wrote to its serial port (what KVM and SOL carry).
+fn console(id: &str, d: &Device) -> String {
     let c = d.host_console();
     let serial = c.serial_transcript();
     let tail = &serial[serial.len().saturating_sub(PAGE_SERIAL)..];
     let serial = String::from_utf8_lossy(tail);
     format!(
-        "<p class=\"muted\">Screen: {}</p><pre class=\"screen\" id=\"screen\">{}</pre><h2>Serial port</h2><pre id=\"serial\">{}</pre>",
+        "<p class=\"muted\">Screen: {}</p><img id=\"screen-image\" class=\"screen\" src=\"/devices/{}/screen.png\" alt=\"the host's screen\" width=\"512\" height=\"384\"><pre class=\"screen\" id=\"screen\">{}</pre><h2>Serial port</h2><pre id=\"serial\">{}</pre>",
         esc(&format!("{:?}", c.screen_mode())),
+        encode(id),
         esc(&c.screen_lines().join("\n")),
         if serial.is_empty() { "<span class=\"none\">nothing written yet</span>".to_string() } else { esc(&serial) },
     )
@@ -671,7 +677,7 @@ async fn device_page(id: &str, host: &Arc<DeviceHost>) -> String {
             json!({ "settings": d.tls_settings(), "active": d.active_tls() }),
             tls_fingerprint(d),
             d.host().power_state.name().to_string(),
-            console(d),
+            console(id, d),
         )
     });
     let addrs = host.listener_addrs();
