@@ -40,9 +40,17 @@ const NAV: [(&str, &str, bool); 12] = [
 ];
 
 fn header(computer: &str) -> String {
+    // A device not yet given a name shows none.
+    let name = if computer.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p class=top2><b>Computer:</b> <span id=computer>{}</span></p>\n",
+            escape(computer)
+        )
+    };
     format!(
-        "<table class=header><tr><td valign=top nowrap>\n<p class=top1>Intel<sup>&reg;</sup> Active Management Technology</p>\n<p class=top2><b>Computer:</b> <span id=computer>{}</span></p>\n</td></tr></table>\n",
-        escape(computer)
+        "<table class=header><tr><td valign=top nowrap>\n<p class=top1>Intel<sup>&reg;</sup> Active Management Technology</p>\n{name}</td></tr></table>\n"
     )
 }
 
@@ -85,7 +93,7 @@ fn computer_name(device: &Device) -> String {
 /// A whole page: `title` as the heading, `body` (already HTML) below it.
 pub fn page(device: &Device, title: &str, body: &str) -> String {
     format!(
-        "{HEAD}{}<table class=spread cellspacing=0><tr>\n{}<td class=maincell>\n<h1>{}</h1>\n{body}\n<p class=footer>Copyright &copy; 2005-2026 Intel Corporation. All Rights Reserved. Intel&reg; Active Management Technology firmware version: <span id=firmware-version>{}</span></p>\n</td></tr></table>\n</body></html>\n",
+        "{HEAD}{}<table class=spread cellspacing=0><tr>\n{}<td class=maincell>\n<h1>{}</h1>\n{body}\n<p class=footer>Intel&reg; Active Management Technology firmware version: <span id=firmware-version>{}</span></p>\n</td></tr></table>\n</body></html>\n",
         header(&computer_name(device)),
         navbar(),
         escape(title),
