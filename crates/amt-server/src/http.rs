@@ -124,7 +124,7 @@ pub async fn serve(
 
     let principal = match login(&host, authorization, &method, &target, interface) {
         Ok(p) => p,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return Ok(*refusal),
     };
 
     let (status, reply_body, content_type) = match host.wsman(principal, interface, &body).await {
@@ -215,7 +215,7 @@ pub(crate) fn login(
     method: &str,
     target: &str,
     interface: Interface,
-) -> Result<crate::device_host::Principal, Response<ChunkedBody>> {
+) -> Result<crate::device_host::Principal, Box<Response<ChunkedBody>>> {
     let auth = match authorization {
         None => Err(crate::digest::DigestError::Missing),
         Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
@@ -234,7 +234,7 @@ pub(crate) fn login(
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             r.headers_mut().insert(WWW_AUTHENTICATE, v);
         }
-        r
+        Box::new(r)
     })
 }
 

@@ -271,7 +271,7 @@ pub async fn serve(
     }
     let principal = match crate::http::login(&host, authorization, &method, &target, interface) {
         Ok(p) => p,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if !host.with_device(|d| may(principal, d, realm)) {
         tracing::info!(
