@@ -371,3 +371,93 @@ fn see_other(server: &str, location: &'static str) -> Response<ChunkedBody> {
     h.insert(CONTENT_LENGTH, HeaderValue::from(0));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amt_device::{ControlMode, DeviceConfig, Entropy};
+
+    fn device() -> Device {
+        let now = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+        let mut d = Device::new(DeviceConfig::default(), Entropy([7; 32]), now).unwrap();
+        d.provision_for_testing(ControlMode::Admin, "P@ssw0rd");
+        d.set_host_and_domain_name("<img src=x onerror=alert(1)>", "\"quoted\"");
+        d
+    }
+
+    #[test]
+    fn every_page_renders_with_device_text_escaped() {
+        let d = device();
+        let now = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+        for (path, page) in PAGES {
+            let html = render(page, &d, now);
+            assert!(!html.contains("<img"), "{path}");
+            assert!(!html.contains("\"quoted\""), "{path}");
+            assert!(!html.contains("P@ssw0rd"), "{path}");
+            if page != Page::Styles && page != Page::Logon {
+                assert!(html.contains("&lt;img src=x"), "{path}: {html}");
+                assert!(html.contains("<a href=\"/remote.htm\">"), "{path}");
+            }
+        }
+        let status = render(Page::Status, &d, now);
+        assert!(status.contains("id=\"power\">On<"), "{status}");
+        assert!(status.contains("admin control mode"), "{status}");
+        assert!(status.contains("12/1/2026"), "{status}");
+    }
+
+    #[test]
+    fn the_remote_page_offers_what_the_state_allows() {
+        let mut d = device();
+        let now = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+        let on = remote::render(&d, None);
+        assert!(on.contains("value=\"8\""), "{on}");
+        assert!(!on.contains("value=\"2\""), "{on}");
+        d.request_power_state_change(8, now).unwrap();
+        let off = remote::render(&d, Some("done <ok>"));
+        assert!(off.contains("value=\"2\" checked"), "{off}");
+        assert!(!off.contains("value=\"8\""), "{off}");
+        assert!(off.contains("done &lt;ok&gt;"), "{off}");
+    }
+
+    #[test]
+    fn the_remote_form_takes_one_known_power_code() {
+        let ok = |b: &[u8]| parse_remote_form(b).map(|c| c.action.code());
+        assert_eq!(ok(b"power=8"), Ok(8));
+        assert_eq!(ok(b"t=&power=2"), Ok(2));
+        assert!(matches!(
+            parse_remote_form(b"power=8&x=1"),
+            Err(RemoteFormError::UnknownField(_))
+        ));
+        assert!(matches!(
+            parse_remote_form(b"power=8&power=8"),
+            Err(RemoteFormError::Repeated(_))
+        ));
+        assert_eq!(parse_remote_form(b"t="), Err(RemoteFormError::NoAction));
+        for bad in [
+            &b"power=3"[..],
+            b"power=-1",
+            b"power=",
+            b"power=99999999999",
+        ] {
+            assert!(matches!(
+                parse_remote_form(bad),
+                Err(RemoteFormError::BadAction(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn only_the_table_s_paths_are_pages() {
+        assert_eq!(Page::of_path("/index.htm"), Some(Page::Status));
+        for path in [
+            "/",
+            "/../index.htm",
+            "/%2e%2e/index.htm",
+            "/Index.htm",
+            "/index.htm/",
+            "",
+        ] {
+            assert_eq!(Page::of_path(path), None, "{path}");
+        }
+    }
+}
