@@ -261,6 +261,32 @@ async fn the_remote_control_form_changes_the_power_state_like_ws_man() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_power_action_from_the_web_ui_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || EmulatorConfig {
+        firmware: Some("15.0.23".parse().unwrap()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        state_dir: Some(dir.path().to_path_buf()),
+        ..EmulatorConfig::default()
+    };
+    let emu = Emulator::start(config()).await.unwrap();
+    let addr = emu.http_addr().expect("16992");
+    let off = post_form(addr, "admin", ADMIN_PASSWORD, "power=8").await;
+    assert!(
+        off.body.contains("Command sent successfully"),
+        "{}",
+        off.body
+    );
+    emu.shutdown().await;
+    let again = Emulator::start(config()).await.unwrap();
+    assert_eq!(
+        again.host().with_device(|d| d.power_state()),
+        PowerState::SoftOff
+    );
+    again.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn acl_users_see_only_the_pages_of_their_realms() {
     let (emu, addr) = device(ServerLimits::default()).await;
     // Hardware Asset (4) and General Info (13) only.
