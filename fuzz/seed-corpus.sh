@@ -151,6 +151,27 @@ for cut in (0, 8, 60):
         put("ider_messages", bytes([cut]) + m)
     put("ider_messages", bytes([cut]) + b"".join(console))
 
+# RFB as viewers send it (docs/screen.md): a 3.8 handshake choosing None
+# or VNC auth, then SetPixelFormat, SetEncodings, update requests, keys,
+# pointer and cut text. Control byte: bit 3 set = handshake already done.
+def be16(v):
+    return v.to_bytes(2, "big")
+viewer = [
+    bytes([0, 0, 0, 0, 32, 24, 0, 1]) + be16(255) * 3 + bytes([16, 8, 0, 0, 0, 0]),
+    bytes([2, 0]) + be16(3) + u32(0) + u32(16) + (0xFFFFFF21).to_bytes(4, "big"),
+    bytes([3, 0]) + be16(0) * 2 + be16(70) + be16(3),
+    bytes([3, 1]) + be16(0) * 2 + be16(70) + be16(3),
+    bytes([4, 1, 0, 0]) + u32(0x61),
+    bytes([5, 1]) + be16(10) + be16(2),
+    bytes([6, 0, 0, 0]) + s(b"clipboard"),
+]
+for control in (0x08, 0x39, 0x0c):
+    for m in viewer:
+        put("rfb_client_messages", bytes([control]) + m)
+    put("rfb_client_messages", bytes([control]) + b"".join(viewer))
+put("rfb_client_messages", bytes([0x02]) + b"RFB 003.008\n\x02" + bytes(16) + b"\x01")
+put("rfb_client_messages", bytes([0x00]) + b"RFB 003.003\n\x01" + b"".join(viewer))
+
 # The web UI: its pages through the HTTP front, its forms alone.
 for path in [b"/", b"/logon.htm", b"/index.htm", b"/events.htm", b"/remote.htm", b"/styles.css",
              b"/../etc/passwd", b"/%2e%2e/index.htm"]:

@@ -26,6 +26,7 @@
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`screen`] (that screen as pixels, keyboard and pointer in),
 //!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
 //!   [`redirection`] (redirection and KVM settings), [`remote_access`]
@@ -53,6 +54,7 @@ pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
+pub mod screen;
 pub mod self_signed;
 pub mod status;
 pub mod subscriptions;
