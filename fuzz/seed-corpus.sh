@@ -206,6 +206,15 @@ fat = bytearray(512)
 fat[38] = 0x29; fat[43:54] = b"AMTEMU_FLP "; fat[510] = 0x55; fat[511] = 0xAA
 put("iso9660_descriptors", bytes([1]) + bytes(fat))
 
+# The web UI: its pages through the HTTP front, its forms alone.
+for path in [b"/", b"/logon.htm", b"/index.htm", b"/events.htm", b"/remote.htm", b"/styles.css",
+             b"/../etc/passwd", b"/%2e%2e/index.htm"]:
+    put("http_front", b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: @AUTH@\r\n\r\n")
+for form in [b"power=8", b"t=&power=2", b"power=8&power=2", b"power=%zz", b"a+b=c%20d&&flag"]:
+    put("web_form", form)
+    put("http_front", b"POST /RemoteForm HTTP/1.1\r\nHost: x\r\nAuthorization: @AUTH@\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(form) + form)
+
 for t in sorted(os.listdir("corpus")):
     print(t, len(os.listdir(f"corpus/{t}")))
 PY

@@ -32,6 +32,7 @@ pub mod ports;
 pub mod scenario;
 pub mod tls;
 pub mod vocabulary;
+pub mod web_ui;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
