@@ -522,15 +522,18 @@ fn draw_consent_form(typed: &str) -> Frame {
             colours::TEXT,
         ),
     ];
-    let mut y = 290;
+    let box_height = 250;
+    let top = (i32::from(PAGE_HEIGHT) - box_height) / 2;
+    let mut y = top + 30;
     for (text, scale, colour) in lines {
         f.text((w - text_width(text, scale)) / 2, y, text, scale, colour);
         y += 16 * scale + 16;
     }
-    let mut field: String = typed.chars().take(CONSENT_CODE_DIGITS).collect();
-    while field.len() < CONSENT_CODE_DIGITS {
-        field.push('_');
-    }
+    // One place per digit, spaced so empty places read as separate.
+    let field: Vec<String> = (0..CONSENT_CODE_DIGITS)
+        .map(|i| typed.chars().nth(i).unwrap_or('_').to_string())
+        .collect();
+    let field = field.join(" ");
     f.text(
         (w - text_width(&field, 3)) / 2,
         y + 8,
@@ -538,7 +541,14 @@ fn draw_consent_form(typed: &str) -> Frame {
         3,
         colours::WHITE,
     );
-    f.outline(w / 2 - 300, 260, 600, 250, 4, colours::CONSENT_BORDER);
+    f.outline(
+        w / 2 - 300,
+        top,
+        600,
+        box_height,
+        4,
+        colours::CONSENT_BORDER,
+    );
     f
 }
 
