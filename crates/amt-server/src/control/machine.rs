@@ -63,6 +63,10 @@ pub(super) fn machine_json(d: &Device) -> Value {
             "safe_mode": b.safe_mode,
             "keyboard_locked": b.keyboard_locked,
             "at": rfc3339(b.at),
+            // From remote media (IDE-R): the volume the host read, and
+            // whether it booted; null until it has read the medium.
+            "media_label": b.media_label,
+            "media_bootable": b.media_bootable,
         })),
         "boot_options_pending": host.options_pending(),
         "boot_settings": host.boot_settings,
