@@ -45,6 +45,7 @@ pub mod host_based_setup;
 pub mod keys;
 pub mod message_log;
 pub mod network;
+pub mod odca;
 pub mod profile;
 pub mod provisioning;
 pub mod provisioning_hashes;

@@ -343,7 +343,13 @@ impl DeviceHost {
                 .collect(),
             trusted_cn: remote.trusted_cn.clone(),
         });
-        self.tls.set_client_auth(auth)
+        self.tls.set_client_auth(auth)?;
+        self.tls.present_odca(device.odca_chain().map(|chain| {
+            let expected = device
+                .secure_configuration()
+                .map(|s| (s.server_hash_algorithm, s.server_cert_hash.clone()));
+            (chain, expected)
+        }))
     }
 
     fn refresh_tls(&self) -> Result<(), TlsError> {

@@ -27,8 +27,10 @@ pub mod listener;
 pub mod listener_set;
 pub mod lockout;
 pub mod ports;
+pub mod rmcp;
 pub mod scenario;
 pub mod tls;
+mod tls_odca;
 pub mod vocabulary;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

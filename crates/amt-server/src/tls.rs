@@ -74,6 +74,10 @@ pub struct TlsFace {
     /// DER of the certificate in the slot, to skip needless rebuilds.
     loaded: ArcSwapOption<Vec<u8>>,
     client_auth: Mutex<Option<ClientAuth>>,
+    /// AMT 19+ before provisioning: the on-die chain and a required client
+    /// certificate, on both interfaces (`tls_odca.rs`).
+    odca: ArcSwapOption<ServerConfig>,
+    odca_face: Mutex<Option<crate::tls_odca::OdcaFace>>,
 }
 
 impl TlsFace {
@@ -87,6 +91,8 @@ impl TlsFace {
             local_config,
             loaded: ArcSwapOption::empty(),
             client_auth: Mutex::new(None),
+            odca: ArcSwapOption::empty(),
+            odca_face: Mutex::new(None),
         })
     }
 
@@ -104,6 +110,9 @@ impl TlsFace {
 
     /// The configuration for a new handshake on `interface`.
     pub fn server_config(&self, interface: crate::vocabulary::Interface) -> Arc<ServerConfig> {
+        if let Some(odca) = self.odca.load_full() {
+            return odca;
+        }
         match interface {
             crate::vocabulary::Interface::Remote => self.config.load_full(),
             crate::vocabulary::Interface::Local => self.local_config.clone(),
@@ -132,6 +141,32 @@ impl TlsFace {
                 self.loaded.store(Some(Arc::new(cert_der.to_vec())));
             }
         }
+        Ok(())
+    }
+
+    /// Presents the on-die chain (AMT 19+ before provisioning) instead of
+    /// the device certificate, or stops presenting it (`None`).
+    pub fn present_odca(
+        &self,
+        odca: Option<(
+            &amt_device::odca::OdcaChain,
+            Option<(amt_device::HashType, Vec<u8>)>,
+        )>,
+    ) -> Result<(), TlsError> {
+        let mut current = self.odca_face.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted = odca
+            .as_ref()
+            .map(|(chain, expected)| crate::tls_odca::OdcaFace::of(chain, expected.clone()));
+        if *current == wanted {
+            return Ok(());
+        }
+        match odca {
+            None => self.odca.store(None),
+            Some((chain, expected)) => self.odca.store(Some(Arc::new(
+                crate::tls_odca::odca_config(chain, expected)?,
+            ))),
+        }
+        *current = wanted;
         Ok(())
     }
 
