@@ -3,12 +3,12 @@
 //!
 //! A real device's chain is signed by Intel's on-die keys, which we do not
 //! have. This module builds a chain of the same shape (docs/firmware-versions.md,
-//! "AMT 19+ ODCA"): six certificates, leaf `CN=AMT RCFG`, EC P-384 keys,
+//! "AMT 19+: the on-die CA chain"): six certificates, leaf `CN=AMT RCFG`, EC P-384 keys,
 //! ecdsa-with-SHA384, the issuer names of a Lunar Lake / Panther Lake
 //! device, the fourth certificate a `ROM CA` issued by an
 //! `OU=ODCA 2 CSME P…` CA; the last one is issued by a test on-die root
 //! that the emulator makes per device. A client must trust that root
-//! ([`OdcaChain::root`], `GET /api/host/odca-root`) or skip the check
+//! ([`OdcaChain::root`], `GET /api/host/odca-chain`) or skip the check
 //! (rpc-go `--skip-amt-cert-check`).
 //!
 //! The CA keys follow from the device's identity (a hash of its UUID), so
