@@ -332,12 +332,10 @@ mod tests {
             .any(|ou| ou.as_str().unwrap().starts_with("ODCA 2 CSME P")));
         // Each certificate is signed by the next, the last by the root.
         let root = X509Certificate::from_der(&chain.root).unwrap().1;
-        for i in 0..6 {
+        for (i, cert) in parsed.iter().enumerate() {
             let signer = parsed.get(i + 1).unwrap_or(&root);
-            assert_eq!(parsed[i].issuer(), signer.subject());
-            parsed[i]
-                .verify_signature(Some(signer.public_key()))
-                .unwrap();
+            assert_eq!(cert.issuer(), signer.subject());
+            cert.verify_signature(Some(signer.public_key())).unwrap();
         }
         root.verify_signature(None).unwrap();
     }
