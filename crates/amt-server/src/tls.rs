@@ -150,7 +150,7 @@ impl TlsFace {
         &self,
         odca: Option<(
             &amt_device::odca::OdcaChain,
-            Option<(amt_device::HashType, Vec<u8>)>,
+            crate::tls_odca::ExpectedClient,
         )>,
     ) -> Result<(), TlsError> {
         let mut current = self.odca_face.lock().unwrap_or_else(|p| p.into_inner());

@@ -23,6 +23,9 @@ use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureSc
 
 use crate::tls::TlsError;
 
+/// The client certificate hash `StartConfigurationHBased` named, if any.
+pub(crate) type ExpectedClient = Option<(HashType, Vec<u8>)>;
+
 /// What the pre-provisioning face is built from; equal keys need no rebuild.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OdcaFace {
