@@ -291,10 +291,11 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         remote_access: image.remote_access,
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
+        console: Default::default(),
         effects: crate::effects::Effects::default(),
     };
     device.build_odca_chain()?;
-    Ok(device)
+    Ok(device.with_console_restored())
 }
 
 #[cfg(test)]

@@ -459,6 +459,7 @@ impl Device {
     /// no events and nothing logged.
     pub fn set_initial_power_state(&mut self, state: PowerState) {
         self.host.power_state = state;
+        self.restore_console();
         self.note_persist();
     }
 
@@ -525,6 +526,7 @@ impl Device {
         if !to.is_on() {
             self.host.os_power_saving = false;
         }
+        self.console_power_changed(to);
         self.log_event(now, LogEvent::PowerState(to));
         self.note_event(DeviceEvent::PowerStateChanged {
             from: from.cim(),
@@ -547,6 +549,7 @@ impl Device {
         };
         self.host.last_boot = Some(record);
         self.clear_boot_options();
+        self.console_booted(target);
         self.log_event(now, LogEvent::Boot(target));
         self.note_event(DeviceEvent::HostBooted {
             target: target.name().to_string(),

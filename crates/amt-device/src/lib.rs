@@ -25,7 +25,8 @@
 //! - [`flash`]: the persisted flash image format;
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
-//!   alarms), [`hardware`] (inventory), [`message_log`] (event log),
+//!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
 //!   [`redirection`] (redirection and KVM settings), [`remote_access`]
 //!   (CIRA: MPSs, policies, environment detection), [`audit_log`],
@@ -42,6 +43,7 @@ pub mod flash;
 pub mod hardware;
 pub mod host;
 pub mod host_based_setup;
+pub mod host_console;
 pub mod keys;
 pub mod message_log;
 pub mod network;

@@ -30,7 +30,6 @@ pub mod ports;
 pub mod rmcp;
 pub mod scenario;
 pub mod tls;
-mod tls_odca;
 pub mod vocabulary;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,4 +1,4 @@
-//! The TLS configuration of an AMT 19+ device before provisioning: the
+//! The rustls configuration of an AMT 19+ device before provisioning: the
 //! on-die CA chain (`amt_device::odca`) as server certificate, on both the
 //! network and the local port, and a client certificate required.
 //!
@@ -13,7 +13,6 @@
 use std::sync::Arc;
 
 use amt_device::odca::OdcaChain;
-use amt_device::HashType;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
@@ -21,20 +20,24 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::NoServerSessionStorage;
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
-use crate::tls::TlsError;
+use super::{ExpectedClient, TlsError};
 
-/// The client certificate hash `StartConfigurationHBased` named, if any.
-pub(crate) type ExpectedClient = Option<(HashType, Vec<u8>)>;
+fn config_error(e: rustls::Error) -> TlsError {
+    TlsError::Config {
+        backend: "rustls",
+        message: e.to_string(),
+    }
+}
 
 /// What the pre-provisioning face is built from; equal keys need no rebuild.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct OdcaFace {
+pub(super) struct OdcaFace {
     pub leaf: Vec<u8>,
-    pub expected_client: Option<(HashType, Vec<u8>)>,
+    pub expected_client: ExpectedClient,
 }
 
 impl OdcaFace {
-    pub(crate) fn of(chain: &OdcaChain, expected_client: Option<(HashType, Vec<u8>)>) -> Self {
+    pub(super) fn of(chain: &OdcaChain, expected_client: ExpectedClient) -> Self {
         OdcaFace {
             leaf: chain.leaf().to_vec(),
             expected_client,
@@ -44,9 +47,9 @@ impl OdcaFace {
 
 /// The server configuration that presents `chain` and requires a client
 /// certificate.
-pub(crate) fn odca_config(
+pub(super) fn odca_config(
     chain: &OdcaChain,
-    expected_client: Option<(HashType, Vec<u8>)>,
+    expected_client: ExpectedClient,
 ) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.leaf_key_pkcs8().to_vec()));
@@ -60,9 +63,11 @@ pub(crate) fn odca_config(
         provider: provider.clone(),
     });
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(config_error)?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(certificates, key)?;
+        .with_single_cert(certificates, key)
+        .map_err(config_error)?;
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
     Ok(config)
@@ -70,7 +75,7 @@ pub(crate) fn odca_config(
 
 #[derive(Debug)]
 struct OdcaClientVerifier {
-    expected: Option<(HashType, Vec<u8>)>,
+    expected: ExpectedClient,
     provider: Arc<CryptoProvider>,
 }
 
