@@ -190,6 +190,11 @@ impl FirmwareProfile {
         self.version.major >= 19
     }
 
+    /// AMT 22 refuses the AES-128 TLS suites.
+    pub fn refuses_aes_128_suites(&self) -> bool {
+        self.version.major >= 22
+    }
+
     /// The key the firmware generates for itself. AMT 22 refuses RSA-2048.
     pub fn firmware_key_algorithm(&self) -> KeyAlgorithm {
         if self.version.major >= 22 {

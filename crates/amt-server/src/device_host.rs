@@ -143,7 +143,9 @@ impl DeviceHost {
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
-        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::new()?);
+        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::for_firmware(
+            device.profile().refuses_aes_128_suites(),
+        )?);
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {

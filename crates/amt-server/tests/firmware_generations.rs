@@ -473,3 +473,40 @@ async fn start_configuration_hbased_is_refused_where_the_firmware_refuses_it() {
     }
     emu.shutdown().await;
 }
+
+// ---- AMT 22 ----
+
+/// Whether `openssl s_client` completes a handshake offering only `suite`
+/// (a TLS 1.2 cipher name, or a TLS 1.3 suite with `tls13`).
+fn handshake_with_only(addr: SocketAddr, suite: &str, tls13: bool) -> bool {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &addr.to_string()]);
+    if tls13 {
+        cmd.args(["-tls1_3", "-ciphersuites", suite]);
+    } else {
+        cmd.args(["-tls1_2", "-cipher", suite]);
+    }
+    cmd.stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("-----BEGIN CERTIFICATE-----"))
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amt_22_refuses_the_aes_128_suites_on_16993() {
+    for (version, aes_128) in [("16.1.25", true), ("22.0.1", false)] {
+        let emu = start(version, Some(PASSWORD)).await;
+        let addr = emu.tls_addr().expect("16993");
+        let got = blocking(move || {
+            (
+                handshake_with_only(addr, "ECDHE-RSA-AES128-GCM-SHA256", false),
+                handshake_with_only(addr, "TLS_AES_128_GCM_SHA256", true),
+                handshake_with_only(addr, "ECDHE-RSA-AES256-GCM-SHA384", false),
+                handshake_with_only(addr, "TLS_AES_256_GCM_SHA384", true),
+            )
+        })
+        .await;
+        assert_eq!(got, (aes_128, aes_128, true, true), "{version}");
+        emu.shutdown().await;
+    }
+}

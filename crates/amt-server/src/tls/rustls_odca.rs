@@ -50,8 +50,8 @@ impl OdcaFace {
 pub(super) fn odca_config(
     chain: &OdcaChain,
     expected_client: ExpectedClient,
+    provider: Arc<CryptoProvider>,
 ) -> Result<ServerConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.leaf_key_pkcs8().to_vec()));
     let certificates = chain
         .certificates
