@@ -50,6 +50,10 @@ pub struct HostConsole {
     lines: VecDeque<String>,
     /// A row being written (no newline yet).
     partial: String,
+    /// Where the host's pointer is (drawn on the desktop).
+    pointer: crate::screen::Pointer,
+    /// Digits a KVM viewer has typed into the firmware's consent form.
+    pub(crate) consent_entry: String,
 }
 
 impl HostConsole {
@@ -87,6 +91,15 @@ impl HostConsole {
         let extra = rows.len().saturating_sub(SCREEN_ROWS);
         rows.drain(..extra);
         rows
+    }
+
+    /// The pointer as the host last saw it.
+    pub fn pointer(&self) -> crate::screen::Pointer {
+        self.pointer
+    }
+
+    pub(crate) fn set_pointer(&mut self, pointer: crate::screen::Pointer) {
+        self.pointer = pointer;
     }
 
     /// Writes text to the serial port and the screen, the way a BIOS with
