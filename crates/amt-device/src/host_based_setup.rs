@@ -340,6 +340,7 @@ impl Device {
             // The TLS listener disarms PSK.
             self.note_tls_changed();
         }
+        self.secure_configuration = None;
         Ok(())
     }
 
@@ -348,6 +349,7 @@ impl Device {
         self.provisioning_state = ProvisioningState::PostProvisioning;
         self.control_mode = mode;
         self.chain = ProvisioningChain::default();
+        self.secure_configuration = None;
         self.rng_fill_configuration_nonce();
         self.retire_self_signed_if_key_reused();
         self.note_persist();

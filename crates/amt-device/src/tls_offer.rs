@@ -69,6 +69,7 @@ impl TlsOffer {
     pub fn needs_legacy_stack(&self) -> bool {
         self.versions.iter().any(|v| *v < TlsVersion::Tls1_2)
             || self.suites.iter().any(|s| !MODERN_SUITES.contains(s))
+            || self.tls13_suites.iter().any(|s| !TLS13_SUITES.contains(s))
             || !self.psk_suites.is_empty()
             || self.legacy_renegotiation
     }
@@ -113,6 +114,14 @@ const MODERN_SUITES: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 ];
 
+/// AMT 22: no AES-128 (its crypto hardening).
+const AMT22_SUITES: &[&str] = &[
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+];
+
+const AMT22_TLS13_SUITES: &[&str] = &["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
+
 const TLS13_SUITES: &[&str] = &[
     "TLS_AES_256_GCM_SHA384",
     "TLS_AES_128_GCM_SHA256",
@@ -142,6 +151,8 @@ impl FirmwareProfile {
             (TLS11_12, AMT13_SUITES, &[][..])
         } else if !v.at_least(16, 1) {
             (TLS12, AMT13_SUITES, &[][..])
+        } else if self.refuses_aes_128_suites() {
+            (TLS12_13, AMT22_SUITES, AMT22_TLS13_SUITES)
         } else {
             (TLS12_13, MODERN_SUITES, TLS13_SUITES)
         };

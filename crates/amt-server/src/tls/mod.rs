@@ -29,6 +29,7 @@ use crate::vocabulary::Interface;
 
 mod openssl_backend;
 mod rustls_backend;
+mod rustls_odca;
 
 pub use openssl_backend::OpensslBackend;
 pub use rustls_backend::{provider_name as rustls_provider_name, RustlsBackend};
@@ -83,6 +84,10 @@ pub struct HandshakeFacts {
     pub peer_certificates: Vec<Vec<u8>>,
 }
 
+/// The client certificate an AMT 19+ device accepts before provisioning:
+/// the one whose hash `StartConfigurationHBased` named, or any (`None`).
+pub type ExpectedClient = Option<(amt_device::HashType, Vec<u8>)>;
+
 /// One device's TLS stack.
 pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     /// The stack's name, for logs and errors.
@@ -102,6 +107,23 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     fn set_psk(&self, psk: Option<PskKey>) -> Result<(), TlsError> {
         let _ = psk;
         Ok(())
+    }
+
+    /// AMT 19+ before provisioning: presents the on-die CA chain instead
+    /// of the device certificate on every interface and requires a client
+    /// certificate (see `amt_device::odca`); `None` goes back to the
+    /// device certificate. A backend without it refuses the chain.
+    fn present_odca(
+        &self,
+        odca: Option<(&amt_device::odca::OdcaChain, ExpectedClient)>,
+    ) -> Result<(), TlsError> {
+        match odca {
+            None => Ok(()),
+            Some(_) => Err(TlsError::Config {
+                backend: self.name(),
+                message: "no on-die CA chain support".into(),
+            }),
+        }
     }
 
     /// Runs the server side of a handshake over `io`.
@@ -154,7 +176,9 @@ impl TlsBackendKind {
     /// suites.
     pub fn build(self, profile: &FirmwareProfile) -> Result<Box<dyn TlsBackend>, TlsError> {
         Ok(match self {
-            TlsBackendKind::Rustls => Box::new(RustlsBackend::new()?),
+            TlsBackendKind::Rustls => Box::new(RustlsBackend::for_firmware(
+                profile.refuses_aes_128_suites(),
+            )?),
             TlsBackendKind::Openssl => Box::new(OpensslBackend::new(profile.tls_offer())?),
         })
     }
