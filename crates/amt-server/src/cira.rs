@@ -14,24 +14,24 @@
 //! doubling backoff (1 s up to [`MAX_BACKOFF`], never longer than a
 //! periodic rule's interval); a tunnel that was up resets it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use amt_apf::{ChannelId, Client, CloseReason, Config, DisconnectReason, Event};
 use amt_device::remote_access::{MpServer, MpsAuth, PeriodicSchedule, PolicyTrigger};
 use amt_device::{Device, ProvisioningState};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 use crate::device_host::DeviceHost;
-use crate::http::{serve, Interface};
+use crate::listener;
+use crate::vocabulary::{Interface, Transport, Via, AMT_HTTP_PORT, AMT_TLS_PORT};
 
 /// The longest wait between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -44,8 +44,36 @@ const TICK: Duration = Duration::from_secs(1);
 /// document for real firmware (docs/cira.md); 5900 last, which is where
 /// they send the keep-alive options.
 pub const FORWARDED_PORTS: [u16; 7] = [16993, 16992, 664, 623, 16995, 16994, 5900];
-/// The ports whose channels are served (redirection is not modelled).
-const SERVED_PORTS: [u16; 2] = [16992, 16993];
+/// The ports whose channels the driver serves itself; others need a
+/// [`ChannelHandler`].
+const SERVED_PORTS: [u16; 2] = [AMT_HTTP_PORT, AMT_TLS_PORT];
+
+/// One end of a CIRA channel, as a byte stream: what the MPS sends in the
+/// channel is read from it, what is written goes back to the MPS. Shut
+/// down (or dropped) it closes the channel.
+pub type ChannelStream = tokio::io::DuplexStream;
+
+/// Serves the channels the MPS opens to one port the driver does not
+/// serve itself (the redirection ports 16994/16995 and 5900): given the
+/// channel and the MPS's address, returns the future that serves it. The
+/// redirection listener registers one per port with
+/// [`CiraShared::set_port_handler`]; until then the device refuses those
+/// channels with CHANNEL_OPEN_FAILURE 2 (connect failed), as for a port
+/// nothing listens on. A tunnel takes the handlers present when it comes
+/// up.
+pub type ChannelHandler = Arc<
+    dyn Fn(ChannelStream, SocketAddr) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+>;
+
+/// The registered [`ChannelHandler`]s, by port.
+#[derive(Default)]
+struct PortHandlers(BTreeMap<u16, ChannelHandler>);
+
+impl std::fmt::Debug for PortHandlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 /// Where the tunnel is, for the control API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,6 +119,7 @@ pub struct CiraShared {
     status: Mutex<CiraStatus>,
     user_initiated: Mutex<bool>,
     wake: Notify,
+    handlers: Mutex<PortHandlers>,
 }
 
 impl Default for CiraShared {
@@ -109,6 +138,7 @@ impl Default for CiraShared {
             }),
             user_initiated: Mutex::new(false),
             wake: Notify::new(),
+            handlers: Mutex::new(PortHandlers::default()),
         }
     }
 }
@@ -132,6 +162,39 @@ impl CiraShared {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = true;
         self.wake.notify_one();
+    }
+
+    /// Serves the channels the MPS opens to `port` with `handler` from the
+    /// next tunnel on (see [`ChannelHandler`]). 16992 and 16993 are always
+    /// the driver's own.
+    pub fn set_port_handler(&self, port: u16, handler: ChannelHandler) {
+        if !SERVED_PORTS.contains(&port) {
+            self.handlers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .insert(port, handler);
+        }
+    }
+
+    fn port_handler(&self, port: u16) -> Option<ChannelHandler> {
+        self.handlers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(&port)
+            .cloned()
+    }
+
+    /// The ports whose channels are served: the driver's own and those
+    /// with a handler.
+    fn served_ports(&self) -> Vec<u16> {
+        let handlers = self.handlers.lock().unwrap_or_else(|p| p.into_inner());
+        SERVED_PORTS
+            .iter()
+            .copied()
+            .chain(handlers.0.keys().copied())
+            .collect()
     }
 
     /// Makes the driver look at the device now (configuration changed).
@@ -392,6 +455,9 @@ async fn session(
     .map_err(|_| failed("TCP connect to the MPS timed out"))?
     .map_err(|e| failed(format!("TCP connect to the MPS: {e}")))?;
     let _ = tcp.set_nodelay(true);
+    let mps_addr = tcp
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], server.port)));
     let stream = tokio::time::timeout(
         CONNECT_TIMEOUT,
         tokio_rustls::TlsConnector::from(tls).connect(name, tcp),
@@ -405,7 +471,7 @@ async fn session(
     config.trigger = plan.trigger.apf_reason();
     config.forward_address = host_name;
     config.forward_ports = FORWARDED_PORTS.to_vec();
-    config.serve_ports = SERVED_PORTS.to_vec();
+    config.serve_ports = shared.served_ports();
     let mut client = Client::new(config, Instant::now());
 
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -448,7 +514,7 @@ async fn session(
                         return Err(SessionError::Stopped);
                     };
                     shared.update(|s| s.channels += 1);
-                    let tx = serve_channel(host, channel, port, to_session.clone());
+                    let tx = serve_channel(host, channel, port, mps_addr, to_session.clone());
                     writers.insert(channel, tx);
                 }
                 Event::ChannelData { channel, data } => {
@@ -561,13 +627,16 @@ fn parse_uuid(text: &str) -> [u8; 16] {
     out
 }
 
-/// Serves one channel: a duplex pipe whose far end hyper serves with the
-/// request path every direct connection uses (TLS first for 16993).
-/// Answers the sender the session writes the MPS's bytes into.
+/// Serves one channel: a duplex pipe whose far end goes to
+/// [`listener::serve_connection_via`] (16992 plain, 16993 with TLS inside
+/// the channel), as a connection to the device's own listener would, or to
+/// the handler registered for its port. Answers the sender the session
+/// writes the MPS's bytes into.
 fn serve_channel(
     host: Arc<DeviceHost>,
     channel: ChannelId,
     port: u16,
+    peer: SocketAddr,
     to_session: mpsc::UnboundedSender<ToSession>,
 ) -> mpsc::UnboundedSender<Vec<u8>> {
     let (near, far) = tokio::io::duplex(64 * 1024);
@@ -601,35 +670,32 @@ fn serve_channel(
         }
         let _ = back.send(ToSession::Eof(channel));
     });
-    tokio::spawn(async move {
-        let limits = *host.limits();
-        if port == 16993 {
-            let acceptor =
-                tokio_rustls::TlsAcceptor::from(host.tls().server_config(Interface::Remote));
-            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(far)).await {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), host, &limits).await,
-                _ => tracing::info!("TLS inside a CIRA channel failed"),
-            }
-        } else {
-            serve_http(TokioIo::new(far), host, &limits).await;
+    let transport = match port {
+        AMT_HTTP_PORT => Some(Transport::Plain),
+        AMT_TLS_PORT => Some(Transport::Tls),
+        _ => None,
+    };
+    match transport {
+        Some(transport) => {
+            tokio::spawn(listener::serve_connection_via(
+                far,
+                peer,
+                transport,
+                Interface::Remote,
+                Via::Cira,
+                host,
+            ));
         }
-    });
-    tx
-}
-
-async fn serve_http<I>(io: I, host: Arc<DeviceHost>, limits: &crate::limits::ServerLimits)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| serve(req, host.clone(), Interface::Remote, None));
-    let mut builder = http1::Builder::new();
-    builder
-        .title_case_headers(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    if let Err(e) = builder.serve_connection(io, service).await {
-        tracing::debug!(error = %e, "CIRA channel ended with an error");
+        None => match host.cira_shared().port_handler(port) {
+            Some(handler) => {
+                tokio::spawn(handler(far, peer));
+            }
+            // The session only confirms ports with a handler; dropping
+            // the pipe closes the channel should one go away meanwhile.
+            None => drop(far),
+        },
     }
+    tx
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, TlsError, TlsFace};
-use crate::vocabulary::Interface;
+use crate::vocabulary::{Interface, Via};
 
 pub mod machine;
 
@@ -484,6 +484,7 @@ impl DeviceHost {
         self: &Arc<Self>,
         principal: Principal,
         interface: Interface,
+        via: Via,
         body: &[u8],
     ) -> WsmanOutcome {
         let started = crate::clock::monotonic();
@@ -575,6 +576,7 @@ impl DeviceHost {
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
             answered_by: replayed.then(|| "recording".to_string()),
+            via: via.journal_name().map(str::to_string),
         });
         outcome
     }

@@ -38,6 +38,10 @@ pub struct JournalEntry {
     /// class the model lacks); absent when the model did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
+    /// `cira` when the request came through a channel of the CIRA tunnel;
+    /// absent for a direct connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// The journal of one device.

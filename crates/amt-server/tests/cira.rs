@@ -388,6 +388,11 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
     assert!(reply.contains("Transfer-Encoding: chunked"), "{reply}");
     assert!(reply.ends_with("0\r\n\r\n"), "{reply}");
     assert!(reply.contains("AMT_GeneralSettings"), "{reply}");
+    // The journal marks both calls as having come through the tunnel.
+    let journal = control(&emu, "GET", "/api/journal", "").await;
+    let entries = journal.as_array().unwrap();
+    assert!(!entries.is_empty(), "{journal}");
+    assert!(entries.iter().all(|e| e["via"] == "cira"), "{journal}");
 
     // The MPS goes away mid-tunnel: the device notices and dials again.
     drop(apf);
@@ -396,6 +401,67 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
     apf.accept_login_and_forwards((30, 0)).await;
     let status = until(&emu, |v| v["state"] == "connected").await;
     assert_eq!(status["connections"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device(&ca.der, mps.port(), MPS_PASS).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    // No redirection listener yet: connect failed, as for a closed port.
+    apf.send(&[Message::ChannelOpen {
+        channel_type: "forwarded-tcpip".into(),
+        sender: 7,
+        window: 32768,
+        connected_address: "".into(),
+        connected_port: 16994,
+        originator_address: "1.2.3.4".into(),
+        originator_port: 1024,
+    }])
+    .await;
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::ChannelOpenFailure {
+            recipient: 7,
+            reason: amt_apf::client::OPEN_CONNECT_FAILED
+        }
+    );
+
+    // A handler for 16994 (here: one that answers what it reads, upper
+    // case), taken by the next tunnel.
+    let handler: amt_server::cira::ChannelHandler = Arc::new(|mut io, _peer| {
+        Box::pin(async move {
+            let mut buf = [0u8; 64];
+            if let Ok(n) = io.read(&mut buf).await {
+                let _ = io.write_all(&buf[..n].to_ascii_uppercase()).await;
+            }
+            let _ = io.shutdown().await;
+        })
+    });
+    emu.host().cira_shared().set_port_handler(16994, handler);
+    drop(apf);
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    let ch = apf.open_channel(8, 16994).await;
+    apf.send(&[Message::ChannelData {
+        recipient: ch,
+        data: b"hello redirection".to_vec(),
+    }])
+    .await;
+    let mut reply = Vec::new();
+    while reply.len() < 17 {
+        match apf.recv_skipping_keepalives().await {
+            Message::ChannelData { data, .. } => reply.extend(data),
+            Message::ChannelWindowAdjust { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reply, b"HELLO REDIRECTION");
 }
 
 #[tokio::test(flavor = "multi_thread")]
