@@ -165,6 +165,7 @@ fn config(args: FleetArgs) -> Result<FleetConfig> {
         groups,
         limits: Default::default(),
         control: Some(args.control),
+        lms: None,
     })
 }
 
