@@ -28,7 +28,13 @@ pub struct Face {
 }
 
 impl Face {
-    pub fn new(addr: SocketAddr, wire: Wire, user: &str, password: &str, timeout: Duration) -> Self {
+    pub fn new(
+        addr: SocketAddr,
+        wire: Wire,
+        user: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Self {
         Face {
             addr,
             wire,
@@ -63,7 +69,11 @@ impl Face {
 
     /// One digest-authenticated call; the reply body of a 200, or (for
     /// `accept`) of that status too.
-    pub async fn call_accepting(&mut self, body: &str, accept: &[u16]) -> Result<(u16, String), String> {
+    pub async fn call_accepting(
+        &mut self,
+        body: &str,
+        accept: &[u16],
+    ) -> Result<(u16, String), String> {
         let body = Bytes::from(body.to_string());
         for _ in 0..3 {
             if self.session.is_none() {

@@ -152,9 +152,15 @@ async fn flow(
     key: &ConsoleKey,
 ) -> Result<Duration, String> {
     let started = Instant::now();
-    let gs = local.call(GENERAL_SETTINGS_GET).await.map_err(|e| format!("local GeneralSettings: {e}"))?;
+    let gs = local
+        .call(GENERAL_SETTINGS_GET)
+        .await
+        .map_err(|e| format!("local GeneralSettings: {e}"))?;
     let realm = element(&gs, "DigestRealm").ok_or("no DigestRealm")?;
-    let hbs = local.call(HBS_GET).await.map_err(|e| format!("HBS Get: {e}"))?;
+    let hbs = local
+        .call(HBS_GET)
+        .await
+        .map_err(|e| format!("HBS Get: {e}"))?;
     if element(&hbs, "CurrentControlMode").as_deref() != Some("0") {
         return Err(format!("already activated: {hbs}"));
     }
@@ -197,7 +203,10 @@ async fn flow(
         .call(TLS_SETTINGS_PUT)
         .await
         .map_err(|e| format!("TLSSettingData Put: {e}"))?;
-    let t = remote.call(TIME_GET).await.map_err(|e| format!("time Get: {e}"))?;
+    let t = remote
+        .call(TIME_GET)
+        .await
+        .map_err(|e| format!("time Get: {e}"))?;
     let ta0 = element(&t, "Ta0").ok_or("no Ta0")?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -208,9 +217,15 @@ async fn flow(
         .replace("111111111", &ta0)
         .replace("222222222", &now)
         .replace("333333333", &now);
-    let r = remote.call(&set).await.map_err(|e| format!("time Set: {e}"))?;
+    let r = remote
+        .call(&set)
+        .await
+        .map_err(|e| format!("time Set: {e}"))?;
     returned_zero(&r, "SetHighAccuracyTimeSynch")?;
-    let r = remote.call(COMMIT).await.map_err(|e| format!("CommitChanges: {e}"))?;
+    let r = remote
+        .call(COMMIT)
+        .await
+        .map_err(|e| format!("CommitChanges: {e}"))?;
     returned_zero(&r, "CommitChanges")?;
     remote
         .call(GENERAL_SETTINGS_GET)
@@ -222,7 +237,10 @@ async fn flow(
 pub async fn run_activation(config: ActivationConfig) -> anyhow::Result<ActivationReport> {
     use amt_server::fleet::{Addressing, FleetConfig, GroupConfig};
     anyhow::ensure!(config.count > 0, "--fleet must be at least 1");
-    anyhow::ensure!(config.first.is_loopback(), "--fleet-first must be a loopback address");
+    anyhow::ensure!(
+        config.first.is_loopback(),
+        "--fleet-first must be a loopback address"
+    );
     let key = Arc::new(console_key()?);
     let started = Instant::now();
     let fleet = amt_server::Fleet::start(
@@ -242,7 +260,10 @@ pub async fn run_activation(config: ActivationConfig) -> anyhow::Result<Activati
     let mut faces = Vec::new();
     let tls = Arc::new(crate::client::no_verify_client(rustls::DEFAULT_VERSIONS)?);
     for m in fleet.members() {
-        let host = m.host().await.map_err(|e| anyhow::anyhow!("{}: {e}", m.id))?;
+        let host = m
+            .host()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", m.id))?;
         let local = host
             .addrs_of(amt_server::Interface::Local)
             .http
@@ -326,7 +347,11 @@ impl std::fmt::Display for ActivationReport {
             "amt-bench activation: {} devices, {} concurrent CCM activation + TLS configuration flows ({} requests each)",
             self.devices, self.concurrent_flows, self.requests_per_flow
         )?;
-        writeln!(f, "  fleet ready (every device made): {:.2} s", self.ready_s)?;
+        writeln!(
+            f,
+            "  fleet ready (every device made): {:.2} s",
+            self.ready_s
+        )?;
         writeln!(
             f,
             "  all flows: {:.2} s, {:.1} flows/s, CPU {} per flow (devices and consoles)",

@@ -258,7 +258,11 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
 }
 
 /// Prints a report (text or JSON); the exit status says whether it passed.
-fn finish<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool, passed: bool) -> ExitCode {
+fn finish<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+    passed: bool,
+) -> ExitCode {
     if json {
         match serde_json::to_string_pretty(report) {
             Ok(j) => println!("{j}"),

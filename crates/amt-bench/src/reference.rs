@@ -97,11 +97,7 @@ fn openssl_speed() -> Option<(f64, f64)> {
 
 /// The bare server: the device's certificate and key, a challenge for a
 /// request without credentials, a fixed reply otherwise.
-async fn reference_server(
-    cert: Vec<u8>,
-    key: Vec<u8>,
-    reply: Bytes,
-) -> anyhow::Result<SocketAddr> {
+async fn reference_server(cert: Vec<u8>, key: Vec<u8>, reply: Bytes) -> anyhow::Result<SocketAddr> {
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
@@ -243,7 +239,11 @@ impl std::fmt::Display for ReferenceReport {
         let ms = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.3} ms"));
         let x = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.2}"));
         writeln!(f, "emulated device:\n{}", self.emulator)?;
-        writeln!(f, "bare hyper + rustls, same certificate:\n{}", self.reference)?;
+        writeln!(
+            f,
+            "bare hyper + rustls, same certificate:\n{}",
+            self.reference
+        )?;
         writeln!(f, "references, same run:")?;
         writeln!(
             f,

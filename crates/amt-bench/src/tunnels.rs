@@ -194,9 +194,7 @@ impl Mps {
         let mut reply = Vec::new();
         loop {
             match self.recv_answering().await? {
-                Message::ChannelData { recipient, data } if recipient == ours => {
-                    reply.extend(data)
-                }
+                Message::ChannelData { recipient, data } if recipient == ours => reply.extend(data),
                 Message::ChannelClose { recipient } if recipient == ours => {
                     self.send(&[Message::ChannelClose { recipient: device }])
                         .await?;
@@ -316,7 +314,10 @@ pub async fn run_tunnels(config: TunnelBenchConfig) -> anyhow::Result<TunnelRepo
     use amt_device::remote_access::{AddMpServer, AddPolicyRule};
     use amt_server::fleet::{Addressing, FleetConfig, GroupConfig};
     anyhow::ensure!(config.count > 0, "--fleet must be at least 1");
-    anyhow::ensure!(config.first.is_loopback(), "--fleet-first must be a loopback address");
+    anyhow::ensure!(
+        config.first.is_loopback(),
+        "--fleet-first must be a loopback address"
+    );
 
     // The MPS: a certificate for `localhost` from a root each device is given.
     let ca = amt_testkit::TestCa::new("amt-bench MPS root");
@@ -351,7 +352,11 @@ pub async fn run_tunnels(config: TunnelBenchConfig) -> anyhow::Result<TunnelRepo
     .context("starting the fleet")?;
     let mut hosts = Vec::new();
     for m in fleet.members() {
-        hosts.push(m.host().await.map_err(|e| anyhow::anyhow!("{}: {e}", m.id))?);
+        hosts.push(
+            m.host()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", m.id))?,
+        );
     }
     let ready = started.elapsed();
 
@@ -428,7 +433,12 @@ pub async fn run_tunnels(config: TunnelBenchConfig) -> anyhow::Result<TunnelRepo
             Ok(Some(Ok((mps, d)))) => {
                 setup.record(d);
                 let (tx, rx) = mpsc::channel::<Job>(4);
-                tokio::spawn(tunnel_task(mps, rx, "admin".into(), config.password.clone()));
+                tokio::spawn(tunnel_task(
+                    mps,
+                    rx,
+                    "admin".into(),
+                    config.password.clone(),
+                ));
                 tunnels.push(tx);
             }
             Ok(Some(Err(e))) => note(format!("tunnel set-up: {e}"), &mut errors),
@@ -475,9 +485,9 @@ pub async fn run_tunnels(config: TunnelBenchConfig) -> anyhow::Result<TunnelRepo
         round_trips_s: rtt_time.as_secs_f64(),
         round_trips_per_s: done as f64 / rtt_time.as_secs_f64().max(1e-9),
         round_trip: rtt.summary(),
-        cpu_ms_per_round_trip: cpu0.zip(cpu1).and_then(|(a, b)| {
-            (done > 0).then(|| (b - a).as_secs_f64() * 1000.0 / done as f64)
-        }),
+        cpu_ms_per_round_trip: cpu0
+            .zip(cpu1)
+            .and_then(|(a, b)| (done > 0).then(|| (b - a).as_secs_f64() * 1000.0 / done as f64)),
         errors,
         error_examples,
     })
@@ -544,7 +554,11 @@ impl std::fmt::Display for TunnelReport {
             "amt-bench cira: {} devices, {} tunnels up to one MPS on loopback ({})",
             self.devices, self.tunnels_up, self.mps
         )?;
-        writeln!(f, "  fleet ready (every device made): {:.2} s", self.ready_s)?;
+        writeln!(
+            f,
+            "  fleet ready (every device made): {:.2} s",
+            self.ready_s
+        )?;
         writeln!(
             f,
             "  set-up: every tunnel up {:.2} s after configuration; one tunnel p50 {:.1} ms, p99 {:.1} ms",

@@ -109,6 +109,9 @@ pub struct CiraStatus {
     pub forwards: Vec<u16>,
     /// Channels served in the current tunnel.
     pub channels: u64,
+    /// Why the last tunnel that came up ended, when the device ended it
+    /// (its rule's `TunnelLifeTime`, a changed policy).
+    pub last_close: Option<String>,
     /// Where the device believes it is.
     pub inside_intranet: bool,
 }
@@ -134,6 +137,7 @@ impl Default for CiraShared {
                 connections: 0,
                 forwards: Vec::new(),
                 channels: 0,
+                last_close: None,
                 inside_intranet: false,
             }),
             user_initiated: Mutex::new(false),
@@ -224,6 +228,8 @@ struct Plan {
     servers: Vec<MpServer>,
     /// A periodic rule's interval bounds the backoff.
     interval: Option<Duration>,
+    /// The rule's `TunnelLifeTime` (0: until closed).
+    lifetime: Option<Duration>,
 }
 
 fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
@@ -234,12 +240,23 @@ fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
         let servers: Vec<MpServer> = device.cira_targets(trigger).into_iter().cloned().collect();
         (!servers.is_empty()).then_some(servers)
     };
+    let lifetime = |trigger| {
+        device
+            .remote_access()
+            .policies
+            .iter()
+            .find(|p| p.trigger == trigger)
+            .map(|p| p.tunnel_lifetime)
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(u64::from(s)))
+    };
     if user_initiated {
         if let Some(servers) = take(PolicyTrigger::UserInitiated) {
             return Some(Plan {
                 trigger: PolicyTrigger::UserInitiated,
                 servers,
                 interval: None,
+                lifetime: lifetime(PolicyTrigger::UserInitiated),
             });
         }
     }
@@ -257,6 +274,7 @@ fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
         trigger: PolicyTrigger::Periodic,
         servers,
         interval,
+        lifetime: lifetime(PolicyTrigger::Periodic),
     })
 }
 
@@ -299,6 +317,7 @@ async fn run(weak: Weak<DeviceHost>) {
         };
         drop(host);
         let mut came_up = false;
+        let mut lifetime_over = false;
         for server in &plan.servers {
             let outcome = session(&weak, &plan, server).await;
             let Some(host) = weak.upgrade() else {
@@ -306,8 +325,9 @@ async fn run(weak: Weak<DeviceHost>) {
             };
             let shared = host.cira_shared();
             match outcome {
-                Ok(()) => {
+                Ok(end) => {
                     came_up = true;
+                    lifetime_over = end == Ended::Lifetime;
                     break;
                 }
                 Err(SessionError::Stopped) => return,
@@ -337,6 +357,9 @@ async fn run(weak: Weak<DeviceHost>) {
             (backoff * 2).min(MAX_BACKOFF)
         };
         let delay = match plan.interval {
+            // The tunnel served its lifetime: the next one is the next
+            // period's.
+            Some(i) if lifetime_over => i.max(MIN_BACKOFF),
             Some(i) => backoff.min(i.max(MIN_BACKOFF)),
             None => backoff,
         };
@@ -376,6 +399,15 @@ enum SessionError {
         error: String,
         was_up: bool,
     },
+}
+
+/// How a tunnel the device ended came to end.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// Its rule's `TunnelLifeTime` ran out.
+    Lifetime,
+    /// The policy, the MPS or the location changed, or a close was asked.
+    NotWanted,
 }
 
 fn failed(error: impl Into<String>) -> SessionError {
@@ -421,7 +453,7 @@ async fn session(
     weak: &Weak<DeviceHost>,
     plan: &Plan,
     server: &MpServer,
-) -> Result<(), SessionError> {
+) -> Result<Ended, SessionError> {
     let host = weak.upgrade().ok_or(SessionError::Stopped)?;
     let shared_host = host.clone();
     let shared = shared_host.cira_shared();
@@ -479,7 +511,8 @@ async fn session(
     let mut writers: HashMap<ChannelId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut was_up = false;
-    let mut ended_by_us = false;
+    let mut ended_by_us: Option<Ended> = None;
+    let mut up_since: Option<Instant> = None;
     loop {
         while let Some(msg) = client.poll_transmit() {
             if wr.write_all(&msg).await.is_err() {
@@ -497,6 +530,7 @@ async fn session(
                 }
                 Event::Established => {
                     was_up = true;
+                    up_since = Some(Instant::now());
                     shared.update(|s| {
                         s.state = TunnelState::Connected;
                         s.failed_attempts = 0;
@@ -529,8 +563,18 @@ async fn session(
                     if was_up {
                         set_connected(weak, false);
                     }
-                    if ended_by_us {
-                        return Ok(());
+                    if let Some(end) = ended_by_us.take() {
+                        let why = match end {
+                            Ended::Lifetime => format!(
+                                "the rule's TunnelLifeTime ({} s) ran out",
+                                plan.lifetime.map_or(0, |l| l.as_secs())
+                            ),
+                            Ended::NotWanted => {
+                                "the policy no longer names this MPS, or a close was asked".into()
+                            }
+                        };
+                        shared.update(|s| s.last_close = Some(why));
+                        return Ok(end);
                     }
                     return Err(SessionError::Failed {
                         error: describe(&reason),
@@ -561,8 +605,12 @@ async fn session(
                         host.with_device(|d| plan_still_names(d, user, plan, server, close_requests))
                     }
                 };
-                if !still_wanted && !client.is_closed() {
-                    ended_by_us = true;
+                let expired = plan
+                    .lifetime
+                    .zip(up_since)
+                    .is_some_and(|(l, t)| t.elapsed() >= l);
+                if (expired || !still_wanted) && !client.is_closed() {
+                    ended_by_us = Some(if expired { Ended::Lifetime } else { Ended::NotWanted });
                     client.disconnect(DisconnectReason::BY_APPLICATION);
                 }
             }

@@ -35,9 +35,7 @@ use crate::fleet_control::FleetControl;
 use crate::listener_set::ListenerAddrs;
 use crate::scenario::Scenario;
 use crate::vocabulary::{Interface, Ports, Transport};
-use crate::{
-    EmulatorConfig, JournalConfig, LmsConfig, RunningEmulator, ServerError, ServerLimits,
-};
+use crate::{EmulatorConfig, JournalConfig, LmsConfig, RunningEmulator, ServerError, ServerLimits};
 
 /// Ports a device takes in `ports` addressing: 16992 at `base + 10 * i`,
 /// 16993 at `+ 1`, the rest kept for the protocols to come.

@@ -282,6 +282,16 @@ fn guid_text(w: [u8; 16]) -> String {
 /// An AMT 15 device configured as RPS would: the MPS root, the MPS
 /// (`localhost`, user name and password), a periodic rule every 25 s.
 async fn device(root: &[u8], mps_port: u16, password: &str) -> RunningEmulator {
+    device_with_lifetime(root, mps_port, password, 0).await
+}
+
+/// [`device`] whose periodic rule has this `TunnelLifeTime` (seconds).
+async fn device_with_lifetime(
+    root: &[u8],
+    mps_port: u16,
+    password: &str,
+    tunnel_lifetime: u32,
+) -> RunningEmulator {
     let emu = EmulatorConfig::new()
         .admin_password(PASSWORD)
         .firmware("15.0.23".parse::<FirmwareVersion>().unwrap())
@@ -308,7 +318,7 @@ async fn device(root: &[u8], mps_port: u16, password: &str) -> RunningEmulator {
             data.extend(25u32.to_be_bytes());
             d.add_remote_access_policy(AddPolicyRule {
                 trigger: 2,
-                tunnel_lifetime: 0,
+                tunnel_lifetime,
                 extended_data: data,
                 servers: vec![index],
             })?;
@@ -462,6 +472,32 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
         }
     }
     assert_eq!(reply, b"HELLO REDIRECTION");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_periodic_tunnel_ends_when_its_lifetime_runs_out() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device_with_lifetime(&ca.der, mps.port(), MPS_PASS, 1).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    // The device closes the tunnel itself, by application (11).
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::Disconnect { reason: 11 }
+    );
+    let status = until(&emu, |v| {
+        v["state"] != "connected" && !v["last_close"].is_null()
+    })
+    .await;
+    assert_eq!(
+        status["last_close"],
+        "the rule's TunnelLifeTime (1 s) ran out"
+    );
+    assert_eq!(status["last_error"], serde_json::Value::Null);
+    assert_eq!(status["is_remote_tunnel_connected"], false);
 }
 
 #[tokio::test(flavor = "multi_thread")]
