@@ -121,6 +121,8 @@ pub struct CiraStatus {
 pub struct CiraShared {
     status: Mutex<CiraStatus>,
     user_initiated: Mutex<bool>,
+    /// An event happened since the last alert tunnel.
+    alert: Mutex<bool>,
     wake: Notify,
     handlers: Mutex<PortHandlers>,
 }
@@ -141,6 +143,7 @@ impl Default for CiraShared {
                 inside_intranet: false,
             }),
             user_initiated: Mutex::new(false),
+            alert: Mutex::new(false),
             wake: Notify::new(),
             handlers: Mutex::new(PortHandlers::default()),
         }
@@ -201,6 +204,21 @@ impl CiraShared {
             .collect()
     }
 
+    /// The device raised an event: with an `Alert` rule, it dials its MPS
+    /// (docs/cira.md).
+    pub fn raise_alert(&self) {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_one();
+    }
+
+    fn alert(&self) -> bool {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn clear_alert(&self) {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner()) = false;
+    }
+
     /// Makes the driver look at the device now (configuration changed).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -232,7 +250,7 @@ struct Plan {
     lifetime: Option<Duration>,
 }
 
-fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
+fn plan(device: &Device, user_initiated: bool, alert: bool) -> Option<Plan> {
     if device.provisioning_state() != ProvisioningState::PostProvisioning {
         return None;
     }
@@ -257,6 +275,16 @@ fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
                 servers,
                 interval: None,
                 lifetime: lifetime(PolicyTrigger::UserInitiated),
+            });
+        }
+    }
+    if alert {
+        if let Some(servers) = take(PolicyTrigger::Alert) {
+            return Some(Plan {
+                trigger: PolicyTrigger::Alert,
+                servers,
+                interval: None,
+                lifetime: lifetime(PolicyTrigger::Alert),
             });
         }
     }
@@ -300,9 +328,13 @@ async fn run(weak: Weak<DeviceHost>) {
         };
         let shared = host.cira_shared();
         let user = shared.user_initiated();
-        let (plan, inside) = host.with_device(|d| (plan(d, user), d.inside_intranet()));
+        let alert = shared.alert();
+        let (plan, inside) = host.with_device(|d| (plan(d, user, alert), d.inside_intranet()));
         shared.update(|s| s.inside_intranet = inside);
         let Some(plan) = plan else {
+            // An event with no alert rule (or a tunnel that serves it
+            // already) is forgotten.
+            shared.clear_alert();
             if user {
                 shared.clear_user_initiated();
                 shared.update(|s| s.last_error = Some("no user-initiated policy applies".into()));
@@ -315,6 +347,10 @@ async fn run(weak: Weak<DeviceHost>) {
             wait(&weak, TICK).await;
             continue;
         };
+        if alert && plan.trigger != PolicyTrigger::Alert {
+            // No alert rule applies: the event is forgotten.
+            shared.clear_alert();
+        }
         drop(host);
         let mut came_up = false;
         let mut lifetime_over = false;
@@ -346,9 +382,11 @@ async fn run(weak: Weak<DeviceHost>) {
                 }
             }
         }
-        if plan.trigger == PolicyTrigger::UserInitiated {
-            if let Some(host) = weak.upgrade() {
-                host.cira_shared().clear_user_initiated();
+        if let Some(host) = weak.upgrade() {
+            match plan.trigger {
+                PolicyTrigger::UserInitiated => host.cira_shared().clear_user_initiated(),
+                PolicyTrigger::Alert => host.cira_shared().clear_alert(),
+                PolicyTrigger::Periodic => {}
             }
         }
         backoff = if came_up {
@@ -602,7 +640,8 @@ async fn session(
                     None => false,
                     Some(host) => {
                         let user = host.cira_shared().user_initiated();
-                        host.with_device(|d| plan_still_names(d, user, plan, server, close_requests))
+                        let alert = host.cira_shared().alert();
+                        host.with_device(|d| plan_still_names(d, user, alert, plan, server, close_requests))
                     }
                 };
                 let expired = plan
@@ -623,6 +662,7 @@ async fn session(
 fn plan_still_names(
     device: &Device,
     user: bool,
+    alert: bool,
     current: &Plan,
     server: &MpServer,
     close_requests: u64,
@@ -633,6 +673,7 @@ fn plan_still_names(
     match plan(
         device,
         user || current.trigger == PolicyTrigger::UserInitiated,
+        alert || current.trigger == PolicyTrigger::Alert,
     ) {
         Some(p) => p.servers.iter().any(|s| s == server),
         None => false,

@@ -298,6 +298,9 @@ impl DeviceHost {
         drop(st);
         self.delivery
             .deliver(&subscribers, &effects.events, device_time);
+        if !effects.events.is_empty() {
+            self.cira.raise_alert();
+        }
         self.publish(&effects);
         Ok(r)
     }
@@ -662,6 +665,9 @@ impl DeviceHost {
         if let Some((subscribers, device_time)) = delivery {
             self.delivery
                 .deliver(&subscribers, &reply.effects.events, device_time);
+        }
+        if !reply.effects.events.is_empty() {
+            self.cira.raise_alert();
         }
         self.publish(&reply.effects);
         (soap(reply.status, reply.body), fault, reply.replayed)

@@ -292,6 +292,18 @@ async fn device_with_lifetime(
     password: &str,
     tunnel_lifetime: u32,
 ) -> RunningEmulator {
+    device_with_rule(root, mps_port, password, 2, tunnel_lifetime).await
+}
+
+/// A device with one rule: `trigger` (0 user, 1 alert, 2 periodic every
+/// 25 s) and its `TunnelLifeTime`.
+async fn device_with_rule(
+    root: &[u8],
+    mps_port: u16,
+    password: &str,
+    trigger: u32,
+    tunnel_lifetime: u32,
+) -> RunningEmulator {
     let emu = EmulatorConfig::new()
         .admin_password(PASSWORD)
         .firmware("15.0.23".parse::<FirmwareVersion>().unwrap())
@@ -316,8 +328,11 @@ async fn device_with_lifetime(
             })?;
             let mut data = 0u32.to_be_bytes().to_vec();
             data.extend(25u32.to_be_bytes());
+            if trigger != 2 {
+                data.clear();
+            }
             d.add_remote_access_policy(AddPolicyRule {
-                trigger: 2,
+                trigger,
                 tunnel_lifetime,
                 extended_data: data,
                 servers: vec![index],
@@ -498,6 +513,41 @@ async fn a_periodic_tunnel_ends_when_its_lifetime_runs_out() {
     );
     assert_eq!(status["last_error"], serde_json::Value::Null);
     assert_eq!(status["is_remote_tunnel_connected"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_rule_dials_on_an_event_for_its_lifetime() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device_with_rule(&ca.der, mps.port(), MPS_PASS, 1, 1).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    // No event yet: the device stays idle.
+    let status = until(&emu, |v| v["state"] == "idle").await;
+    assert_eq!(status["connections"], 0);
+    // The owner presses the power button: the host's power state changes,
+    // an event, so the device dials, saying "alert" (2) in PROTOCOLVERSION.
+    control(&emu, "POST", "/api/machine/power-button", "").await;
+    let mut apf = mps.accept().await.expect("the device dials on the alert");
+    let Message::ProtocolVersion { trigger, .. } = apf.recv().await else {
+        panic!("PROTOCOLVERSION first")
+    };
+    assert_eq!(trigger, 2);
+    apf.recv().await; // the auth service request
+    apf.send(&[Message::ServiceAccept {
+        service: AUTH_SERVICE.into(),
+    }])
+    .await;
+    apf.recv().await; // the user authentication
+    apf.accept_login_and_forwards((30, 0)).await;
+    let status = until(&emu, |v| v["state"] == "connected").await;
+    assert_eq!(status["trigger"], "alert");
+    // Its lifetime (1 s) over, it closes the tunnel and goes back to idle.
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::Disconnect { reason: 11 }
+    );
+    until(&emu, |v| v["state"] == "idle").await;
+    assert!(!uuid.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
