@@ -152,6 +152,7 @@ mod tests {
                 request_body: Some("<Password>x</Password>".into()),
                 response_body: None,
                 answered_by: None,
+                via: None,
             });
         }
         let e = j.entries(0);
