@@ -15,6 +15,7 @@ use crate::error::DeviceError;
 use crate::hardware::Hardware;
 use crate::host::HostMachine;
 use crate::host_based_setup::ProvisioningChain;
+use crate::host_console::HostConsole;
 use crate::keys::DeviceKey;
 use crate::message_log::MessageLog;
 use crate::network::Network;
@@ -124,6 +125,8 @@ pub struct Device {
     pub(crate) remote_access: RemoteAccess,
     pub(crate) audit_log: AuditLog,
     pub(crate) subscriptions: Subscriptions,
+    /// The host's serial port and screen (RAM: not persisted).
+    pub(crate) console: HostConsole,
     /// Effects recorded since the driver last took them (not persisted).
     pub(crate) effects: Effects,
 }
@@ -191,13 +194,14 @@ impl Device {
             remote_access: RemoteAccess::default(),
             audit_log: AuditLog::default(),
             subscriptions: Subscriptions::default(),
+            console: HostConsole::default(),
             effects: Effects::default(),
         };
         device.local_system_password = device.new_local_system_password();
         if device.profile.mints_self_signed_certificate() {
             device.mint_self_signed_certificate(now)?;
         }
-        Ok(device)
+        Ok(device.with_console_restored())
     }
 
     pub fn profile(&self) -> &FirmwareProfile {

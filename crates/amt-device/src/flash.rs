@@ -288,8 +288,10 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         remote_access: image.remote_access,
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
+        console: Default::default(),
         effects: crate::effects::Effects::default(),
-    })
+    }
+    .with_console_restored())
 }
 
 #[cfg(test)]

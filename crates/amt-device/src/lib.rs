@@ -25,9 +25,12 @@
 //! - [`flash`]: the persisted flash image format;
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
-//!   alarms), [`hardware`] (inventory), [`message_log`] (event log),
+//!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`screen`] (that screen as pixels, keyboard and pointer in),
+//!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
-//!   [`redirection`] (redirection and KVM settings), [`remote_access`]
+//!   [`redirection`] (redirection and KVM settings), [`remote_media`]
+//!   (booting from the console's IDE-R image), [`remote_access`]
 //!   (CIRA: MPSs, policies, environment detection), [`audit_log`],
 //!   [`subscriptions`] (event subscribers).
 
@@ -42,6 +45,7 @@ pub mod flash;
 pub mod hardware;
 pub mod host;
 pub mod host_based_setup;
+pub mod host_console;
 pub mod keys;
 pub mod message_log;
 pub mod network;
@@ -51,6 +55,8 @@ pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
+pub mod remote_media;
+pub mod screen;
 pub mod self_signed;
 pub mod status;
 pub mod subscriptions;
