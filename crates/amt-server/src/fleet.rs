@@ -29,9 +29,9 @@ use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 
+use crate::control_server::{ControlListener, Target};
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
-use crate::fleet_control::FleetControl;
 use crate::listener_set::ListenerAddrs;
 use crate::scenario::Scenario;
 use crate::vocabulary::{Interface, Ports, Transport};
@@ -109,7 +109,7 @@ pub struct FleetConfig {
     pub seed: Option<u64>,
     pub groups: Vec<GroupConfig>,
     pub limits: ServerLimits,
-    /// The fleet control API (`None`: none).
+    /// The fleet control API and dashboard (`None`: none).
     pub control: Option<SocketAddr>,
     /// Gives every member a local (LMS) face, where host-based setup and
     /// the local system account work (`None`: none). Loopback
@@ -117,6 +117,9 @@ pub struct FleetConfig {
     /// host has its own "localhost"); ports addressing: ports
     /// [`LMS_BLOCK_OFFSET`] and +1 of the member's block.
     pub lms: Option<Ports>,
+    /// The token the control API asks for (docs/dashboard.md); one is made
+    /// when `control` is not loopback and none is given.
+    pub control_token: Option<String>,
 }
 
 /// Where a member's local face sits in its port block (ports addressing).
@@ -136,6 +139,7 @@ impl Default for FleetConfig {
             limits: ServerLimits::default(),
             control: None,
             lms: None,
+            control_token: None,
         }
     }
 }
@@ -383,7 +387,7 @@ impl Member {
 /// A running fleet.
 pub struct Fleet {
     inner: Arc<FleetInner>,
-    control: Option<FleetControl>,
+    control: Option<ControlListener>,
 }
 
 /// The fleet's shared state (the control API holds it too).
@@ -468,9 +472,13 @@ impl Fleet {
         let control = match config.control {
             None => None,
             Some(addr) => Some(
-                FleetControl::start(addr, inner.clone())
-                    .await
-                    .map_err(|source| FleetError::Control { addr, source })?,
+                ControlListener::start_target(
+                    addr,
+                    Target::Fleet(inner.clone()),
+                    config.control_token.clone(),
+                )
+                .await
+                .map_err(|source| FleetError::Control { addr, source })?,
             ),
         };
         Ok(Fleet { inner, control })
@@ -490,7 +498,12 @@ impl Fleet {
     }
 
     pub fn control_addr(&self) -> Option<SocketAddr> {
-        self.control.as_ref().map(FleetControl::local_addr)
+        self.control.as_ref().map(ControlListener::local_addr)
+    }
+
+    /// The token the control API asks for, if any.
+    pub fn control_token(&self) -> Option<&str> {
+        self.control.as_ref().and_then(ControlListener::token)
     }
 
     /// Stops every member and the control API.
@@ -642,6 +655,7 @@ impl FleetInner {
                 },
             }),
             control_port: None,
+            control_token: None,
             journal: JournalConfig {
                 capacity: MEMBER_JOURNAL_CAPACITY,
                 ..JournalConfig::default()
