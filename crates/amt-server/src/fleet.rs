@@ -608,6 +608,8 @@ impl FleetInner {
                             Ports {
                                 http: http as u16,
                                 tls: http as u16 + 1,
+                                rmcp: None,
+                                rmcp_secure: None,
                             },
                         )
                     }

@@ -29,6 +29,7 @@ pub mod listener;
 pub mod listener_set;
 pub mod lockout;
 pub mod ports;
+pub mod rmcp;
 pub mod scenario;
 pub mod tls;
 pub mod vocabulary;

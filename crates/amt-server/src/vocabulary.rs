@@ -8,6 +8,10 @@
 pub const AMT_HTTP_PORT: u16 = 16992;
 /// WS-Man and web UI over TLS.
 pub const AMT_TLS_PORT: u16 = 16993;
+/// RMCP / ASF presence ping (UDP).
+pub const AMT_RMCP_PORT: u16 = 623;
+/// Secure RMCP (UDP).
+pub const AMT_RMCP_SECURE_PORT: u16 = 664;
 
 /// Which interface a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +54,11 @@ pub enum Transport {
 pub struct Ports {
     pub http: u16,
     pub tls: u16,
+    /// UDP 623; `None` opens no RMCP socket (a fleet's port blocks have
+    /// no room for it).
+    pub rmcp: Option<u16>,
+    /// UDP 664; `None` opens none.
+    pub rmcp_secure: Option<u16>,
 }
 
 impl Ports {
@@ -58,12 +67,19 @@ impl Ports {
         Some(Ports {
             http: AMT_HTTP_PORT.checked_add(offset)?,
             tls: AMT_TLS_PORT.checked_add(offset)?,
+            rmcp: Some(AMT_RMCP_PORT.checked_add(offset)?),
+            rmcp_secure: Some(AMT_RMCP_SECURE_PORT.checked_add(offset)?),
         })
     }
 
     /// Ports the OS picks (for tests and embedded use).
     pub fn ephemeral() -> Self {
-        Ports { http: 0, tls: 0 }
+        Ports {
+            http: 0,
+            tls: 0,
+            rmcp: Some(0),
+            rmcp_secure: Some(0),
+        }
     }
 }
 
@@ -72,6 +88,8 @@ impl Default for Ports {
         Ports {
             http: AMT_HTTP_PORT,
             tls: AMT_TLS_PORT,
+            rmcp: Some(AMT_RMCP_PORT),
+            rmcp_secure: Some(AMT_RMCP_SECURE_PORT),
         }
     }
 }

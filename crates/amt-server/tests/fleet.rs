@@ -236,7 +236,11 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
     // Taken: a second fleet on the same addresses and ports.
     let first = Fleet::start(
         FleetConfig {
-            ports: Ports { http: 0, tls: 0 },
+            ports: Ports {
+                http: 0,
+                tls: 0,
+                ..Ports::ephemeral()
+            },
             ..config(Ipv4Addr::new(127, 79, 0, 1), 2, None)
         },
         |_, _| {},
@@ -250,6 +254,7 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
             ports: Ports {
                 http: 0,
                 tls: taken.port(),
+                ..Ports::ephemeral()
             },
             ..config(Ipv4Addr::new(127, 79, 0, 2), 1, None)
         },
