@@ -647,12 +647,19 @@ impl FleetInner {
             limits: self.config.limits,
             lms: self.config.lms.map(|lms| LmsConfig {
                 listen: p.address,
+                // RMCP is a network face: none on the local one.
                 ports: match self.config.addressing {
-                    Addressing::Loopback => lms,
+                    Addressing::Loopback => Ports {
+                        rmcp: None,
+                        rmcp_secure: None,
+                        ..lms
+                    },
                     // The block is checked to fit below 65536.
                     Addressing::Ports => Ports {
                         http: p.ports.http.saturating_add(LMS_BLOCK_OFFSET),
                         tls: p.ports.http.saturating_add(LMS_BLOCK_OFFSET + 1),
+                        rmcp: None,
+                        rmcp_secure: None,
                     },
                 },
             }),
