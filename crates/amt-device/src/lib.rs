@@ -26,6 +26,7 @@
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`serial_login`] (the login prompt and shell on that serial port),
 //!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
 //!   [`redirection`] (redirection and KVM settings), [`remote_access`]
@@ -54,6 +55,7 @@ pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
 pub mod self_signed;
+pub mod serial_login;
 pub mod status;
 pub mod subscriptions;
 pub mod tls_config;

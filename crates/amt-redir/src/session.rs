@@ -46,6 +46,8 @@ pub enum StartDecision {
     Busy,
     /// Disabled (`EnabledState`, `CIM_KVMRedirectionSAP`) or not modelled.
     Unsupported,
+    /// Refused for another reason (status 0xFF).
+    Error,
 }
 
 /// Session settings.
@@ -382,6 +384,7 @@ impl Session {
             StartDecision::Accept => StartStatus::Success,
             StartDecision::Busy => StartStatus::Busy,
             StartDecision::Unsupported => StartStatus::Unsupported,
+            StartDecision::Error => StartStatus::Error,
         };
         self.push(wire::start_session_reply(status), false);
         if decision == StartDecision::Accept {

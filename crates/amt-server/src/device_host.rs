@@ -107,6 +107,8 @@ pub struct DeviceHost {
     /// What the device reports happening (provisioned, TLS changed ...),
     /// for subscribers (WS-Eventing delivery, tests, logs).
     events: tokio::sync::broadcast::Sender<DeviceEvent>,
+    /// The redirection sessions open on 16994/16995 (redirection.rs).
+    redirection: crate::redirection::OpenSessions,
 }
 
 /// How many undelivered events a slow subscriber may lag behind before it
@@ -174,6 +176,7 @@ impl DeviceHost {
             turn: tokio::sync::Mutex::new(()),
             written: Mutex::new(0),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
+            redirection: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -192,6 +195,19 @@ impl DeviceHost {
 
     pub fn server_header(&self) -> String {
         self.server_header.clone()
+    }
+
+    /// The redirection sessions open now.
+    pub fn redirection_sessions(&self) -> &crate::redirection::OpenSessions {
+        &self.redirection
+    }
+
+    /// Bytes typed at the host's serial port (a SOL console, the control
+    /// API). The serial console lives in RAM: nothing is written to flash.
+    pub fn host_serial_input(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        st.device
+            .host_serial_input(bytes, OffsetDateTime::now_utc());
     }
 
     pub(crate) fn tls(&self) -> &TlsFace {
@@ -536,7 +552,13 @@ impl DeviceHost {
                 (WsmanOutcome::Drop, None, false)
             }
             // Connection-level: not matched per request.
-            Some(FaultKind::RefuseTls { .. }) | None => {
+            Some(
+                FaultKind::RefuseTls { .. }
+                | FaultKind::RefuseSession
+                | FaultKind::DropSession { .. }
+                | FaultKind::StallSession,
+            )
+            | None => {
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }

@@ -27,6 +27,7 @@ pub mod listener;
 pub mod listener_set;
 pub mod lockout;
 pub mod ports;
+pub mod redirection;
 pub mod scenario;
 pub mod tls;
 pub mod vocabulary;

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::device_host::DeviceHost;
 use crate::listener::Listener;
 use crate::ports::PortPolicy;
-use crate::vocabulary::{Interface, Ports, Transport};
+use crate::vocabulary::{Interface, Ports, Service, Transport};
 
 #[derive(Debug, Error)]
 #[error("cannot listen on {addr}: {source}")]
@@ -24,6 +24,10 @@ pub struct ListenError {
 pub struct ListenerAddrs {
     pub http: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    /// 16994.
+    pub redirection: Option<SocketAddr>,
+    /// 16995.
+    pub redirection_tls: Option<SocketAddr>,
 }
 
 /// The listeners a device has open.
@@ -34,6 +38,8 @@ pub struct ListenerSet {
     interface: Interface,
     http: Option<Listener>,
     tls: Option<Listener>,
+    redirection: Option<Listener>,
+    redirection_tls: Option<Listener>,
     /// Sockets bound before the device existed (a fleet binds a dormant
     /// device's ports at start and creates the device on its first
     /// connection); the first reconcile listens on them instead of binding.
@@ -48,6 +54,8 @@ impl ListenerSet {
             interface,
             http: None,
             tls: None,
+            redirection: None,
+            redirection_tls: None,
             adopted: Vec::new(),
         }
     }
@@ -71,6 +79,8 @@ impl ListenerSet {
         ListenerAddrs {
             http: self.http.as_ref().map(Listener::local_addr),
             tls: self.tls.as_ref().map(Listener::local_addr),
+            redirection: self.redirection.as_ref().map(Listener::local_addr),
+            redirection_tls: self.redirection_tls.as_ref().map(Listener::local_addr),
         }
     }
 
@@ -98,7 +108,7 @@ impl ListenerSet {
             policy.http,
             face,
             &mut self.ports.http,
-            (Transport::Plain, plain),
+            (Service::Wsman, Transport::Plain, plain),
             host,
         )
         .await?;
@@ -107,15 +117,50 @@ impl ListenerSet {
             policy.tls,
             face,
             &mut self.ports.tls,
-            (Transport::Tls, tls),
+            (Service::Wsman, Transport::Tls, tls),
             host,
         )
-        .await
+        .await?;
+        // A device without redirection ports (a fleet member) never opens them.
+        for (slot, want, port, transport) in [
+            (
+                &mut self.redirection,
+                policy.redirection,
+                &mut self.ports.redirection,
+                Transport::Plain,
+            ),
+            (
+                &mut self.redirection_tls,
+                policy.redirection_tls,
+                &mut self.ports.redirection_tls,
+                Transport::Tls,
+            ),
+        ] {
+            let mut p = port.unwrap_or(0);
+            reconcile_one(
+                slot,
+                want && port.is_some(),
+                face,
+                &mut p,
+                (Service::Redirection, transport, None),
+                host,
+            )
+            .await?;
+            if port.is_some() {
+                *port = Some(p);
+            }
+        }
+        Ok(())
     }
 
     /// Signals every accept loop to stop without waiting (for drop).
     pub fn signal_stop(&mut self) {
-        for slot in [&mut self.http, &mut self.tls] {
+        for slot in [
+            &mut self.http,
+            &mut self.tls,
+            &mut self.redirection,
+            &mut self.redirection_tls,
+        ] {
             if let Some(l) = slot.take() {
                 l.signal_stop();
             }
@@ -124,7 +169,12 @@ impl ListenerSet {
 
     /// Closes every listener (connections already open finish on their own).
     pub async fn close(&mut self) {
-        for slot in [&mut self.http, &mut self.tls] {
+        for slot in [
+            &mut self.http,
+            &mut self.tls,
+            &mut self.redirection,
+            &mut self.redirection_tls,
+        ] {
             if let Some(l) = slot.take() {
                 l.stop().await;
             }
@@ -137,7 +187,7 @@ async fn reconcile_one(
     want: bool,
     (ip, interface): (IpAddr, Interface),
     port: &mut u16,
-    (transport, adopted): (Transport, Option<TcpListener>),
+    (service, transport, adopted): (Service, Transport, Option<TcpListener>),
     host: &Arc<DeviceHost>,
 ) -> Result<(), ListenError> {
     match (slot.is_some(), want) {
@@ -149,17 +199,27 @@ async fn reconcile_one(
                     .await
                     .map_err(|source| ListenError { addr, source })?,
             };
-            let listener = Listener::start(socket, transport, interface, host.clone())
-                .map_err(|source| ListenError { addr, source })?;
+            let listener =
+                Listener::start_service(socket, service, transport, interface, host.clone())
+                    .map_err(|source| ListenError { addr, source })?;
             // An ephemeral port is kept, so a listener that closes and
             // reopens (TLS settings changed) comes back at the same address.
             *port = listener.local_addr().port();
-            tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "listening");
+            match service {
+                Service::Wsman => {
+                    tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "listening")
+                }
+                // Worded apart from "listening" so log readers that look
+                // for the WS-Man ports never pick these.
+                Service::Redirection => {
+                    tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "redirection port open")
+                }
+            }
             *slot = Some(listener);
         }
         (true, false) => {
             if let Some(l) = slot.take() {
-                tracing::info!(addr = %l.local_addr(), ?transport, ?interface, "closing listener");
+                tracing::info!(addr = %l.local_addr(), ?service, ?transport, ?interface, "closing listener");
                 l.stop().await;
             }
         }

@@ -1,0 +1,336 @@
+//! The redirection listeners' connections (16994 plain, 16995 TLS): one
+//! task per connection drives an [`amt_redir::Session`] with the device's
+//! settings and accounts, feeds SOL with what the host writes to its serial
+//! port and types what the console sends (docs/redirection.md).
+//!
+//! The protocol is all in `amt-redir`; this file owns the socket, the
+//! timers, the TLS step, the journal and audit records, and the injected
+//! session faults (refuse, drop mid-stream, stall).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use amt_device::accounts::Realm;
+use amt_device::device::ADMIN_USER;
+use amt_device::redirection::RedirectionSessionEvent;
+use amt_redir::{
+    CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision,
+};
+use rand::Rng;
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::TlsAcceptor;
+
+use crate::device_host::{DeviceHost, STALL_LIMIT};
+use crate::faults::FaultKind;
+use crate::journal::JournalEntry;
+use crate::vocabulary::{Interface, Transport};
+
+/// How often an open SOL session looks for new serial output.
+pub const SERIAL_POLL: Duration = Duration::from_millis(40);
+
+/// How long the device waits after a reply the console must read on its
+/// own (amtterm 1.4 takes its whole receive buffer for 0x14, 0x21, 0x23)
+/// before it writes the next message.
+pub const ALONE_SETTLE: Duration = Duration::from_millis(150);
+
+/// The redirection sessions of one device, by kind (one of each at a time:
+/// a second one is answered "busy").
+#[derive(Debug, Default)]
+pub struct OpenSessions {
+    open: Mutex<HashMap<&'static str, u32>>,
+}
+
+impl OpenSessions {
+    /// How many sessions of `kind` (`SOL`, `IDER`, `KVM`) are open.
+    pub fn count(&self, kind: &str) -> u32 {
+        self.lock().get(kind).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, u32>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn try_open(&self, kind: SessionKind) -> bool {
+        let mut open = self.lock();
+        let n = open.entry(fault_name(kind)).or_insert(0);
+        if *n > 0 {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn close(&self, kind: SessionKind) {
+        if let Some(n) = self.lock().get_mut(fault_name(kind)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The names session fault rules and the journal use.
+fn fault_name(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Sol => "SOL",
+        SessionKind::Ider => "IDER",
+        SessionKind::Kvm => "KVM",
+    }
+}
+
+/// Serves an accepted TCP connection in its own task.
+pub(crate) fn admit(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    transport: Transport,
+    host: Arc<DeviceHost>,
+) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(serve_redirection(stream, peer, transport, host));
+}
+
+/// Serves one redirection connection over any byte stream (TCP, a CIRA
+/// channel): the TLS handshake with the device's active certificate when
+/// `transport` is TLS, then the session until it ends.
+pub async fn serve_redirection<S>(io: S, peer: SocketAddr, transport: Transport, host: Arc<DeviceHost>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match transport {
+        Transport::Plain => run(io, peer, transport, host).await,
+        Transport::Tls => {
+            if host.faults().tls_refused() {
+                tracing::info!(%peer, "TLS handshake refused (injected fault)");
+                return;
+            }
+            let acceptor = TlsAcceptor::from(host.tls().server_config(Interface::Remote));
+            let limit = host.limits().handshake_timeout;
+            match tokio::time::timeout(limit, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => run(tls, peer, transport, host).await,
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "redirection TLS handshake failed"),
+                Err(_) => tracing::info!(%peer, "redirection TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+/// The device's answers to the session: settings, accounts, faults.
+struct HostPolicy<'a> {
+    host: &'a DeviceHost,
+    /// The session fault that fired at the start, if any.
+    fault: Option<FaultKind>,
+    /// The kind registered in [`OpenSessions`] (released at the end).
+    registered: Option<SessionKind>,
+}
+
+impl SessionPolicy for HostPolicy<'_> {
+    fn start(&mut self, kind: SessionKind) -> StartDecision {
+        self.fault = self.host.faults().take_session(fault_name(kind));
+        if self.fault == Some(FaultKind::RefuseSession) {
+            tracing::info!(kind = kind.name(), "redirection session refused (injected fault)");
+            return StartDecision::Error;
+        }
+        let policy = self.host.with_device(|d| d.redirection_policy());
+        let enabled = policy.listener_enabled
+            && match kind {
+                SessionKind::Sol => policy.sol_enabled,
+                // Hooks: IDE-R and KVM answer "unsupported" until their
+                // sessions (amt-ider, amt-rfb) are driven from here.
+                SessionKind::Ider | SessionKind::Kvm => false,
+            };
+        if !enabled {
+            return StartDecision::Unsupported;
+        }
+        if !self.host.redirection_sessions().try_open(kind) {
+            return StartDecision::Busy;
+        }
+        self.registered = Some(kind);
+        StartDecision::Accept
+    }
+
+    fn digest_realm(&mut self) -> String {
+        self.host.with_device(|d| d.digest_realm().to_string())
+    }
+
+    fn redirection_ha1(&mut self, user: &str) -> Option<[u8; 16]> {
+        self.host.with_device(|d| {
+            if user == ADMIN_USER {
+                return d.admin_password_ha1();
+            }
+            // An ACL user needs the Redirection realm (network interface).
+            let (handle, ha1) = d.digest_user_login(user, false)?;
+            d.accounts()
+                .entry(handle)
+                .filter(|e| e.has_realm(Realm::Redirection))
+                .map(|_| ha1)
+        })
+    }
+}
+
+/// A session that opened (for the closing records).
+struct Opened {
+    kind: SessionKind,
+    user: String,
+}
+
+async fn run<S>(io: S, peer: SocketAddr, transport: Transport, host: Arc<DeviceHost>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    let config = Config {
+        nonce,
+        ..Config::default()
+    };
+    let mut session = Session::new(config, crate::clock::monotonic());
+    let mut policy = HostPolicy {
+        host: &host,
+        fault: None,
+        registered: None,
+    };
+    let mut opened: Option<Opened> = None;
+    let mut cursor: Option<u64> = None;
+    let mut sent_host_bytes: u64 = 0;
+    let mut poll = tokio::time::interval(SERIAL_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 4096];
+    let reason = 'conn: loop {
+        while let Some(t) = session.poll_transmit() {
+            if t.bytes.first() == Some(&amt_redir::wire::SOL_DATA_FROM_HOST) {
+                sent_host_bytes += t.bytes.len().saturating_sub(10) as u64;
+            }
+            if wr.write_all(&t.bytes).await.is_err() || wr.flush().await.is_err() {
+                break 'conn "write failed".to_string();
+            }
+            if let Some(FaultKind::DropSession { after_bytes }) = policy.fault {
+                if opened.is_some() && sent_host_bytes >= after_bytes {
+                    tracing::info!(%peer, "redirection session dropped mid-stream (injected fault)");
+                    break 'conn "dropped (injected fault)".to_string();
+                }
+            }
+            if t.alone {
+                tokio::time::sleep(ALONE_SETTLE).await;
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::Refused { kind, status } => {
+                    journal(&host, peer, None, &format!("{} session refused ({status:?})", kind.name()));
+                }
+                Event::Authenticated { kind, user } => {
+                    tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
+                }
+                Event::AuthenticationFailed { user } => {
+                    journal(&host, peer, Some(&user), "redirection authentication failed");
+                }
+                Event::SolOpened { user, .. } => {
+                    cursor = Some(host.with_device(|d| d.host_console().serial_end()));
+                    record(&host, RedirectionSessionEvent::SolOpened, &user);
+                    journal(&host, peer, Some(&user), "SOL session opened");
+                    tracing::info!(%peer, %user, ?transport, "SOL session opened");
+                    opened = Some(Opened {
+                        kind: SessionKind::Sol,
+                        user,
+                    });
+                    if policy.fault == Some(FaultKind::StallSession) {
+                        tracing::info!(%peer, "redirection session stalled (injected fault)");
+                        tokio::time::sleep(STALL_LIMIT).await;
+                        break 'conn "stalled (injected fault)".to_string();
+                    }
+                }
+                Event::SolDataToHost(bytes) => host.host_serial_input(&bytes),
+                Event::Handover { kind, .. } => {
+                    // Not reached while IDE-R and KVM are refused at the
+                    // start; their sessions take the stream from here.
+                    break 'conn format!("{} handover not implemented", kind.name());
+                }
+                Event::Closed(reason) => {
+                    break 'conn match reason {
+                        CloseReason::Ended => "ended by the console".to_string(),
+                        other => format!("{other:?}"),
+                    };
+                }
+            }
+        }
+        let deadline = session
+            .next_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + STALL_LIMIT);
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => break "closed by the console".to_string(),
+                Err(e) => break format!("read failed: {e}"),
+                Ok(n) => session.receive(&buf[..n], crate::clock::monotonic(), &mut policy),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                session.handle_timeout(crate::clock::monotonic());
+            }
+            _ = poll.tick(), if cursor.is_some() && session.is_sol_open() => {
+                let from = cursor.unwrap_or(0);
+                let (bytes, next) = host.with_device(|d| d.host_console().serial_since(from));
+                cursor = Some(next);
+                if !bytes.is_empty() {
+                    session.send_to_console(&bytes);
+                }
+            }
+        }
+    };
+    if let Some(kind) = policy.registered {
+        host.redirection_sessions().close(kind);
+    }
+    if let Some(o) = opened {
+        let event = match o.kind {
+            SessionKind::Sol => RedirectionSessionEvent::SolClosed,
+            SessionKind::Ider => RedirectionSessionEvent::IderClosed,
+            SessionKind::Kvm => RedirectionSessionEvent::KvmEnded,
+        };
+        record(&host, event, &o.user);
+        journal(
+            &host,
+            peer,
+            Some(&o.user),
+            &format!("{} session closed: {reason}", o.kind.name()),
+        );
+        tracing::info!(%peer, kind = o.kind.name(), %reason, "redirection session closed");
+    } else {
+        tracing::info!(%peer, %reason, "redirection connection closed");
+    }
+}
+
+/// The audit log record of a session opening or closing.
+fn record(host: &DeviceHost, event: RedirectionSessionEvent, user: &str) {
+    let r = host.change_device(|d, now| {
+        d.record_redirection_session(event, user, now);
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot record a redirection session in the audit log");
+    }
+}
+
+/// A journal entry for a session step (the journal is WS-Man shaped: the
+/// class is `redirection`, the action says what happened).
+fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) {
+    host.journal().record(JournalEntry {
+        seq: 0,
+        time: OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        interface: "remote".into(),
+        user: user.map(str::to_string),
+        resource_uri: None,
+        class: Some("redirection".into()),
+        action: Some(what.to_string()),
+        selectors: vec![("peer".into(), peer.to_string())],
+        http_status: 0,
+        duration_ms: 0.0,
+        fault: None,
+        injected: None,
+        request_body: None,
+        response_body: None,
+        answered_by: None,
+    });
+}
