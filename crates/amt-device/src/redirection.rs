@@ -272,6 +272,7 @@ impl Device {
         if self.redirection.listener_enabled != enabled {
             self.redirection.listener_enabled = enabled;
             self.note_persist();
+            self.note_ports_changed();
         }
     }
 

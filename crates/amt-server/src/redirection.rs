@@ -142,10 +142,11 @@ impl SessionPolicy for HostPolicy<'_> {
         if !enabled {
             return StartDecision::Unsupported;
         }
-        if !self.host.redirection_sessions().try_open(kind) {
+        // Counted as open from authentication on (see `run`), so a console
+        // that fails its login never makes the next one busy.
+        if self.host.redirection_sessions().count(fault_name(kind)) > 0 {
             return StartDecision::Busy;
         }
-        self.registered = Some(kind);
         StartDecision::Accept
     }
 
@@ -221,6 +222,13 @@ where
                     journal(&host, peer, None, &format!("{} session refused ({status:?})", kind.name()));
                 }
                 Event::Authenticated { kind, user } => {
+                    if !host.redirection_sessions().try_open(kind) {
+                        // Another console got there between our start and
+                        // its login.
+                        session.abort(CloseReason::Refused);
+                        break 'conn format!("{} busy", kind.name());
+                    }
+                    policy.registered = Some(kind);
                     tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
                 }
                 Event::AuthenticationFailed { user } => {
