@@ -124,6 +124,33 @@ for cut in (0, 3, 40):
         put("apf_parser", bytes([cut]) + m)
     put("apf_parser", bytes([cut]) + b"".join(mps))
 
+# IDE-R: a console's answers to the session's first read (its sequence
+# numbers continue after the open and the toggle), plus pings and a close.
+def le16(v):
+    return v.to_bytes(2, "little")
+def le32(v):
+    return v.to_bytes(4, "little")
+def ider(cmd, seq, body=b"", attrs=0):
+    return bytes([cmd, 0, 0, attrs]) + le32(seq) + body
+def regs(status):
+    return bytes([0x87, 0, 3, 0, 0, 0, 0xb0, status])
+def data_to_host(seq, data):
+    return ider(0x54, seq, b"\0" + le16(len(data)) + b"\0" + bytes(8) + regs(0x50)
+                + bytes(6) + data, attrs=2)
+console = [
+    ider(0x51, 2, bytes(12) + regs(0x50) + bytes(3), attrs=2),
+    data_to_host(3, bytes([0, 0, 0, 39, 0, 0, 8, 0])),
+    data_to_host(4, b"\x01CD001\x01" + bytes(2040)),
+    ider(0x44, 5),
+    ider(0x51, 6, bytes(12) + regs(0x51) + bytes([6, 0x28, 0]), attrs=2),
+    ider(0x48, 7, bytes([2])),
+    ider(0x42, 8),
+]
+for cut in (0, 8, 60):
+    for m in console:
+        put("ider_messages", bytes([cut]) + m)
+    put("ider_messages", bytes([cut]) + b"".join(console))
+
 for t in sorted(os.listdir("corpus")):
     print(t, len(os.listdir(f"corpus/{t}")))
 PY

@@ -155,19 +155,105 @@ impl AuditRecord {
     }
 }
 
+/// The events a factory-fresh firmware audits, as (AuditAppID << 16 |
+/// EventID), in the order `AMT_AuditPolicyRule` lists them: the 55 of the
+/// canned `AMT_AuditPolicyRule` Get reply in Open AMT's wsman-messages
+/// tests, then the events this emulator audits that the reply does not
+/// name (Remote Control 17/5–9: the graceful and sleep power actions;
+/// Event Manager 24/0–1: alert subscriptions), so the factory policy
+/// leaves every audit the device makes switched on.
+pub const FACTORY_AUDIT_POLICY: [u32; 62] = [
+    0x10_0000, 0x10_0001, 0x10_0002, 0x10_0003, 0x10_0004, 0x10_0005, 0x10_0006, 0x10_0007,
+    0x10_0008, 0x10_0009, 0x10_000A, 0x10_000B, 0x10_000C, 0x10_000D, 0x10_000E, 0x10_0011,
+    0x10_0012, 0x10_0013, 0x11_0000, 0x11_0001, 0x11_0002, 0x11_0003, 0x11_0004, 0x12_0000,
+    0x12_0001, 0x12_0002, 0x12_0003, 0x12_0004, 0x12_0005, 0x12_0006, 0x12_0007, 0x12_0008,
+    0x12_0009, 0x12_000A, 0x12_000B, 0x12_000C, 0x13_0000, 0x13_0001, 0x14_0000, 0x14_0001,
+    0x14_0002, 0x14_0003, 0x14_0004, 0x14_0005, 0x15_0000, 0x1B_0003, 0x1B_0004, 0x1D_0000,
+    0x1D_0001, 0x1D_0002, 0x1D_0003, 0x1D_0004, 0x1E_0000, 0x1E_0001, 0x1E_0002, 0x11_0005,
+    0x11_0006, 0x11_0007, 0x11_0008, 0x11_0009, 0x18_0000, 0x18_0001,
+];
+
+/// The Security Audit Log application (20): its own events (log cleared,
+/// policy changed, locked ...) are always audited, so a policy cannot
+/// switch them off (the SDK: "certain events are predefined as always
+/// logged ... attempting to remove such events ... will return an error").
+pub const SECURITY_AUDIT_LOG_APP: u16 = 20;
+
+/// One audited event of the policy and its `PolicyType` (0 none, 1
+/// critical: refused while the log is locked or full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPolicyEntry {
+    pub app_id: u16,
+    pub event_id: u16,
+    pub policy_type: u8,
+}
+
+impl AuditPolicyEntry {
+    /// `AuditApplicationEventID`: the application in the high 16 bits.
+    pub fn application_event_id(&self) -> u32 {
+        (u32::from(self.app_id) << 16) | u32::from(self.event_id)
+    }
+}
+
+/// One change `SetAuditPolicy` / `SetAuditPolicyBulk` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditPolicyChange {
+    pub enable: bool,
+    pub app_id: u16,
+    pub event_id: u16,
+    /// Required to enable; ignored on disable.
+    pub policy_type: Option<u32>,
+}
+
+fn factory_policy() -> Vec<AuditPolicyEntry> {
+    FACTORY_AUDIT_POLICY
+        .iter()
+        .map(|id| AuditPolicyEntry {
+            app_id: (id >> 16) as u16,
+            event_id: (id & 0xFFFF) as u16,
+            policy_type: 0,
+        })
+        .collect()
+}
+
 /// The audit log.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditLog {
     records: Vec<AuditRecord>,
+    /// `AMT_AuditPolicyRule`: the events audited.
+    policy: Vec<AuditPolicyEntry>,
     /// The call in progress (firmware RAM: not persisted).
     #[serde(skip)]
     call: Option<(OffsetDateTime, AuditInitiator)>,
 }
 
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog {
+            records: Vec::new(),
+            policy: factory_policy(),
+            call: None,
+        }
+    }
+}
+
 impl AuditLog {
     pub fn records(&self) -> &[AuditRecord] {
         &self.records
+    }
+
+    /// The audit policy, in the order the events were enabled.
+    pub fn policy(&self) -> &[AuditPolicyEntry] {
+        &self.policy
+    }
+
+    fn audits(&self, app_id: u16, event_id: u16) -> bool {
+        app_id == SECURITY_AUDIT_LOG_APP
+            || self
+                .policy
+                .iter()
+                .any(|e| e.app_id == app_id && e.event_id == event_id)
     }
 }
 
@@ -193,6 +279,9 @@ impl Device {
     /// Records an audited event (the hook; see the module documentation).
     pub(crate) fn audit(&mut self, now: Option<OffsetDateTime>, event: AuditedEvent) {
         let (app_id, event_id) = event.ids();
+        if !self.audit_log.audits(app_id, event_id) {
+            return;
+        }
         let call = self.audit_log.call.clone();
         let host_now = now.or(call.as_ref().map(|(t, _)| *t));
         let bios = match host_now {
@@ -237,6 +326,39 @@ impl Device {
         })
     }
 
+    /// `AMT_AuditPolicyRule.SetAuditPolicyBulk` (and, with one change,
+    /// `SetAuditPolicy`): all changes apply, the last one for an event
+    /// winning, or none does. Disabling an always-audited event (the
+    /// Security Audit Log's own) or enabling with a `PolicyType` other than
+    /// 0 or 1 (or none) is INVALID_PARAMETER.
+    pub fn set_audit_policy(
+        &mut self,
+        changes: &[AuditPolicyChange],
+    ) -> Result<(), crate::PtStatus> {
+        let mut policy = self.audit_log.policy.clone();
+        for c in changes {
+            policy.retain(|e| !(e.app_id == c.app_id && e.event_id == c.event_id));
+            if c.enable {
+                let policy_type = match c.policy_type {
+                    Some(t @ (0 | 1)) => t as u8,
+                    _ => return Err(crate::PtStatus::INVALID_PARAMETER),
+                };
+                policy.push(AuditPolicyEntry {
+                    app_id: c.app_id,
+                    event_id: c.event_id,
+                    policy_type,
+                });
+            } else if c.app_id == SECURITY_AUDIT_LOG_APP {
+                return Err(crate::PtStatus::INVALID_PARAMETER);
+            }
+        }
+        if policy != self.audit_log.policy {
+            self.audit_log.policy = policy;
+            self.note_persist();
+        }
+        Ok(())
+    }
+
     /// Time of the newest record.
     pub fn audit_time_of_last_record(&self) -> Option<OffsetDateTime> {
         self.audit_log
@@ -249,6 +371,65 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn device() -> Device {
+        let config = crate::DeviceConfig {
+            profile: crate::FirmwareProfile::new("16.1.25".parse().unwrap()),
+            ..crate::DeviceConfig::default()
+        };
+        let now = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+        Device::new(config, crate::Entropy::from_seed(5), now).unwrap()
+    }
+
+    #[test]
+    fn a_disabled_event_is_no_longer_audited_and_the_log_app_cannot_be() {
+        let mut d = device();
+        d.audit(None, AuditedEvent::PowerAction(2));
+        assert_eq!(d.audit_log().records().len(), 1);
+        let off = AuditPolicyChange {
+            enable: false,
+            app_id: 17,
+            event_id: 2,
+            policy_type: None,
+        };
+        d.set_audit_policy(&[off]).unwrap();
+        d.audit(None, AuditedEvent::PowerAction(2));
+        assert_eq!(d.audit_log().records().len(), 1);
+        // All or nothing: the bad second change keeps the first from applying.
+        let on = AuditPolicyChange {
+            enable: true,
+            policy_type: Some(1),
+            ..off
+        };
+        let log_off = AuditPolicyChange {
+            app_id: 20,
+            event_id: 0,
+            ..off
+        };
+        assert_eq!(
+            d.set_audit_policy(&[on, log_off]),
+            Err(crate::PtStatus::INVALID_PARAMETER)
+        );
+        assert!(!d
+            .audit_log()
+            .policy()
+            .iter()
+            .any(|e| e.app_id == 17 && e.event_id == 2));
+        d.set_audit_policy(&[on]).unwrap();
+        let entry = d.audit_log().policy().last().copied().unwrap();
+        assert_eq!(
+            (entry.application_event_id(), entry.policy_type),
+            (0x11_0002, 1)
+        );
+        let bad_type = AuditPolicyChange {
+            policy_type: Some(2),
+            ..on
+        };
+        assert_eq!(
+            d.set_audit_policy(&[bad_type]),
+            Err(crate::PtStatus::INVALID_PARAMETER)
+        );
+    }
 
     #[test]
     fn a_record_has_the_firmware_layout() {

@@ -125,6 +125,20 @@ pub struct Ieee8021xSettings {
     pub username: Option<String>,
     pub pxe_timeout: u32,
     pub available_in_s0: bool,
+    // What `AMT_8021XProfile` shows of the same wired profile, beyond the
+    // fields above.
+    pub roaming_identity: Option<String>,
+    pub server_certificate_name: Option<String>,
+    /// 0 full name, 1 domain suffix.
+    pub server_certificate_name_comparison: Option<u16>,
+    pub domain: Option<String>,
+    /// `ActiveInS0` (factory default true).
+    pub active_in_s0: bool,
+    /// The client certificate the profile authenticates with
+    /// (`AMT_8021xCredentialContext`), by handle.
+    pub client_certificate: Option<u32>,
+    /// The trusted root the AAA server's certificate must chain to.
+    pub server_certificate_issuer: Option<u32>,
 }
 
 impl Default for Ieee8021xSettings {
@@ -135,9 +149,43 @@ impl Default for Ieee8021xSettings {
             username: None,
             pxe_timeout: 120,
             available_in_s0: false,
+            roaming_identity: None,
+            server_certificate_name: None,
+            server_certificate_name_comparison: None,
+            domain: None,
+            active_in_s0: true,
+            client_certificate: None,
+            server_certificate_issuer: None,
         }
     }
 }
+
+/// What a Put of `AMT_8021XProfile` carries. Secrets (`Password`,
+/// `PACPassword`, the PAC) are checked for length and not kept: the
+/// device does no 802.1x exchange.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile8021xPut {
+    pub enabled: bool,
+    pub active_in_s0: Option<bool>,
+    pub authentication_protocol: Option<u16>,
+    pub roaming_identity: Option<String>,
+    pub server_certificate_name: Option<String>,
+    pub server_certificate_name_comparison: Option<u16>,
+    pub username: Option<String>,
+    pub password_len: usize,
+    pub domain: Option<String>,
+    pub pac_password_len: usize,
+    pub pxe_timeout: Option<u32>,
+    pub client_certificate: Option<u32>,
+    pub server_certificate_issuer: Option<u32>,
+}
+
+/// `AuthenticationProtocol` values that authenticate with a client
+/// certificate: EAP-TLS (0) and EAP-FAST/TLS (6).
+const CERTIFICATE_PROTOCOLS: [u16; 2] = [0, 6];
+
+/// Longest `PxeTimeout` (one day).
+pub const MAX_PXE_TIMEOUT: u32 = 86_400;
 
 /// What a Put of `IPS_IEEE8021xSettings` carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -652,10 +700,10 @@ impl Device {
             // Disabling drops the credentials, as RPS expects (it sends none).
             Ieee8021xSettings {
                 enabled: 3,
-                authentication_protocol: None,
-                username: None,
                 pxe_timeout: put.pxe_timeout.unwrap_or(current.pxe_timeout),
                 available_in_s0: put.available_in_s0.unwrap_or(current.available_in_s0),
+                active_in_s0: current.active_in_s0,
+                ..Ieee8021xSettings::default()
             }
         } else {
             Ieee8021xSettings {
@@ -666,6 +714,7 @@ impl Device {
                 username: put.username.or_else(|| current.username.clone()),
                 pxe_timeout: put.pxe_timeout.unwrap_or(current.pxe_timeout),
                 available_in_s0: put.available_in_s0.unwrap_or(current.available_in_s0),
+                ..current.clone()
             }
         };
         if new != self.network.ieee8021x {
@@ -673,6 +722,105 @@ impl Device {
             self.note_persist();
         }
         Ok(())
+    }
+
+    /// Put of `AMT_8021XProfile`, the wired profile `IPS_IEEE8021xSettings`
+    /// also shows. Enabling needs an `AuthenticationProtocol` 0–6, a
+    /// `ServerCertificateNameComparison` (0/1) when a server name is given,
+    /// and for EAP-TLS / EAP-FAST-TLS a client certificate; certificates
+    /// must exist (the issuer as a trusted root); lengths as the class
+    /// documents them (Username and Domain 128, Password 32, PACPassword
+    /// 256) and PxeTimeout at most a day (120 when not given). Disabling
+    /// drops credentials and certificates. Refusals are
+    /// INVALID_PARAMETER and change nothing.
+    pub fn put_8021x_profile(&mut self, put: Profile8021xPut) -> Result<(), PtStatus> {
+        let bad = Err(PtStatus::INVALID_PARAMETER);
+        let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|t| t.len() > max);
+        if too_long(&put.username, 128)
+            || too_long(&put.domain, 128)
+            || too_long(&put.roaming_identity, 128)
+            || too_long(&put.server_certificate_name, 128)
+            || put.password_len > 32
+            || put.pac_password_len > 256
+            || put.pxe_timeout.is_some_and(|t| t > MAX_PXE_TIMEOUT)
+        {
+            return bad;
+        }
+        let current = self.network.ieee8021x.clone();
+        let new = if !put.enabled {
+            Ieee8021xSettings {
+                enabled: 3,
+                pxe_timeout: put.pxe_timeout.unwrap_or(current.pxe_timeout),
+                active_in_s0: put.active_in_s0.unwrap_or(current.active_in_s0),
+                available_in_s0: current.available_in_s0,
+                ..Ieee8021xSettings::default()
+            }
+        } else {
+            // A Put of the read instance carries the protocol it shows; a
+            // profile a scenario enabled may have none, and keeps none.
+            let protocol = put
+                .authentication_protocol
+                .or(current.authentication_protocol);
+            if protocol.is_some_and(|p| p > 6) || (protocol.is_none() && current.enabled == 3) {
+                return bad;
+            }
+            if put.server_certificate_name.is_some()
+                && !matches!(put.server_certificate_name_comparison, Some(0 | 1))
+            {
+                return bad;
+            }
+            if let Some(h) = put.client_certificate {
+                if self.certs.certificate(h).is_none() {
+                    return bad;
+                }
+            }
+            if let Some(h) = put.server_certificate_issuer {
+                if !self.certs.certificate(h).is_some_and(|c| c.trusted_root) {
+                    return bad;
+                }
+            }
+            let client_certificate = put.client_certificate.or(current.client_certificate);
+            if protocol.is_some_and(|p| CERTIFICATE_PROTOCOLS.contains(&p))
+                && client_certificate.is_none()
+            {
+                return bad;
+            }
+            Ieee8021xSettings {
+                enabled: if current.enabled == 3 {
+                    2
+                } else {
+                    current.enabled
+                },
+                authentication_protocol: protocol,
+                username: put.username,
+                pxe_timeout: put.pxe_timeout.unwrap_or(120),
+                available_in_s0: current.available_in_s0,
+                roaming_identity: put.roaming_identity,
+                server_certificate_name_comparison: put
+                    .server_certificate_name
+                    .as_ref()
+                    .and(put.server_certificate_name_comparison),
+                server_certificate_name: put.server_certificate_name,
+                domain: put.domain,
+                active_in_s0: put.active_in_s0.unwrap_or(current.active_in_s0),
+                client_certificate,
+                server_certificate_issuer: put
+                    .server_certificate_issuer
+                    .or(current.server_certificate_issuer),
+            }
+        };
+        if new != self.network.ieee8021x {
+            self.network.ieee8021x = new;
+            self.note_persist();
+        }
+        Ok(())
+    }
+
+    /// Whether the wired 802.1x profile uses certificate `handle` (a
+    /// certificate in use is not deletable).
+    pub fn ieee8021x_uses_certificate(&self, handle: u32) -> bool {
+        let p = &self.network.ieee8021x;
+        p.client_certificate == Some(handle) || p.server_certificate_issuer == Some(handle)
     }
 
     /// Adds a Wi-Fi profile (`AddWiFiSettings`).

@@ -175,7 +175,7 @@ impl Device {
 
     /// Deletes a certificate on a console's request. The read-only
     /// self-signed certificate and a certificate a TLS credential context
-    /// uses are refused.
+    /// or the 802.1x profile uses are refused.
     pub fn delete_certificate(&mut self, handle: u32) -> Result<(), PtStatus> {
         let cert = self.certs.certificate(handle).ok_or(PtStatus::NOT_FOUND)?;
         if cert.read_only {
@@ -183,6 +183,7 @@ impl Device {
         }
         if self.tls_credential_context == Some(handle)
             || self.active_tls.credential_context == Some(handle)
+            || self.ieee8021x_uses_certificate(handle)
         {
             return Err(PtStatus::NOT_PERMITTED);
         }

@@ -604,10 +604,9 @@ fn serve_channel(
     tokio::spawn(async move {
         let limits = *host.limits();
         if port == 16993 {
-            let acceptor =
-                tokio_rustls::TlsAcceptor::from(host.tls().server_config(Interface::Remote));
-            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(far)).await {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), host, &limits).await,
+            let accepting = host.tls().accept(Box::new(far), Interface::Remote);
+            match tokio::time::timeout(limits.handshake_timeout, accepting).await {
+                Ok(Ok((tls, _facts))) => serve_http(TokioIo::new(tls), host, &limits).await,
                 _ => tracing::info!("TLS inside a CIRA channel failed"),
             }
         } else {

@@ -48,10 +48,11 @@ pub(crate) async fn route(
         (&Method::PUT, ["network"]) => {
             let b: NetworkBody = serde_json::from_slice(body)
                 .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))?;
-            host.change_device(move |d, _| {
+            host.change_device_async(move |d, _| {
                 d.set_dhcp_dns_suffix(b.dhcp_dns_suffix);
                 Ok(())
             })
+            .await
             .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
             host.cira_shared().wake();
             Ok((StatusCode::OK, status(host)))

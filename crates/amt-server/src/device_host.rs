@@ -22,7 +22,7 @@ use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
-use crate::tls::{ClientAuth, TlsError, TlsFace};
+use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
 use crate::vocabulary::Interface;
 
 pub mod machine;
@@ -84,7 +84,7 @@ impl HostState {
 pub struct DeviceHost {
     state: Mutex<HostState>,
     store: Option<FlashStore>,
-    tls: TlsFace,
+    tls: Box<dyn TlsBackend>,
     server_header: String,
     /// Network interface listeners, then the local (LMS) ones if any.
     faces: Vec<Face>,
@@ -145,7 +145,7 @@ impl DeviceHost {
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
-        let tls = TlsFace::new()?;
+        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::new()?);
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {
@@ -210,8 +210,8 @@ impl DeviceHost {
             .host_serial_input(bytes, OffsetDateTime::now_utc());
     }
 
-    pub(crate) fn tls(&self) -> &TlsFace {
-        &self.tls
+    pub(crate) fn tls(&self) -> &dyn TlsBackend {
+        self.tls.as_ref()
     }
 
     /// The limits of this device's listeners.
@@ -299,23 +299,81 @@ impl DeviceHost {
         &self,
         f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
     ) -> Result<R, HostError> {
+        let (r, change) = self.apply_change(f)?;
+        let written = self.write_flash(change.generation, &change.snapshot);
+        self.finish_change(change, written)?;
+        Ok(r)
+    }
+
+    /// [`DeviceHost::change_device`] with the flash write on a blocking
+    /// thread, for callers on the runtime (the control API, CIRA): a
+    /// worker never waits on an fsync.
+    pub async fn change_device_async<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
+    ) -> Result<R, HostError> {
+        let (r, change) = self.apply_change(f)?;
+        let host = self.clone();
+        let (generation, snapshot) = (change.generation, change.snapshot.clone());
+        let written = tokio::task::spawn_blocking(move || host.write_flash(generation, &snapshot))
+            .await
+            .unwrap_or_else(|e| {
+                Err(FlashStoreError::Write {
+                    path: Default::default(),
+                    source: std::io::Error::other(format!("flash writer failed: {e}")),
+                })
+            });
+        self.finish_change(change, written)?;
+        Ok(r)
+    }
+
+    /// Runs `f` on the device under the state lock, which is held only
+    /// for that and for taking a snapshot: encoding and the flash write
+    /// happen after it is released, so a digest check never waits on them.
+    fn apply_change<R>(
+        &self,
+        f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
+    ) -> Result<(R, PendingChange), HostError> {
         let mut st = self.lock();
         let now = OffsetDateTime::now_utc();
-        let subscribers = st.device.subscriptions().clone();
+        let before = st.device.clone();
         // A change from the host side: the audit log names the platform.
         st.device
             .begin_audited_call(now, amt_device::audit_log::AuditInitiator::Local);
         let r = f(&mut st.device, now)?;
         let effects = st.device.take_effects();
         st.generation += 1;
-        self.write_flash(st.generation, &st.device)?;
-        self.present(&st.device)?;
-        let device_time = st.device.bios_clock().certificate_time(now);
-        drop(st);
-        self.delivery
-            .deliver(&subscribers, &effects.events, device_time);
-        self.publish(&effects);
-        Ok(r)
+        let change = PendingChange {
+            generation: st.generation,
+            snapshot: st.device.clone(),
+            device_time: st.device.bios_clock().certificate_time(now),
+            subscribers: before.subscriptions().clone(),
+            before,
+            effects,
+        };
+        Ok((r, change))
+    }
+
+    /// After the write: roll back if it failed, else present the TLS
+    /// configuration, deliver and publish the events.
+    fn finish_change(
+        &self,
+        change: PendingChange,
+        written: Result<(), FlashStoreError>,
+    ) -> Result<(), HostError> {
+        if let Err(e) = written {
+            tracing::error!(error = %e, "flash write failed; the change is rolled back");
+            self.roll_back(change.generation, Some(change.before));
+            return Err(e.into());
+        }
+        self.present(&change.snapshot)?;
+        self.delivery.deliver(
+            &change.subscribers,
+            &change.effects.events,
+            change.device_time,
+        );
+        self.publish(&change.effects);
+        Ok(())
     }
 
     /// [`DeviceHost::change_device`], then the listeners follow the port
@@ -324,7 +382,7 @@ impl DeviceHost {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Device, OffsetDateTime) -> Result<R, amt_device::DeviceError>,
     ) -> Result<R, HostError> {
-        let r = self.change_device(f)?;
+        let r = self.change_device_async(f).await?;
         self.reconcile_listeners().await?;
         Ok(r)
     }
@@ -696,6 +754,17 @@ impl DeviceHost {
             st.generation += 1;
         }
     }
+}
+
+/// A change applied in memory whose flash write is still to come.
+struct PendingChange {
+    generation: u64,
+    snapshot: Device,
+    /// The device before the change, to roll back to.
+    before: Device,
+    effects: amt_device::Effects,
+    subscribers: amt_device::subscriptions::Subscriptions,
+    device_time: OffsetDateTime,
 }
 
 /// An empty nonce store with the device's nonce lifetime.

@@ -15,7 +15,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use crate::device_host::DeviceHost;
 use crate::http::serve;
@@ -200,9 +199,10 @@ async fn connection<S>(
                 tracing::info!(%peer, "TLS handshake refused (injected fault)");
                 return;
             }
-            let acceptor = TlsAcceptor::from(host.tls().server_config(interface));
-            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
+            let accepting = host.tls().accept(Box::new(stream), interface);
+            match tokio::time::timeout(limits.handshake_timeout, accepting).await {
+                Ok(Ok((tls, facts))) => {
+                    tracing::debug!(%peer, ?facts, "TLS handshake done");
                     serve_http(TokioIo::new(tls), peer, interface, host, slot, &limits).await
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),

@@ -21,7 +21,6 @@ use amt_redir::{
 use rand::Rng;
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_rustls::TlsAcceptor;
 
 use crate::device_host::{DeviceHost, STALL_LIMIT};
 use crate::faults::FaultKind;
@@ -104,10 +103,11 @@ where
                 tracing::info!(%peer, "TLS handshake refused (injected fault)");
                 return;
             }
-            let acceptor = TlsAcceptor::from(host.tls().server_config(Interface::Remote));
+            // The same TLS seam as 16993: the device's active certificate.
             let limit = host.limits().handshake_timeout;
-            match tokio::time::timeout(limit, acceptor.accept(io)).await {
-                Ok(Ok(tls)) => run(tls, peer, transport, host).await,
+            let accepting = host.tls().accept(Box::new(io), Interface::Remote);
+            match tokio::time::timeout(limit, accepting).await {
+                Ok(Ok((tls, _facts))) => run(tls, peer, transport, host).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "redirection TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "redirection TLS handshake timed out"),
             }

@@ -65,3 +65,41 @@ async fn a_change_that_cannot_be_persisted_is_rolled_back() {
     );
     assert!(image.is_file());
 }
+
+/// The same for a change from the host side (control API, CIRA): the call
+/// fails and the device is as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_side_change_that_cannot_be_persisted_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = EmulatorConfig::new()
+        .state_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let image = dir.path().join("flash.img");
+    std::fs::remove_file(&image).unwrap();
+    std::fs::create_dir(&image).unwrap();
+    std::fs::write(image.join("keep"), b"x").unwrap();
+
+    let before = emu.host().with_device(|d| d.power_state());
+    let r = emu
+        .host()
+        .change_device_async(|d, now| {
+            d.press_power_button(true, now);
+            Ok(())
+        })
+        .await;
+    assert!(r.is_err(), "the write failed");
+    assert_eq!(emu.host().with_device(|d| d.power_state()), before);
+
+    std::fs::remove_dir_all(&image).unwrap();
+    emu.host()
+        .change_device_async(|d, now| {
+            d.press_power_button(true, now);
+            Ok(())
+        })
+        .await
+        .expect("flash is writable again");
+    assert_ne!(emu.host().with_device(|d| d.power_state()), before);
+    assert!(image.is_file());
+}

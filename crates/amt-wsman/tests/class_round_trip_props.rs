@@ -58,6 +58,7 @@ const PUT_CLASSES: &[&str] = &[
     "AMT_GeneralSettings",
     "AMT_WiFiPortConfigurationService",
     "IPS_IEEE8021xSettings",
+    "AMT_8021XProfile",
     "AMT_TLSSettingData",
     "AMT_ProvisioningCertificateHash",
     "AMT_TLSCredentialContext",

@@ -554,3 +554,147 @@ fn notify_to_reference_parameters_come_back_in_every_event() {
     let r = run(&mut s, &mut d, &huge);
     assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"));
 }
+
+const AUDIT_POLICY: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_AuditPolicyRule";
+
+/// The 55 events of the `AMT_AuditPolicyRule` Get reply in the Device
+/// Management Toolkit's WS-Man message tests (the only reply on record).
+const CANNED_POLICY: [u32; 55] = [
+    1048576, 1048577, 1048578, 1048579, 1048580, 1048581, 1048582, 1048583, 1048584, 1048585,
+    1048586, 1048587, 1048588, 1048589, 1048590, 1048593, 1048594, 1048595, 1114112, 1114113,
+    1114114, 1114115, 1114116, 1179648, 1179649, 1179650, 1179651, 1179652, 1179653, 1179654,
+    1179655, 1179656, 1179657, 1179658, 1179659, 1179660, 1245184, 1245185, 1310720, 1310721,
+    1310722, 1310723, 1310724, 1310725, 1376256, 1769475, 1769476, 1900544, 1900545, 1900546,
+    1900547, 1900548, 1966080, 1966081, 1966082,
+];
+
+fn set_audit_policy(enable: bool, app: u16, event: u16, policy_type: Option<u32>) -> String {
+    let t = policy_type
+        .map(|t| format!("<h:PolicyType>{t}</h:PolicyType>"))
+        .unwrap_or_default();
+    envelope(
+        &format!("{AUDIT_POLICY}/SetAuditPolicy"),
+        AUDIT_POLICY,
+        "",
+        &format!(
+            r#"<h:SetAuditPolicy_INPUT xmlns:h="{AUDIT_POLICY}"><h:Enable>{enable}</h:Enable><h:AuditedAppID>{app}</h:AuditedAppID><h:EventID>{event}</h:EventID>{t}</h:SetAuditPolicy_INPUT>"#
+        ),
+    )
+}
+
+fn return_value(reply: &WsmanReply, output: &str) -> u32 {
+    let t = tree(reply);
+    find(&t, AUDIT_POLICY, output)
+        .and_then(|o| o.child(AUDIT_POLICY, "ReturnValue"))
+        .map(|v| v.trimmed_text().parse().expect("a number"))
+        .unwrap_or_else(|| panic!("{}", text(reply)))
+}
+
+/// (AuditApplicationEventID values, PolicyType values, property names in
+/// order without repeats) of the policy's Get.
+fn policy(s: &mut WsmanService, d: &mut Device) -> (Vec<u32>, Vec<u32>, Vec<String>) {
+    let r = ok(s, d, &get(AUDIT_POLICY, ""));
+    let t = tree(&r);
+    let rule = find(&t, AUDIT_POLICY, "AMT_AuditPolicyRule").expect("the instance");
+    let values = |name: &str| {
+        rule.children
+            .iter()
+            .filter(|c| c.is(AUDIT_POLICY, name))
+            .map(|c| c.trimmed_text().parse().expect("a number"))
+            .collect::<Vec<u32>>()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for c in &rule.children {
+        if names.last() != Some(&c.local_name) {
+            names.push(c.local_name.clone());
+        }
+    }
+    (
+        values("AuditApplicationEventID"),
+        values("PolicyType"),
+        names,
+    )
+}
+
+#[test]
+fn the_audit_policy_has_the_canned_shape_and_decides_what_is_audited() {
+    let mut s = WsmanService::new();
+    let mut d = legacy_device();
+    let (ids, types, names) = policy(&mut s, &mut d);
+    assert_eq!(
+        names,
+        [
+            "AuditApplicationEventID",
+            "CreationClassName",
+            "ElementName",
+            "PolicyRuleName",
+            "PolicyType",
+            "SystemCreationClassName",
+            "SystemName"
+        ]
+    );
+    assert_eq!(ids[..55], CANNED_POLICY);
+    assert_eq!(types.len(), ids.len());
+    assert!(types.iter().all(|t| *t == 0));
+
+    // Remote Control 17/2 (power cycle) off: a power cycle is no longer audited.
+    let r = ok(&mut s, &mut d, &set_audit_policy(false, 17, 2, None));
+    assert_eq!(return_value(&r, "SetAuditPolicy_OUTPUT"), 0);
+    assert!(r.effects.persist);
+    let before = d.audit_log().records().len();
+    d.request_power_state_change(5, NOW).expect("power cycle");
+    assert_eq!(d.audit_log().records().len(), before);
+    let (ids, _, _) = policy(&mut s, &mut d);
+    assert!(!ids.contains(&0x11_0002));
+
+    // Back on as critical: listed last with PolicyType 1, and audited again.
+    let r = ok(&mut s, &mut d, &set_audit_policy(true, 17, 2, Some(1)));
+    assert_eq!(return_value(&r, "SetAuditPolicy_OUTPUT"), 0);
+    let (ids, types, _) = policy(&mut s, &mut d);
+    assert_eq!((ids.last(), types.last()), (Some(&0x11_0002), Some(&1)));
+    d.request_power_state_change(5, NOW).expect("power cycle");
+    assert_eq!(d.audit_log().records().len(), before + 1);
+
+    // The audit log's own events stay; enabling needs a PolicyType 0/1.
+    for bad in [
+        set_audit_policy(false, 20, 0, None),
+        set_audit_policy(true, 17, 3, None),
+        set_audit_policy(true, 17, 3, Some(7)),
+        set_audit_policy(true, 17, 3, Some(0)).replace("<h:EventID>3</h:EventID>", ""),
+    ] {
+        let r = ok(&mut s, &mut d, &bad);
+        assert_eq!(return_value(&r, "SetAuditPolicy_OUTPUT"), 36);
+        assert!(!r.effects.persist);
+    }
+
+    // The bulk form: parallel arrays, all or nothing.
+    let bulk = |body: &str| {
+        envelope(
+            &format!("{AUDIT_POLICY}/SetAuditPolicyBulk"),
+            AUDIT_POLICY,
+            "",
+            &format!(
+                r#"<h:SetAuditPolicyBulk_INPUT xmlns:h="{AUDIT_POLICY}">{body}</h:SetAuditPolicyBulk_INPUT>"#
+            ),
+        )
+    };
+    let two_off = "<h:Enable>false</h:Enable><h:Enable>false</h:Enable><h:AuditedAppID>16</h:AuditedAppID><h:AuditedAppID>20</h:AuditedAppID><h:EventID>2</h:EventID><h:EventID>0</h:EventID><h:PolicyType>0</h:PolicyType><h:PolicyType>0</h:PolicyType>";
+    let r = ok(&mut s, &mut d, &bulk(two_off));
+    assert_eq!(return_value(&r, "SetAuditPolicyBulk_OUTPUT"), 36);
+    assert!(policy(&mut s, &mut d).0.contains(&0x10_0002));
+    let r = ok(
+        &mut s,
+        &mut d,
+        &bulk(
+            &two_off
+                .replace(
+                    "<h:AuditedAppID>20</h:AuditedAppID>",
+                    "<h:AuditedAppID>16</h:AuditedAppID>",
+                )
+                .replace("<h:EventID>0</h:EventID>", "<h:EventID>3</h:EventID>"),
+        ),
+    );
+    assert_eq!(return_value(&r, "SetAuditPolicyBulk_OUTPUT"), 0);
+    let (ids, _, _) = policy(&mut s, &mut d);
+    assert!(!ids.contains(&0x10_0002) && !ids.contains(&0x10_0003));
+}

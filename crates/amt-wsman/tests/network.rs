@@ -610,4 +610,117 @@ fn wifi_pass_phrases_and_8021x_passwords_are_redacted() {
         masked.contains("<h:PSK>***</h:PSK>")
             && masked.contains("<h:PACPassword>***</h:PACPassword>")
     );
+    let put = format!(
+        r#"<h:AMT_8021XProfile xmlns:h="{PROFILE_URI}"><h:Username>u</h:Username><h:Password>hunter2</h:Password></h:AMT_8021XProfile>"#
+    );
+    let masked = amt_wsman::redact::redact(&put);
+    assert!(
+        masked.contains("<h:Password>***</h:Password>") && masked.contains(">u<"),
+        "{masked}"
+    );
+}
+
+const PROFILE_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_8021XProfile";
+const X_CONTEXT_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_8021xCredentialContext";
+const CERT_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_PublicKeyCertificate";
+
+fn certificate_epr(handle: u32) -> String {
+    format!(
+        r#"<a:Address>/wsman</a:Address><a:ReferenceParameters><w:ResourceURI>{CERT_URI}</w:ResourceURI><w:SelectorSet><w:Selector Name="InstanceID">Intel(r) AMT Certificate: Handle: {handle}</w:Selector></w:SelectorSet></a:ReferenceParameters>"#
+    )
+}
+
+fn put_profile(s: &mut WsmanService, d: &mut Device, props: &str) -> WsmanReply {
+    run(
+        s,
+        d,
+        &req(
+            action::PUT,
+            PROFILE_URI,
+            &[("InstanceID", "Intel(r) AMT 802.1x Profile 0")],
+            &format!(
+                r#"<h:AMT_8021XProfile xmlns:h="{PROFILE_URI}"><h:ElementName>Intel(r) AMT 802.1x Profile</h:ElementName><h:InstanceID>Intel(r) AMT 802.1x Profile 0</h:InstanceID>{props}</h:AMT_8021XProfile>"#
+            ),
+        ),
+    )
+}
+
+#[test]
+fn the_8021x_profile_takes_certificates_and_shows_them_as_credential_contexts() {
+    let mut s = WsmanService::new();
+    let mut d = legacy_device();
+    let client = d
+        .add_trusted_root_certificate(&amt_testkit::TestCa::new("802.1x client").der)
+        .expect("stored");
+    let root = d
+        .add_trusted_root_certificate(&amt_testkit::TestCa::new("AAA root").der)
+        .expect("stored");
+    let body = ok(run(&mut s, &mut d, &req(action::GET, PROFILE_URI, &[], "")));
+    assert!(body.contains("<g:Enabled>false</g:Enabled>"), "{body}");
+    assert!(body.contains("<g:ActiveInS0>true</g:ActiveInS0>"), "{body}");
+    assert!(!pull(&mut s, &mut d, X_CONTEXT_URI).contains("ElementInContext"));
+
+    // EAP-TLS without a client certificate: refused, nothing kept.
+    let eap_tls = "<h:Enabled>true</h:Enabled><h:AuthenticationProtocol>0</h:AuthenticationProtocol><h:Username>host1</h:Username><h:Password>pw</h:Password>";
+    let r = put_profile(&mut s, &mut d, eap_tls);
+    assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"));
+    assert!(!r.effects.persist);
+
+    let with_certs = format!(
+        "{eap_tls}<h:ServerCertificateName>aaa.example.com</h:ServerCertificateName><h:ServerCertificateNameComparison>0</h:ServerCertificateNameComparison><h:ClientCertificate>{}</h:ClientCertificate><h:ServerCertificateIssue>{}</h:ServerCertificateIssue>",
+        certificate_epr(client),
+        certificate_epr(root)
+    );
+    let body = ok(put_profile(&mut s, &mut d, &with_certs));
+    for expected in [
+        "<g:Enabled>true</g:Enabled>",
+        "<g:AuthenticationProtocol>0</g:AuthenticationProtocol>",
+        "<g:PxeTimeout>120</g:PxeTimeout>",
+        "<g:ServerCertificateName>aaa.example.com</g:ServerCertificateName>",
+        "<g:Username>host1</g:Username>",
+    ] {
+        assert!(body.contains(expected), "{expected} in {body}");
+    }
+    assert!(
+        !body.contains("pw<") && !body.contains("ClientCertificate"),
+        "{body}"
+    );
+    // The settings class shows the same profile.
+    let x = ok(run(&mut s, &mut d, &req(action::GET, X_URI, &[], "")));
+    assert!(x.contains("<g:Enabled>2</g:Enabled>"), "{x}");
+
+    let contexts = pull(&mut s, &mut d, X_CONTEXT_URI);
+    for handle in [client, root] {
+        assert!(
+            contexts.contains(&format!("Intel(r) AMT Certificate: Handle: {handle}<")),
+            "{contexts}"
+        );
+    }
+    assert_eq!(
+        contexts.matches("ElementProvidingContext>").count(),
+        4,
+        "{contexts}"
+    );
+    // Certificates in use are not deletable.
+    assert!(d.delete_certificate(client).is_err());
+    assert!(d.delete_certificate(root).is_err());
+
+    // The server name needs its comparison; the issuer must be a root; a
+    // day is the longest PXE timeout.
+    for bad in [
+        format!("{eap_tls}<h:ServerCertificateName>x</h:ServerCertificateName><h:ClientCertificate>{}</h:ClientCertificate>", certificate_epr(client)),
+        format!("{eap_tls}<h:ClientCertificate>{}</h:ClientCertificate>", certificate_epr(99)),
+        format!("{eap_tls}<h:PxeTimeout>86401</h:PxeTimeout>"),
+        "<h:Enabled>true</h:Enabled><h:AuthenticationProtocol>7</h:AuthenticationProtocol>".to_string(),
+        format!("<h:Enabled>true</h:Enabled><h:AuthenticationProtocol>2</h:AuthenticationProtocol><h:Password>{}</h:Password>", "p".repeat(33)),
+    ] {
+        let r = put_profile(&mut s, &mut d, &bad);
+        assert_eq!(fault_codes(&r).1.as_deref(), Some("e:InvalidParameter"), "{bad}");
+    }
+
+    // Disabled: the credentials and certificates go, the certificates are free.
+    let body = ok(put_profile(&mut s, &mut d, "<h:Enabled>false</h:Enabled>"));
+    assert!(!body.contains("Username"), "{body}");
+    assert!(!pull(&mut s, &mut d, X_CONTEXT_URI).contains("ElementInContext"));
+    d.delete_certificate(client).expect("no longer in use");
 }

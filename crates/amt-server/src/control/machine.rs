@@ -140,18 +140,20 @@ pub(super) async fn route(
             } else {
                 parse(body)?
             };
-            host.change_device(|d, now| {
+            host.change_device_async(|d, now| {
                 d.press_power_button(b.long, now);
                 Ok(())
             })
+            .await
             .map_err(internal)?;
             Ok(answer(host))
         }
         (&Method::POST, ["pull-plug"]) => {
-            host.change_device(|d, now| {
+            host.change_device_async(|d, now| {
                 d.pull_plug(now);
                 Ok(())
             })
+            .await
             .map_err(internal)?;
             // Power comes back: the firmware starts again from flash.
             host.power_cycle().await.map_err(internal)?;
@@ -165,7 +167,7 @@ pub(super) async fn route(
                     "seconds must be between 0 and ten years",
                 ));
             }
-            host.change_device(|d, now| {
+            host.change_device_async(|d, now| {
                 let current = d.bios_clock().now(now).unwrap_or(UNSET_BIOS_TIME);
                 d.set_bios_clock(BiosClock::set(
                     current + time::Duration::seconds(b.seconds),
@@ -174,6 +176,7 @@ pub(super) async fn route(
                 d.tick(now);
                 Ok(())
             })
+            .await
             .map_err(internal)?;
             Ok(answer(host))
         }

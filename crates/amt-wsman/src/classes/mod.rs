@@ -35,11 +35,14 @@ macro_rules! registry {
 }
 
 registry! {
+    amt_8021x_credential_context::Amt8021xCredentialContext,
+    amt_8021x_profile::Amt8021xProfile,
     amt_agent_presence_capabilities::AmtAgentPresenceCapabilities,
     amt_agent_presence_watchdog::AmtAgentPresenceWatchdog,
     amt_agent_presence_watchdog_action::AmtAgentPresenceWatchdogAction,
     amt_alarm_clock_service::AmtAlarmClockService,
     amt_audit_log::AmtAuditLog,
+    amt_audit_policy_rule::AmtAuditPolicyRule,
     amt_authorization_service::AmtAuthorizationService,
     amt_boot_capabilities::AmtBootCapabilities,
     amt_boot_setting_data::AmtBootSettingData,

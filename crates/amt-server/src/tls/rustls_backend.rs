@@ -1,17 +1,12 @@
-//! The rustls side of the AMT TLS listener. All rustls types stay in this
-//! module, so a second TLS stack (openssl, for TLS-PSK and the static-RSA
-//! suites of old firmware) can sit beside it later.
+//! The rustls backend: CSME 16.1 and later (TLS 1.2 with forward-secret
+//! AEAD suites, and TLS 1.3).
 //!
-//! The listener presents whatever certificate the device has active. The
-//! certificate is looked up per handshake through a swappable slot, so a
-//! change (CommitChanges, unprovision) reaches the next handshake without a
-//! restart and without touching open connections. Session resumption is
-//! off: a resumed session skips the Certificate message, and a console
-//! would never see the new certificate.
+//! The certificate is looked up per handshake through a swappable slot
+//! (a certificate resolver), so a change reaches the next handshake
+//! without a rebuild; the client-auth policy is a whole `ServerConfig`
+//! swapped in when it changes.
 
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use rustls::client::danger::HandshakeSignatureValid;
@@ -25,24 +20,20 @@ use rustls::sign::CertifiedKey;
 use rustls::{
     DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
 };
-use thiserror::Error;
+use tokio_rustls::TlsAcceptor;
 
-#[derive(Debug, Error)]
-pub enum TlsError {
-    #[error("TLS configuration failed: {0}")]
-    Config(#[from] rustls::Error),
-    #[error("client certificate verifier: {0}")]
-    Verifier(#[from] rustls::server::VerifierBuilderError),
-}
+use super::{
+    common_name, Accepting, ClientAuth, HandshakeFacts, TlsBackend, TlsError, TlsStream, TlsVersion,
+};
+use crate::vocabulary::Interface;
 
-/// Mutual TLS as `AMT_TLSSettingData` asks for it: a client certificate is
-/// required, it must chain to a root added with
-/// `AddTrustedRootCertificate`, and when `TrustedCN` is set its common name
-/// must be one of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientAuth {
-    pub trusted_roots: Vec<Vec<u8>>,
-    pub trusted_cn: Vec<String>,
+const NAME: &str = "rustls";
+
+fn config_error(e: impl std::fmt::Display) -> TlsError {
+    TlsError::Config {
+        backend: NAME,
+        message: e.to_string(),
+    }
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -63,9 +54,9 @@ impl ResolvesServerCert for ActiveCertificate {
     }
 }
 
-/// What the TLS listener of one device serves.
+/// The rustls stack of one device.
 #[derive(Debug)]
-pub struct TlsFace {
+pub struct RustlsBackend {
     certificate: Arc<ActiveCertificate>,
     config: ArcSwap<ServerConfig>,
     /// The local interface never asks for client certificates (mutual
@@ -76,12 +67,12 @@ pub struct TlsFace {
     client_auth: Mutex<Option<ClientAuth>>,
 }
 
-impl TlsFace {
+impl RustlsBackend {
     pub fn new() -> Result<Self, TlsError> {
         let certificate = Arc::new(ActiveCertificate::default());
         let config = build_config(certificate.clone(), None)?;
         let local_config = Arc::new(build_config(certificate.clone(), None)?);
-        Ok(TlsFace {
+        Ok(RustlsBackend {
             certificate,
             config: ArcSwap::from_pointee(config),
             local_config,
@@ -90,8 +81,20 @@ impl TlsFace {
         })
     }
 
-    /// Requires (or stops requiring) client certificates on new handshakes.
-    pub fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError> {
+    fn server_config(&self, interface: Interface) -> Arc<ServerConfig> {
+        match interface {
+            Interface::Remote => self.config.load_full(),
+            Interface::Local => self.local_config.clone(),
+        }
+    }
+}
+
+impl TlsBackend for RustlsBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError> {
         let mut current = self.client_auth.lock().unwrap_or_else(|p| p.into_inner());
         if *current == auth {
             return Ok(());
@@ -102,17 +105,7 @@ impl TlsFace {
         Ok(())
     }
 
-    /// The configuration for a new handshake on `interface`.
-    pub fn server_config(&self, interface: crate::vocabulary::Interface) -> Arc<ServerConfig> {
-        match interface {
-            crate::vocabulary::Interface::Remote => self.config.load_full(),
-            crate::vocabulary::Interface::Local => self.local_config.clone(),
-        }
-    }
-
-    /// Puts a certificate (DER) and its PKCS#8 key in the slot; `None`
-    /// empties it.
-    pub fn present(&self, cert: Option<(&[u8], &[u8])>) -> Result<(), TlsError> {
+    fn present(&self, cert: Option<(&[u8], &[u8])>) -> Result<(), TlsError> {
         match cert {
             None => {
                 self.certificate.current.store(None);
@@ -127,7 +120,8 @@ impl TlsFace {
                     vec![CertificateDer::from(cert_der.to_vec())],
                     key,
                     &provider(),
-                )?;
+                )
+                .map_err(config_error)?;
                 self.certificate.current.store(Some(Arc::new(ck)));
                 self.loaded.store(Some(Arc::new(cert_der.to_vec())));
             }
@@ -135,9 +129,38 @@ impl TlsFace {
         Ok(())
     }
 
-    /// Whether a certificate is loaded.
-    pub fn has_certificate(&self) -> bool {
-        self.certificate.current.load().is_some()
+    fn accept(&self, io: TlsStream, interface: Interface) -> Accepting<'_> {
+        let acceptor = TlsAcceptor::from(self.server_config(interface));
+        Box::pin(async move {
+            let tls = acceptor.accept(io).await.map_err(TlsError::Handshake)?;
+            let facts = facts(tls.get_ref().1);
+            Ok((Box::new(tls) as TlsStream, facts))
+        })
+    }
+}
+
+fn facts(conn: &rustls::ServerConnection) -> HandshakeFacts {
+    let version = conn.protocol_version().and_then(|v| match v {
+        rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls1_2),
+        rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls1_3),
+        _ => None,
+    });
+    // rustls spells the TLS 1.3 suites `TLS13_...`; IANA spells them `TLS_...`.
+    let cipher_suite = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .map(|name| match name.strip_prefix("TLS13_") {
+            Some(rest) => format!("TLS_{rest}"),
+            None => name.to_string(),
+        });
+    HandshakeFacts {
+        version,
+        cipher_suite,
+        psk_identity: None,
+        peer_certificates: conn
+            .peer_certificates()
+            .map(|chain| chain.iter().map(|c| c.to_vec()).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -148,7 +171,8 @@ fn build_config(
     // TLS 1.3 stays on: MeshCentral's client offers only static-RSA suites
     // for TLS 1.2, which rustls will never do, so 1.3 is its only way in.
     let builder = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(config_error)?;
     let builder = match auth {
         None => builder.with_no_client_auth(),
         Some(auth) => {
@@ -158,8 +182,9 @@ fn build_config(
                 // firmware would skip it when building a chain.
                 let _ = roots.add(CertificateDer::from(der.clone()));
             }
-            let inner =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build()?;
+            let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(config_error)?;
             builder.with_client_cert_verifier(Arc::new(TrustedCnVerifier {
                 inner,
                 trusted_cn: auth.trusted_cn.clone(),
@@ -238,17 +263,4 @@ impl ClientCertVerifier for TrustedCnVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
-}
-
-fn common_name(der: &[u8]) -> Option<String> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()?
-        .as_str()
-        .ok()?
-        .to_string();
-    Some(cn)
 }
