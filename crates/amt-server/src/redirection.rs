@@ -15,6 +15,7 @@ use std::time::Duration;
 use amt_device::accounts::Realm;
 use amt_device::device::ADMIN_USER;
 use amt_device::redirection::RedirectionSessionEvent;
+use amt_device::user_consent::ConsentFeature;
 use amt_redir::{
     CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision,
 };
@@ -135,12 +136,23 @@ impl SessionPolicy for HostPolicy<'_> {
         let enabled = policy.listener_enabled
             && match kind {
                 SessionKind::Sol => policy.sol_enabled,
-                // Hooks: IDE-R and KVM answer "unsupported" until their
-                // sessions (amt-ider, amt-rfb) are driven from here.
-                SessionKind::Ider | SessionKind::Kvm => false,
+                SessionKind::Ider => policy.ider_enabled,
+                // Hook: KVM answers "unsupported" until the RFB session
+                // (amt-rfb) is driven from here after 0x41.
+                SessionKind::Kvm => false,
             };
         if !enabled {
             return StartDecision::Unsupported;
+        }
+        // Storage redirection needs the user's consent where the policy
+        // asks for it (SOL never does).
+        if kind == SessionKind::Ider
+            && !self.host.with_device(|d| {
+                d.consent_allows(ConsentFeature::StorageRedirection, OffsetDateTime::now_utc())
+            })
+        {
+            tracing::info!("IDE-R session refused: user consent required");
+            return StartDecision::Error;
         }
         // Counted as open from authentication on (see `run`), so a console
         // that fails its login never makes the next one busy.
@@ -198,7 +210,8 @@ where
     let mut poll = tokio::time::interval(SERIAL_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 4096];
-    let reason = 'conn: loop {
+    let mut handover: Option<(SessionKind, String, Vec<u8>)> = None;
+    let mut reason = 'conn: loop {
         while let Some(t) = session.poll_transmit() {
             if t.bytes.first() == Some(&amt_redir::wire::SOL_DATA_FROM_HOST) {
                 sent_host_bytes += t.bytes.len().saturating_sub(10) as u64;
@@ -250,10 +263,9 @@ where
                     }
                 }
                 Event::SolDataToHost(bytes) => host.host_serial_input(&bytes),
-                Event::Handover { kind, .. } => {
-                    // Not reached while IDE-R and KVM are refused at the
-                    // start; their sessions take the stream from here.
-                    break 'conn format!("{} handover not implemented", kind.name());
+                Event::Handover { kind, user, bytes } => {
+                    handover = Some((kind, user, bytes));
+                    break 'conn String::new();
                 }
                 Event::Closed(reason) => {
                     break 'conn match reason {
@@ -286,6 +298,34 @@ where
             }
         }
     };
+    let mut consent_held = false;
+    if let Some((kind, user, bytes)) = handover {
+        match kind {
+            SessionKind::Ider => {
+                consent_held = host
+                    .change_device(|d, now| {
+                        Ok(d
+                            .consent_session_opened(ConsentFeature::StorageRedirection, now)
+                            .unwrap_or(false))
+                    })
+                    .unwrap_or(false);
+                record(&host, RedirectionSessionEvent::IderOpened, &user);
+                journal(&host, peer, Some(&user), "IDE-R session opened");
+                opened = Some(Opened { kind, user });
+                reason = run_ider(&mut rd, &mut wr, bytes, &host, peer).await;
+            }
+            // Not reached: KVM is refused at its start until amt-rfb.
+            SessionKind::Kvm | SessionKind::Sol => {
+                reason = format!("{} handover not implemented", kind.name());
+            }
+        }
+    }
+    if consent_held {
+        let _ = host.change_device(|d, now| {
+            d.consent_session_closed(now);
+            Ok(())
+        });
+    }
     if let Some(kind) = policy.registered {
         host.redirection_sessions().close(kind);
     }
@@ -305,6 +345,58 @@ where
         tracing::info!(%peer, kind = o.kind.name(), %reason, "redirection session closed");
     } else {
         tracing::info!(%peer, %reason, "redirection connection closed");
+    }
+}
+
+/// Drives the IDE-R session (`amt-ider`) from the handover on: the
+/// console's open and enable, pings, its close. The host reading sectors
+/// through it is the host model's part (`amt_ider::Session::read`); until
+/// the host boots from the remote image, the drives sit enabled and idle.
+async fn run_ider<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    first: Vec<u8>,
+    host: &DeviceHost,
+    peer: SocketAddr,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut ider = amt_ider::Session::new(amt_ider::Config::default(), crate::clock::monotonic());
+    ider.receive(&first, crate::clock::monotonic());
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(bytes) = ider.poll_transmit() {
+            if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
+                ider.connection_lost();
+                return "write failed".to_string();
+            }
+        }
+        while let Some(event) = ider.poll_event() {
+            match event {
+                amt_ider::Event::Opened { start } => {
+                    journal(host, peer, None, &format!("IDE-R drives enabled ({start:?})"));
+                }
+                amt_ider::Event::Disabled => journal(host, peer, None, "IDE-R drives disabled"),
+                amt_ider::Event::Closed { reason } => return format!("{reason:?}"),
+                other => tracing::debug!(?other, "IDE-R event"),
+            }
+        }
+        if ider.is_closed() {
+            return "closed".to_string();
+        }
+        let deadline = ider
+            .next_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + STALL_LIMIT);
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => ider.connection_lost(),
+                Ok(n) => ider.receive(&buf[..n], crate::clock::monotonic()),
+            },
+            _ = tokio::time::sleep_until(deadline) => ider.handle_timeout(crate::clock::monotonic()),
+        }
     }
 }
 

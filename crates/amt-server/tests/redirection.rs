@@ -1,0 +1,130 @@
+//! The redirection listener in process, with a raw TCP console speaking
+//! the bytes MeshCommander and kvm-pilot send: IDE-R is refused until the
+//! device enables it, then opens, is handed to the IDE-R session (open and
+//! enable answered) and shows in the audit log; KVM answers "unsupported"
+//! until its RFB session is wired; the listener closes with
+//! `ListenerEnabled` off.
+
+use std::time::Duration;
+
+use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PASSWORD: &str = "P@ssw0rd";
+
+fn hex(s: &str) -> Vec<u8> {
+    hex::decode(s.split_whitespace().collect::<String>()).unwrap()
+}
+
+async fn start(dir: &std::path::Path) -> RunningEmulator {
+    Emulator::start(EmulatorConfig {
+        state_dir: Some(dir.join("state")),
+        firmware: Some("15.0.23".parse().unwrap()),
+        admin_password: Some(PASSWORD.into()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut buf))
+        .await
+        .expect("an answer in time")
+        .expect("the answer");
+    buf
+}
+
+/// StartRedirectionSession for `tag`: the 13-byte reply's status.
+async fn start_session(addr: std::net::SocketAddr, tag: &[u8; 4], flags: u8) -> (TcpStream, u8) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut msg = vec![0x10, flags, 0, 0];
+    msg.extend_from_slice(tag);
+    s.write_all(&msg).await.unwrap();
+    let reply = read_n(&mut s, 13).await;
+    assert_eq!(reply[0], 0x11);
+    (s, reply[1])
+}
+
+fn user_password(user: &str, password: &str) -> Vec<u8> {
+    let mut m = vec![0x13, 0, 0, 0, 1];
+    m.extend_from_slice(&((user.len() + password.len() + 2) as u32).to_le_bytes());
+    m.push(user.len() as u8);
+    m.extend_from_slice(user.as_bytes());
+    m.push(password.len() as u8);
+    m.extend_from_slice(password.as_bytes());
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host
+        .listener_addrs()
+        .redirection
+        .expect("16994 listens on a provisioned AMT 15 device");
+
+    // IDE-R off: status 3.
+    let (_, status) = start_session(addr, b"IDER", 0).await;
+    assert_eq!(status, 3);
+    // KVM: not modelled over the redirection port yet.
+    let (_, status) = start_session(addr, b"KVMR", 1).await;
+    assert_eq!(status, 3);
+
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32769), 0);
+        Ok(())
+    })
+    .unwrap();
+    let (mut s, status) = start_session(addr, b"IDER", 0).await;
+    assert_eq!(status, 0);
+    s.write_all(&user_password("admin", PASSWORD)).await.unwrap();
+    assert_eq!(read_n(&mut s, 9).await, hex("14000000 01 00000000"));
+    // kvm-pilot's open (rx timeout 30000, tx 0, heartbeat 20000, version 1)
+    // and enable (type 3, on reboot).
+    s.write_all(&hex("40000000 00000000 3075 0000 204e 01000000"))
+        .await
+        .unwrap();
+    let open = read_n(&mut s, 30).await;
+    assert_eq!(open[..2], [0x41, 0x00]);
+    s.write_all(&hex("48000000 01000000 03 09000000"))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 13).await, hex("49000000 01000000 03 01000000"));
+    // The console closes.
+    s.write_all(&hex("42000000 02000000")).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(20), s.read(&mut [0u8; 64])).await;
+    drop(s);
+
+    // Audit log: IDE-R session opened (18/0) and closed (18/1) by admin.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<(u16, u16)> = host.with_device(|d| {
+            d.audit_log()
+                .records()
+                .iter()
+                .map(|r| (r.app_id, r.event_id))
+                .collect()
+        });
+        if ids.contains(&(18, 0)) && ids.contains(&(18, 1)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // ListenerEnabled off closes 16994.
+    host.change_device_and_listeners(|d, _| {
+        d.set_redirection_listener(false);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(host.listener_addrs().redirection, None);
+    assert!(TcpStream::connect(addr).await.is_err());
+    emu.shutdown().await;
+}
