@@ -121,9 +121,8 @@ impl Device {
                         "Linux {host} 6.1.0 #1 SMP PREEMPT_DYNAMIC x86_64 GNU/Linux"
                     )),
                     "exit" | "logout" => {
-                        self.console.print(&format!(
-                            "logout\r\n\r\nLinux 6.1.0 ({host}) ttyS0\r\n\r\n"
-                        ));
+                        self.console
+                            .print(&format!("logout\r\n\r\nLinux 6.1.0 ({host}) ttyS0\r\n\r\n"));
                         return self.reprompt(Stage::Login);
                     }
                     other => {

@@ -118,7 +118,11 @@ impl Amtterm {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "amtterm did not exit: {}", self.err());
+            assert!(
+                Instant::now() < deadline,
+                "amtterm did not exit: {}",
+                self.err()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -197,11 +201,18 @@ fn amtterm_opens_sol_sees_the_boot_and_logs_in() {
     assert_eq!(text(&r, "g:ReturnValue").as_deref(), Some("0"), "{r}");
     let service = r#"[{"CreationClassName":"AMT_RedirectionService","ElementName":"Intel(r) AMT Redirection Service","EnabledState":32771,"ListenerEnabled":true,"Name":"Intel(r) AMT Redirection Service","SystemCreationClassName":"CIM_ComputerSystem","SystemName":"Intel(r) AMT"}]"#;
     let r = call("AMT", "RedirectionService", "Put", Some(service));
-    assert_eq!(text(&r, "g:ListenerEnabled").as_deref(), Some("true"), "{r}");
+    assert_eq!(
+        text(&r, "g:ListenerEnabled").as_deref(),
+        Some("true"),
+        "{r}"
+    );
 
     // Two ACL users: one with the Redirection realm (2), one without.
-    let realm = text(&call("AMT", "GeneralSettings", "Get", None), "g:DigestRealm")
-        .expect("the realm");
+    let realm = text(
+        &call("AMT", "GeneralSettings", "Get", None),
+        "g:DigestRealm",
+    )
+    .expect("the realm");
     let add_user = |name: &str, password: &str, realms: &str| {
         let ha1: [u8; 16] = Md5::digest(format!("{name}:{realm}:{password}")).into();
         let digest = base64::engine::general_purpose::STANDARD.encode(ha1);
@@ -224,7 +235,11 @@ fn amtterm_opens_sol_sees_the_boot_and_logs_in() {
     // An injected fault refuses the next SOL session only.
     ctl(
         &control,
-        &["faults", "add", r#"{"kind":"refuse_session","class":"SOL","times":1}"#],
+        &[
+            "faults",
+            "add",
+            r#"{"kind":"refuse_session","class":"SOL","times":1}"#,
+        ],
     );
     let err = amtterm_refused("admin", PASSWORD);
     assert!(err.contains("redirection session start failed"), "{err}");
@@ -234,7 +249,10 @@ fn amtterm_opens_sol_sees_the_boot_and_logs_in() {
     let mut op = Amtterm::start("operator", "0perator!pw");
     op.wait_for(false, 0, "serial-over-lan redirection ok");
     let err = amtterm_refused("admin", PASSWORD);
-    assert!(err.contains("redirection session start failed"), "busy: {err}");
+    assert!(
+        err.contains("redirection session start failed"),
+        "busy: {err}"
+    );
     drop(op.stdin.take());
     op.wait_exit();
     drop(op);

@@ -13,7 +13,5 @@
 pub mod session;
 pub mod wire;
 
-pub use session::{
-    CloseReason, Config, Event, Session, SessionPolicy, StartDecision, Transmit,
-};
+pub use session::{CloseReason, Config, Event, Session, SessionPolicy, StartDecision, Transmit};
 pub use wire::{AuthType, ClientMessage, ParseError, SessionKind, SolSettings};

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use md5::{Digest, Md5};
 
 use crate::wire::{
-    self, AuthType, ClientMessage, Credentials, DigestFields, ParseError, SessionKind,
-    SolSettings, StartStatus,
+    self, AuthType, ClientMessage, Credentials, DigestFields, ParseError, SessionKind, SolSettings,
+    StartStatus,
 };
 
 /// The digest uri every client sends.
@@ -96,7 +96,10 @@ pub struct Transmit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A session of `kind` was refused at its start.
-    Refused { kind: SessionKind, status: StartDecision },
+    Refused {
+        kind: SessionKind,
+        status: StartDecision,
+    },
     /// The console proved who it is.
     Authenticated { kind: SessionKind, user: String },
     /// A login failed (the user name as given).
@@ -140,12 +143,20 @@ pub enum CloseReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     AwaitStart,
-    AwaitAuth { kind: SessionKind, failures: u8 },
-    AwaitSolStart { user: String },
+    AwaitAuth {
+        kind: SessionKind,
+        failures: u8,
+    },
+    AwaitSolStart {
+        user: String,
+    },
     Sol,
     /// EndSOLRedirection answered; waiting for EndRedirectionSession.
     Ending,
-    AwaitHandover { kind: SessionKind, user: String },
+    AwaitHandover {
+        kind: SessionKind,
+        user: String,
+    },
     HandedOver,
     Closed,
 }
@@ -337,7 +348,10 @@ impl Session {
             (State::AwaitStart, ClientMessage::StartRedirectionSession { tag, .. }) => {
                 self.start(tag, policy)
             }
-            (State::AwaitAuth { kind, failures }, ClientMessage::AuthenticateSession { auth_type, data }) => {
+            (
+                State::AwaitAuth { kind, failures },
+                ClientMessage::AuthenticateSession { auth_type, data },
+            ) => {
                 let (kind, failures) = (*kind, *failures);
                 self.authenticate(kind, failures, auth_type, &data, policy)
             }
@@ -347,9 +361,8 @@ impl Session {
                 self.state = State::Sol;
                 self.push(wire::start_sol_reply(0, seq, &settings), true);
                 if settings.heartbeat_interval > 0 {
-                    self.next_heartbeat = Some(
-                        now + Duration::from_millis(u64::from(settings.heartbeat_interval)),
-                    );
+                    self.next_heartbeat =
+                        Some(now + Duration::from_millis(u64::from(settings.heartbeat_interval)));
                 }
                 self.events.push_back(Event::SolOpened { user, settings });
             }
@@ -448,7 +461,10 @@ impl Session {
         };
         match verdict {
             None => {
-                self.push(wire::auth_reply(wire::AUTH_NOT_SUPPORTED, auth_type, &[]), true);
+                self.push(
+                    wire::auth_reply(wire::AUTH_NOT_SUPPORTED, auth_type, &[]),
+                    true,
+                );
             }
             Some((user, true)) => {
                 self.push(wire::auth_reply(wire::AUTH_SUCCESS, auth_type, &[]), true);
@@ -478,12 +494,7 @@ impl Session {
         hex::encode(self.config.nonce)
     }
 
-    fn digest_ok(
-        &self,
-        rfc2069: bool,
-        f: &DigestFields,
-        policy: &mut dyn SessionPolicy,
-    ) -> bool {
+    fn digest_ok(&self, rfc2069: bool, f: &DigestFields, policy: &mut dyn SessionPolicy) -> bool {
         let realm = policy.digest_realm();
         if f.realm != realm || f.nonce != self.nonce() || (!rfc2069 && f.qop != "auth") {
             return false;
@@ -629,7 +640,10 @@ mod tests {
         }
         let (tx, ev) = drain(&mut s);
         assert!(tx[1..].iter().all(|t| t.bytes[..2] == [0x14, 1]));
-        assert_eq!(ev.last(), Some(&Event::Closed(CloseReason::AuthenticationFailed)));
+        assert_eq!(
+            ev.last(),
+            Some(&Event::Closed(CloseReason::AuthenticationFailed))
+        );
     }
 
     /// Query, then the two digest rounds as MeshCommander builds them.

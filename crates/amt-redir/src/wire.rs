@@ -203,10 +203,7 @@ impl ClientMessage {
                 let mut tag = [0u8; 4];
                 tag.copy_from_slice(&buf[4..8]);
                 (
-                    ClientMessage::StartRedirectionSession {
-                        tag,
-                        flags: buf[1],
-                    },
+                    ClientMessage::StartRedirectionSession { tag, flags: buf[1] },
                     START_REDIRECTION_SESSION_LEN,
                 )
             }
@@ -648,7 +645,10 @@ mod tests {
             start_sol_reply(0, 0, &SolSettings::default()).len(),
             START_SOL_REDIRECTION_REPLY_LEN
         );
-        assert_eq!(sol_data_from_host(0, b"hi"), hex("2a000000 00000000 0200 6869"));
+        assert_eq!(
+            sol_data_from_host(0, b"hi"),
+            hex("2a000000 00000000 0200 6869")
+        );
     }
 
     proptest::proptest! {

@@ -258,8 +258,7 @@ impl FaultInjector {
         let mut st = self.lock();
         let idx = st.rules.iter().position(|r| {
             r.kind.is_session_fault()
-                && r
-                    .scope
+                && r.scope
                     .class
                     .as_deref()
                     .is_none_or(|c| c.eq_ignore_ascii_case(kind))

@@ -16,9 +16,7 @@ use amt_device::accounts::Realm;
 use amt_device::device::ADMIN_USER;
 use amt_device::redirection::RedirectionSessionEvent;
 use amt_device::user_consent::ConsentFeature;
-use amt_redir::{
-    CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision,
-};
+use amt_redir::{CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision};
 use rand::Rng;
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -93,8 +91,12 @@ pub(crate) fn admit(
 /// Serves one redirection connection over any byte stream (TCP, a CIRA
 /// channel): the TLS handshake with the device's active certificate when
 /// `transport` is TLS, then the session until it ends.
-pub async fn serve_redirection<S>(io: S, peer: SocketAddr, transport: Transport, host: Arc<DeviceHost>)
-where
+pub async fn serve_redirection<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    host: Arc<DeviceHost>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match transport {
@@ -129,7 +131,10 @@ impl SessionPolicy for HostPolicy<'_> {
     fn start(&mut self, kind: SessionKind) -> StartDecision {
         self.fault = self.host.faults().take_session(fault_name(kind));
         if self.fault == Some(FaultKind::RefuseSession) {
-            tracing::info!(kind = kind.name(), "redirection session refused (injected fault)");
+            tracing::info!(
+                kind = kind.name(),
+                "redirection session refused (injected fault)"
+            );
             return StartDecision::Error;
         }
         let policy = self.host.with_device(|d| d.redirection_policy());
@@ -148,7 +153,10 @@ impl SessionPolicy for HostPolicy<'_> {
         // asks for it (SOL never does).
         if kind == SessionKind::Ider
             && !self.host.with_device(|d| {
-                d.consent_allows(ConsentFeature::StorageRedirection, OffsetDateTime::now_utc())
+                d.consent_allows(
+                    ConsentFeature::StorageRedirection,
+                    OffsetDateTime::now_utc(),
+                )
             })
         {
             tracing::info!("IDE-R session refused: user consent required");
@@ -232,7 +240,12 @@ where
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Refused { kind, status } => {
-                    journal(&host, peer, None, &format!("{} session refused ({status:?})", kind.name()));
+                    journal(
+                        &host,
+                        peer,
+                        None,
+                        &format!("{} session refused ({status:?})", kind.name()),
+                    );
                 }
                 Event::Authenticated { kind, user } => {
                     if !host.redirection_sessions().try_open(kind) {
@@ -245,7 +258,12 @@ where
                     tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
                 }
                 Event::AuthenticationFailed { user } => {
-                    journal(&host, peer, Some(&user), "redirection authentication failed");
+                    journal(
+                        &host,
+                        peer,
+                        Some(&user),
+                        "redirection authentication failed",
+                    );
                 }
                 Event::SolOpened { user, .. } => {
                     cursor = Some(host.with_device(|d| d.host_console().serial_end()));
@@ -304,9 +322,10 @@ where
             SessionKind::Ider => {
                 consent_held = host
                     .change_device(|d, now| {
-                        Ok(d
-                            .consent_session_opened(ConsentFeature::StorageRedirection, now)
-                            .unwrap_or(false))
+                        Ok(
+                            d.consent_session_opened(ConsentFeature::StorageRedirection, now)
+                                .unwrap_or(false),
+                        )
                     })
                     .unwrap_or(false);
                 record(&host, RedirectionSessionEvent::IderOpened, &user);
@@ -376,7 +395,12 @@ where
         while let Some(event) = ider.poll_event() {
             match event {
                 amt_ider::Event::Opened { start } => {
-                    journal(host, peer, None, &format!("IDE-R drives enabled ({start:?})"));
+                    journal(
+                        host,
+                        peer,
+                        None,
+                        &format!("IDE-R drives enabled ({start:?})"),
+                    );
                 }
                 amt_ider::Event::Disabled => journal(host, peer, None, "IDE-R drives disabled"),
                 amt_ider::Event::Closed { reason } => return format!("{reason:?}"),

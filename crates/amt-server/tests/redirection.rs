@@ -82,7 +82,9 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
     .unwrap();
     let (mut s, status) = start_session(addr, b"IDER", 0).await;
     assert_eq!(status, 0);
-    s.write_all(&user_password("admin", PASSWORD)).await.unwrap();
+    s.write_all(&user_password("admin", PASSWORD))
+        .await
+        .unwrap();
     assert_eq!(read_n(&mut s, 9).await, hex("14000000 01 00000000"));
     // kvm-pilot's open (rx timeout 30000, tx 0, heartbeat 20000, version 1)
     // and enable (type 3, on reboot).
@@ -94,7 +96,10 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
     s.write_all(&hex("48000000 01000000 03 09000000"))
         .await
         .unwrap();
-    assert_eq!(read_n(&mut s, 13).await, hex("49000000 01000000 03 01000000"));
+    assert_eq!(
+        read_n(&mut s, 13).await,
+        hex("49000000 01000000 03 01000000")
+    );
     // The console closes.
     s.write_all(&hex("42000000 02000000")).await.unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(20), s.read(&mut [0u8; 64])).await;
