@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::device_host::DeviceHost;
 use crate::http::{serve, Interface};
+use crate::vocabulary::Transport;
 
 /// The longest wait between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -44,8 +45,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// document for real firmware (docs/cira.md); 5900 last, which is where
 /// they send the keep-alive options.
 pub const FORWARDED_PORTS: [u16; 7] = [16993, 16992, 664, 623, 16995, 16994, 5900];
-/// The ports whose channels are served (redirection is not modelled).
-const SERVED_PORTS: [u16; 2] = [16992, 16993];
+/// The ports whose channels are served: WS-Man and redirection (plain and
+/// TLS inside the channel).
+const SERVED_PORTS: [u16; 4] = [16992, 16993, 16994, 16995];
 
 /// Where the tunnel is, for the control API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -603,6 +605,18 @@ fn serve_channel(
     });
     tokio::spawn(async move {
         let limits = *host.limits();
+        // The redirection protocol over the tunnel: the same sessions as
+        // 16994/16995 (the peer is the MPS's side of the channel, unknown).
+        if port == 16994 || port == 16995 {
+            let transport = if port == 16995 {
+                Transport::Tls
+            } else {
+                Transport::Plain
+            };
+            let peer = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+            crate::redirection::serve_redirection(far, peer, transport, host).await;
+            return;
+        }
         if port == 16993 {
             let accepting = host.tls().accept(Box::new(far), Interface::Remote);
             match tokio::time::timeout(limits.handshake_timeout, accepting).await {

@@ -220,23 +220,11 @@ where
     let mut buf = vec![0u8; 4096];
     let mut handover: Option<(SessionKind, String, Vec<u8>)> = None;
     let mut reason = 'conn: loop {
-        while let Some(t) = session.poll_transmit() {
-            if t.bytes.first() == Some(&amt_redir::wire::SOL_DATA_FROM_HOST) {
-                sent_host_bytes += t.bytes.len().saturating_sub(10) as u64;
-            }
-            if wr.write_all(&t.bytes).await.is_err() || wr.flush().await.is_err() {
-                break 'conn "write failed".to_string();
-            }
-            if let Some(FaultKind::DropSession { after_bytes }) = policy.fault {
-                if opened.is_some() && sent_host_bytes >= after_bytes {
-                    tracing::info!(%peer, "redirection session dropped mid-stream (injected fault)");
-                    break 'conn "dropped (injected fault)".to_string();
-                }
-            }
-            if t.alone {
-                tokio::time::sleep(ALONE_SETTLE).await;
-            }
-        }
+        // Events first: a SOL session's serial cursor is set before its
+        // 0x21 leaves, so nothing the host writes after is missed; the
+        // replies of a closing session still go out before it closes.
+        let mut closing: Option<String> = None;
+        let mut stall = false;
         while let Some(event) = session.poll_event() {
             match event {
                 Event::Refused { kind, status } => {
@@ -274,24 +262,45 @@ where
                         kind: SessionKind::Sol,
                         user,
                     });
-                    if policy.fault == Some(FaultKind::StallSession) {
-                        tracing::info!(%peer, "redirection session stalled (injected fault)");
-                        tokio::time::sleep(STALL_LIMIT).await;
-                        break 'conn "stalled (injected fault)".to_string();
-                    }
+                    stall = policy.fault == Some(FaultKind::StallSession);
                 }
                 Event::SolDataToHost(bytes) => host.host_serial_input(&bytes),
                 Event::Handover { kind, user, bytes } => {
                     handover = Some((kind, user, bytes));
-                    break 'conn String::new();
+                    closing = Some(String::new());
                 }
                 Event::Closed(reason) => {
-                    break 'conn match reason {
+                    closing = Some(match reason {
                         CloseReason::Ended => "ended by the console".to_string(),
                         other => format!("{other:?}"),
-                    };
+                    });
                 }
             }
+        }
+        while let Some(t) = session.poll_transmit() {
+            if t.bytes.first() == Some(&amt_redir::wire::SOL_DATA_FROM_HOST) {
+                sent_host_bytes += t.bytes.len().saturating_sub(10) as u64;
+            }
+            if wr.write_all(&t.bytes).await.is_err() || wr.flush().await.is_err() {
+                break 'conn "write failed".to_string();
+            }
+            if let Some(FaultKind::DropSession { after_bytes }) = policy.fault {
+                if opened.is_some() && sent_host_bytes >= after_bytes {
+                    tracing::info!(%peer, "redirection session dropped mid-stream (injected fault)");
+                    break 'conn "dropped (injected fault)".to_string();
+                }
+            }
+            if t.alone {
+                tokio::time::sleep(ALONE_SETTLE).await;
+            }
+        }
+        if stall {
+            tracing::info!(%peer, "redirection session stalled (injected fault)");
+            tokio::time::sleep(STALL_LIMIT).await;
+            break 'conn "stalled (injected fault)".to_string();
+        }
+        if let Some(reason) = closing {
+            break 'conn reason;
         }
         let deadline = session
             .next_timeout()

@@ -502,3 +502,69 @@ async fn inside_the_intranet_the_device_does_not_dial_and_the_button_is_reported
     })
     .await;
 }
+
+/// Reads channel data until `want` bytes have come (window adjusts and
+/// keep-alives skipped).
+async fn channel_bytes(apf: &mut Apf, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        match apf.recv_skipping_keepalives().await {
+            Message::ChannelData { data, .. } => got.extend(data),
+            Message::ChannelWindowAdjust { .. } => {}
+            other => panic!("{other:?} after {got:02x?}"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sol_runs_through_the_tunnel() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device(&ca.der, mps.port(), MPS_PASS).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    emu.host()
+        .change_device(|d, _| {
+            d.request_redirection_state(32770);
+            Ok(())
+        })
+        .unwrap();
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    until(&emu, |v| v["state"] == "connected").await;
+
+    // What MeshCentral relays for a SOL session: start, user/password,
+    // StartSOLRedirection; each answer arrives in the channel.
+    let ch = apf.open_channel(6, 16994).await;
+    let send = |data: Vec<u8>| Message::ChannelData {
+        recipient: ch,
+        data,
+    };
+    apf.send(&[send(b"\x10\x00\x00\x00SOL ".to_vec())]).await;
+    let reply = channel_bytes(&mut apf, 13).await;
+    assert_eq!(reply[..2], [0x11, 0]);
+    let mut auth = vec![0x13, 0, 0, 0, 1, 15, 0, 0, 0, 5];
+    auth.extend_from_slice(b"admin");
+    auth.push(8);
+    auth.extend_from_slice(PASSWORD.as_bytes());
+    apf.send(&[send(auth)]).await;
+    assert_eq!(channel_bytes(&mut apf, 9).await[..2], [0x14, 0]);
+    let start_sol = hex::decode("2000000000000000102764000000102764000000000000000000").unwrap();
+    apf.send(&[send(start_sol[..24].to_vec())]).await;
+    assert_eq!(channel_bytes(&mut apf, 23).await[..2], [0x21, 0]);
+
+    // The host's serial output comes through the tunnel.
+    emu.host().host_serial_input(b"root\r");
+    let data = channel_bytes(&mut apf, 10).await;
+    assert_eq!(data[0], 0x2A, "{data:02x?}");
+    let len = usize::from(u16::from_le_bytes([data[8], data[9]]));
+    let mut text = data[10..].to_vec();
+    if text.len() < len {
+        text.extend(channel_bytes(&mut apf, len - text.len()).await);
+    }
+    assert!(
+        String::from_utf8_lossy(&text).starts_with("root"),
+        "{text:02x?}"
+    );
+}
