@@ -202,6 +202,23 @@ impl DeviceHost {
         &self.redirection
     }
 
+    /// Whether logins are refused right now after repeated failures (the
+    /// same lockout WS-Man digest logins count towards).
+    pub(crate) fn login_locked(&self) -> bool {
+        let lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        lockout.is_locked(crate::clock::monotonic())
+    }
+
+    /// Counts a login made outside HTTP (the redirection protocol).
+    pub(crate) fn record_login(&self, ok: bool) {
+        let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            lockout.record_success();
+        } else if lockout.record_failure(crate::clock::monotonic()) {
+            tracing::warn!("repeated failed logins: every login is refused for a while");
+        }
+    }
+
     /// Bytes typed at the host's serial port (a SOL console, the control
     /// API). The serial console lives in RAM: nothing is written to flash.
     pub fn host_serial_input(&self, bytes: &[u8]) {

@@ -175,6 +175,9 @@ impl SessionPolicy for HostPolicy<'_> {
     }
 
     fn redirection_ha1(&mut self, user: &str) -> Option<[u8; 16]> {
+        if self.host.login_locked() {
+            return None;
+        }
         self.host.with_device(|d| {
             if user == ADMIN_USER {
                 return d.admin_password_ha1();
@@ -242,10 +245,12 @@ where
                         session.abort(CloseReason::Refused);
                         break 'conn format!("{} busy", kind.name());
                     }
+                    host.record_login(true);
                     policy.registered = Some(kind);
                     tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
                 }
                 Event::AuthenticationFailed { user } => {
+                    host.record_login(false);
                     journal(
                         &host,
                         peer,

@@ -133,3 +133,58 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
     assert!(TcpStream::connect(addr).await.is_err());
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sol_carries_the_serial_port_until_an_injected_drop() {
+    use amt_server::faults::{FaultKind, FaultRule, FaultScope};
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32770), 0);
+        Ok(())
+    })
+    .unwrap();
+    host.faults().add(FaultRule {
+        id: 0,
+        scope: FaultScope {
+            class: Some("SOL".into()),
+            operation: None,
+        },
+        kind: FaultKind::DropSession { after_bytes: 5 },
+        times: Some(1),
+        fired: 0,
+    });
+
+    let (mut s, status) = start_session(addr, b"SOL ", 0).await;
+    assert_eq!(status, 0);
+    s.write_all(&user_password("admin", PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    // MeshCommander's StartSOLRedirection (heartbeat 0: it sends its own).
+    s.write_all(&hex(
+        "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read_n(&mut s, 23).await[..2], [0x21, 0]);
+    // Typed at the console: the host's login prompt echoes it.
+    s.write_all(&hex("28000000 02000000 0300 616263"))
+        .await
+        .unwrap();
+    let head = read_n(&mut s, 10).await;
+    assert_eq!(head[0], 0x2A);
+    let len = usize::from(u16::from_le_bytes([head[8], head[9]]));
+    let mut echoed = read_n(&mut s, len).await;
+    // Then more host output passes the fault's 5 bytes: dropped.
+    host.host_serial_input(b"defgh");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
+    echoed.extend(rest.iter().skip(10));
+    assert!(echoed.starts_with(b"abc"), "{echoed:?}");
+    let transcript = host.with_device(|d| d.host_console().serial_transcript());
+    assert!(transcript.ends_with(b"abcdefgh"));
+    emu.shutdown().await;
+}
