@@ -151,6 +151,48 @@ for cut in (0, 8, 60):
         put("ider_messages", bytes([cut]) + m)
     put("ider_messages", bytes([cut]) + b"".join(console))
 
+# RFB as viewers send it (docs/screen.md): a 3.8 handshake choosing None
+# or VNC auth, then SetPixelFormat, SetEncodings, update requests, keys,
+# pointer and cut text. Control byte: bit 3 set = handshake already done.
+def be16(v):
+    return v.to_bytes(2, "big")
+viewer = [
+    bytes([0, 0, 0, 0, 32, 24, 0, 1]) + be16(255) * 3 + bytes([16, 8, 0, 0, 0, 0]),
+    bytes([2, 0]) + be16(3) + u32(0) + u32(16) + (0xFFFFFF21).to_bytes(4, "big"),
+    bytes([3, 0]) + be16(0) * 2 + be16(70) + be16(3),
+    bytes([3, 1]) + be16(0) * 2 + be16(70) + be16(3),
+    bytes([4, 1, 0, 0]) + u32(0x61),
+    bytes([5, 1]) + be16(10) + be16(2),
+    bytes([6, 0, 0, 0]) + s(b"clipboard"),
+]
+for control in (0x08, 0x39, 0x0c):
+    for m in viewer:
+        put("rfb_client_messages", bytes([control]) + m)
+    put("rfb_client_messages", bytes([control]) + b"".join(viewer))
+put("rfb_client_messages", bytes([0x02]) + b"RFB 003.008\n\x02" + bytes(16) + b"\x01")
+put("rfb_client_messages", bytes([0x00]) + b"RFB 003.003\n\x01" + b"".join(viewer))
+# Remote media: a CD's descriptors from block 16 on (primary, El Torito
+# boot record naming catalog 19, terminator, catalog) and a floppy boot
+# sector. The first byte picks the drive (even: CD) and a capacity.
+def desc(kind, body=b""):
+    d = bytes([kind]) + b"CD001\x01" + body
+    return d + bytes(2048 - len(d))
+pvd = bytearray(desc(1))
+pvd[40:72] = b"AMTEMU_TEST".ljust(32)
+boot = bytearray(desc(0, b"EL TORITO SPECIFICATION"))
+boot[0x47:0x4B] = (19).to_bytes(4, "little")
+cat = bytearray(2048)
+cat[0] = 1; cat[30] = 0x55; cat[31] = 0xAA
+words = sum(int.from_bytes(cat[i:i+2], "little") for i in range(0, 32, 2))
+cat[28:30] = ((-words) & 0xFFFF).to_bytes(2, "little")
+cat[32] = 0x88
+cd = bytes(pvd) + bytes(boot) + desc(255) + bytes(cat)
+put("iso9660_descriptors", bytes([0]) + cd)
+put("iso9660_descriptors", bytes([2 | (40 << 2)]) + cd)
+fat = bytearray(512)
+fat[38] = 0x29; fat[43:54] = b"AMTEMU_FLP "; fat[510] = 0x55; fat[511] = 0xAA
+put("iso9660_descriptors", bytes([1]) + bytes(fat))
+
 for t in sorted(os.listdir("corpus")):
     print(t, len(os.listdir(f"corpus/{t}")))
 PY

@@ -264,6 +264,14 @@ pub struct BootRecord {
     pub keyboard_locked: bool,
     /// Device (BIOS clock) time of the boot, Unix seconds.
     pub at: i64,
+    /// From remote media (IDE-R): the volume label the host read (the ISO
+    /// 9660 volume identifier, or the floppy's FAT label), once it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_label: Option<String>,
+    /// From remote media: whether it held a boot image (El Torito, or a
+    /// floppy boot signature); absent while the host is still reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_bootable: Option<bool>,
 }
 
 /// An alarm (`IPS_AlarmClockOccurrence`).
@@ -318,6 +326,9 @@ pub struct HostMachine {
     /// `CIM_BootService.EnabledState` once a console set it (One-Click
     /// Recovery / remote platform erase bits, 32768..=32771).
     pub boot_service_state: Option<u16>,
+    /// A boot from remote media in progress (RAM only).
+    #[serde(skip)]
+    pub(crate) remote_boot: crate::remote_media::RemoteBoot,
 }
 
 impl HostMachine {
@@ -525,6 +536,7 @@ impl Device {
         self.host.power_state = to;
         if !to.is_on() {
             self.host.os_power_saving = false;
+            self.stop_remote_boot();
         }
         self.console_power_changed(to);
         self.log_event(now, LogEvent::PowerState(to));
@@ -546,10 +558,13 @@ impl Device {
             safe_mode: applied && s.use_safe_mode,
             keyboard_locked: applied && s.lock_keyboard,
             at: device_seconds(self, now),
+            media_label: None,
+            media_bootable: None,
         };
         self.host.last_boot = Some(record);
         self.clear_boot_options();
         self.console_booted(target);
+        self.start_remote_boot(target, now);
         self.log_event(now, LogEvent::Boot(target));
         self.note_event(DeviceEvent::HostBooted {
             target: target.name().to_string(),
@@ -597,6 +612,7 @@ impl Device {
     pub fn tick(&mut self, now: OffsetDateTime) {
         // User consent times out on the same passing time.
         self.expire_user_consent(now);
+        self.expire_remote_media(now);
         let t = device_seconds(self, now);
         let mut due = Vec::new();
         for alarm in &mut self.host.alarms {

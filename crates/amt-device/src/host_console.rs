@@ -53,6 +53,10 @@ pub struct HostConsole {
     /// The operating system's login line discipline, while it runs
     /// (crate::serial_login).
     pub(crate) login: Option<crate::serial_login::LoginLine>,
+    /// Where the host's pointer is (drawn on the desktop).
+    pointer: crate::screen::Pointer,
+    /// Digits a KVM viewer has typed into the firmware's consent form.
+    pub(crate) consent_entry: String,
 }
 
 impl HostConsole {
@@ -90,6 +94,15 @@ impl HostConsole {
         let extra = rows.len().saturating_sub(SCREEN_ROWS);
         rows.drain(..extra);
         rows
+    }
+
+    /// The pointer as the host last saw it.
+    pub fn pointer(&self) -> crate::screen::Pointer {
+        self.pointer
+    }
+
+    pub(crate) fn set_pointer(&mut self, pointer: crate::screen::Pointer) {
+        self.pointer = pointer;
     }
 
     /// Writes text to the serial port and the screen, the way a BIOS with

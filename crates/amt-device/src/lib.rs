@@ -27,9 +27,11 @@
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`host_console`] (its serial port and screen, in RAM),
 //!   [`serial_login`] (the login prompt and shell on that serial port),
+//!   [`screen`] (that screen as pixels, keyboard and pointer in),
 //!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
-//!   [`redirection`] (redirection and KVM settings), [`remote_access`]
+//!   [`redirection`] (redirection and KVM settings), [`remote_media`]
+//!   (booting from the console's IDE-R image), [`remote_access`]
 //!   (CIRA: MPSs, policies, environment detection), [`audit_log`],
 //!   [`subscriptions`] (event subscribers).
 
@@ -54,6 +56,8 @@ pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
+pub mod remote_media;
+pub mod screen;
 pub mod self_signed;
 pub mod serial_login;
 pub mod status;

@@ -11,5 +11,5 @@
 pub mod session;
 pub mod wire;
 
-pub use session::{CloseReason, Config, Event, ReadError, ReadFailure, Session, StartMode};
+pub use session::{CloseReason, Config, Event, Phase, ReadError, ReadFailure, Session, StartMode};
 pub use wire::{Drive, Frame, Message, ParseError, Registers};

@@ -266,6 +266,8 @@ pub struct Session {
     in_flight: Option<InFlight>,
     /// A ResetOccurred awaits its response: command replies are stale.
     awaiting_reset: bool,
+    /// The drives' state (0x49 type 2) was reported since they were enabled.
+    status_reported: bool,
 }
 
 fn index(drive: Drive) -> usize {
@@ -295,6 +297,7 @@ impl Session {
             queue: VecDeque::new(),
             in_flight: None,
             awaiting_reset: false,
+            status_reported: false,
         }
     }
 
@@ -615,6 +618,7 @@ impl Session {
                     self.in_flight = None;
                     self.queue.clear();
                     self.drives = [DriveState::default(); 2];
+                    self.status_reported = false;
                     self.events.push_back(Event::Disabled);
                 }
             }
@@ -649,6 +653,19 @@ impl Session {
     }
 
     fn issue(&mut self, request: ReadRequest, step: Step, now: Instant) {
+        if !self.status_reported {
+            // Real firmware acknowledges the toggle at once but reports the
+            // drives' state (type 2, bit 1 enabled) only when the host first
+            // uses them (kvm-pilot's field note, docs/ider.md).
+            self.status_reported = true;
+            self.send(
+                0,
+                Message::DisableEnableFeaturesReply {
+                    kind: FEATURES_GET_STATE,
+                    value: 2,
+                },
+            );
+        }
         let mut packet = [0u8; 12];
         match step {
             Step::TestUnitReady { .. } => packet[0] = TEST_UNIT_READY,
@@ -904,10 +921,15 @@ mod tests {
         let now = Instant::now();
         let mut s = enabled(now);
         s.read(Drive::Cd, 16, 1, now).unwrap();
-        // TEST UNIT READY to the CD (slave), sequence 2.
+        // The host touches the drives: their state (enabled), then TEST
+        // UNIT READY to the CD (slave).
         assert_eq!(
             s.poll_transmit().unwrap(),
-            hex("50000000 02000000 00 00 00 00 0020 b0 a0 000000000000000000000000")
+            hex("49000000 02000000 02 02000000")
+        );
+        assert_eq!(
+            s.poll_transmit().unwrap(),
+            hex("50000000 03000000 00 00 00 00 0020 b0 a0 000000000000000000000000")
         );
         // Unit attention (medium changed) first, as after loading.
         s.receive(&end(2, 0x51, [6, 0x28, 0]), now);
@@ -957,6 +979,7 @@ mod tests {
         let now = Instant::now();
         let mut s = enabled(now);
         s.read(Drive::Floppy, 0, 1, now).unwrap();
+        let _state = s.poll_transmit();
         let tur = s.poll_transmit().unwrap();
         assert_eq!(tur[14], 0xA0);
         s.receive(&end(2, 0x51, [2, 0x3A, 0]), now);
@@ -1108,6 +1131,7 @@ mod tests {
         let now = Instant::now();
         let mut s = enabled(now);
         s.read(Drive::Cd, 16, 1, now).unwrap();
+        let _state = s.poll_transmit();
         let _tur = s.poll_transmit();
         s.host_reset(now);
         assert_eq!(
@@ -1118,7 +1142,7 @@ mod tests {
                 failure: ReadFailure::Reset
             })
         );
-        assert_eq!(s.poll_transmit().unwrap(), hex("46000000 03000000 01"));
+        assert_eq!(s.poll_transmit().unwrap(), hex("46000000 04000000 01"));
         // The stale answer to the old command is dropped.
         s.receive(&end(2, 0x50, [0, 0, 0]), now);
         s.read(Drive::Cd, 16, 1, now).unwrap();

@@ -106,6 +106,21 @@ async fn handle(
     if path == "/openapi.json" && method == Method::GET {
         return Ok(respond(StatusCode::OK, OPENAPI.to_string()));
     }
+    // The one binary answer: the screen as a picture, not JSON.
+    if path == "/api/machine/screen.png" && method == Method::GET {
+        return Ok(match machine::screen_png(&host) {
+            Ok(png) => {
+                let mut r = Response::new(Full::new(Bytes::from(png)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("image/png"));
+                r
+            }
+            Err(e) => {
+                let Reply(s, v) = internal(e);
+                respond(s, v.to_string())
+            }
+        });
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {

@@ -1,6 +1,10 @@
 //! Console-side PKI for tests: what a provisioning server does with the
 //! keys an AMT device holds. Dev-only; never a dependency of production
-//! code.
+//! code. Also an IDE-R console ([`ider`]) and the boot media it lends
+//! ([`media`]).
+
+pub mod ider;
+pub mod media;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,

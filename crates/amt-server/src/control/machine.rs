@@ -17,6 +17,9 @@
 //!   console (the login prompt and shell answer), then as GET.
 //! - `POST /api/machine/advance-clock` `{"seconds": N}`: moves the device
 //!   (BIOS) clock N seconds forward, then lets alarms that are due fire.
+//! - `GET /api/machine/screen.png`: the host's screen as a person at the
+//!   machine sees it (with the user-consent code while one is displayed),
+//!   as PNG (docs/screen.md).
 
 use std::sync::Arc;
 
@@ -77,6 +80,10 @@ pub(super) fn machine_json(d: &Device) -> Value {
             "safe_mode": b.safe_mode,
             "keyboard_locked": b.keyboard_locked,
             "at": rfc3339(b.at),
+            // From remote media (IDE-R): the volume the host read, and
+            // whether it booted; null until it has read the medium.
+            "media_label": b.media_label,
+            "media_bootable": b.media_bootable,
         })),
         "boot_options_pending": host.options_pending(),
         "boot_settings": host.boot_settings,
@@ -92,6 +99,21 @@ pub(super) fn machine_json(d: &Device) -> Value {
         })).collect::<Vec<_>>(),
         "device_time": rfc3339(amt_device::host::device_seconds(d, now)),
     })
+}
+
+/// The host's screen now, as PNG.
+pub(super) fn screen_png(host: &DeviceHost) -> Result<Vec<u8>, png::EncodingError> {
+    let frame = host.with_device(|d| d.screen_frame(OffsetDateTime::now_utc()));
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, u32::from(frame.width), u32::from(frame.height));
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Screens are large flat areas: fast compression is already small.
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&frame.pixels)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 fn event_log_json(d: &Device) -> Value {
