@@ -202,6 +202,25 @@ impl DeviceHost {
         &self.redirection
     }
 
+    /// Changes the device from a session in progress (the host reading
+    /// from a remote drive): flash is written only when the change asks
+    /// for it, and its events are published.
+    pub(crate) fn update_device<R>(&self, f: impl FnOnce(&mut Device, OffsetDateTime) -> R) -> R {
+        let mut st = self.lock();
+        let now = OffsetDateTime::now_utc();
+        let r = f(&mut st.device, now);
+        let effects = st.device.take_effects();
+        if effects.persist {
+            st.generation += 1;
+            if let Err(e) = self.write_flash(st.generation, &st.device) {
+                tracing::error!(error = %e, "flash write failed during a redirection session");
+            }
+        }
+        drop(st);
+        self.publish(&effects);
+        r
+    }
+
     /// Whether logins are refused right now after repeated failures (the
     /// same lockout WS-Man digest logins count towards).
     pub(crate) fn login_locked(&self) -> bool {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use amt_device::accounts::Realm;
 use amt_device::device::ADMIN_USER;
 use amt_device::redirection::RedirectionSessionEvent;
+use amt_device::remote_media::RemoteDrive;
 use amt_device::user_consent::ConsentFeature;
 use amt_redir::{CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision};
 use rand::Rng;
@@ -151,16 +152,14 @@ impl SessionPolicy for HostPolicy<'_> {
         }
         // Storage redirection needs the user's consent where the policy
         // asks for it (SOL never does).
-        if kind == SessionKind::Ider
-            && !self.host.with_device(|d| {
-                d.consent_allows(
-                    ConsentFeature::StorageRedirection,
-                    OffsetDateTime::now_utc(),
-                )
-            })
-        {
-            tracing::info!("IDE-R session refused: user consent required");
-            return StartDecision::Error;
+        if kind == SessionKind::Ider {
+            let allowed = self
+                .host
+                .with_device(|d| d.ider_session_allowed(OffsetDateTime::now_utc()));
+            if let Err(refusal) = allowed {
+                tracing::info!(%refusal, "IDE-R session refused");
+                return StartDecision::Error;
+            }
         }
         // Counted as open from authentication on (see `run`), so a console
         // that fails its login never makes the next one busy.
@@ -381,10 +380,12 @@ where
     }
 }
 
-/// Drives the IDE-R session (`amt-ider`) from the handover on: the
-/// console's open and enable, pings, its close. The host reading sectors
-/// through it is the host model's part (`amt_ider::Session::read`); until
-/// the host boots from the remote image, the drives sit enabled and idle.
+/// Drives the IDE-R session (`amt-ider`) from the handover on, as
+/// docs/ider.md ("Wiring") lays out: the console's open and enable, pings,
+/// its close; while the drives are enabled, the reads the booting host
+/// wants (`remote_media_next_read`) go to the console and what comes back
+/// to the host (`remote_media_attached`, `remote_media_read`,
+/// `remote_media_failed`); a host reset tells the console (0x46).
 async fn run_ider<R, W>(
     rd: &mut R,
     wr: &mut W,
@@ -399,7 +400,50 @@ where
     let mut ider = amt_ider::Session::new(amt_ider::Config::default(), crate::clock::monotonic());
     ider.receive(&first, crate::clock::monotonic());
     let mut buf = vec![0u8; 16 * 1024];
+    // What the host last booted: when it changes, the host was reset and
+    // the console hears of it (0x46) before any read of the new boot.
+    let boot_marker = |d: &amt_device::Device| {
+        (
+            d.last_boot().map(|b| (b.at, b.target)),
+            d.remote_media_wanted(),
+        )
+    };
+    let mut seen_boot = host.with_device(boot_marker);
+    let mut wants = tokio::time::interval(SERIAL_POLL);
+    wants.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let to_device = |d: amt_ider::Drive| match d {
+        amt_ider::Drive::Floppy => RemoteDrive::Floppy,
+        amt_ider::Drive::Cd => RemoteDrive::Cd,
+    };
     loop {
+        // The host's next read, while the console's drives are enabled.
+        while ider.phase() == amt_ider::Phase::Enabled {
+            let (boot, want) = host.update_device(|d, _| {
+                let boot = boot_marker(d);
+                let want = (boot == seen_boot)
+                    .then(|| d.remote_media_next_read())
+                    .flatten();
+                (boot, want)
+            });
+            if boot != seen_boot {
+                seen_boot = boot;
+                ider.host_reset(crate::clock::monotonic());
+                continue;
+            }
+            let Some(want) = want else {
+                break;
+            };
+            let drive = match want.drive {
+                RemoteDrive::Floppy => amt_ider::Drive::Floppy,
+                RemoteDrive::Cd => amt_ider::Drive::Cd,
+            };
+            if ider
+                .read(drive, want.lba, want.count, crate::clock::monotonic())
+                .is_err()
+            {
+                host.update_device(|d, _| d.remote_media_failed());
+            }
+        }
         while let Some(bytes) = ider.poll_transmit() {
             if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
                 ider.connection_lost();
@@ -417,8 +461,22 @@ where
                     );
                 }
                 amt_ider::Event::Disabled => journal(host, peer, None, "IDE-R drives disabled"),
-                amt_ider::Event::Closed { reason } => return format!("{reason:?}"),
-                other => tracing::debug!(?other, "IDE-R event"),
+                amt_ider::Event::MediaInfo {
+                    drive,
+                    blocks,
+                    block_size,
+                } => host.update_device(|d, now| {
+                    d.remote_media_attached(to_device(drive), blocks, block_size, now)
+                }),
+                amt_ider::Event::SectorsRead { drive, lba, data } => host
+                    .update_device(|d, now| d.remote_media_read(to_device(drive), lba, &data, now)),
+                amt_ider::Event::ReadFailed { .. } => {
+                    host.update_device(|d, _| d.remote_media_failed())
+                }
+                amt_ider::Event::Closed { reason } => {
+                    host.update_device(|d, _| d.remote_media_failed());
+                    return format!("{reason:?}");
+                }
             }
         }
         if ider.is_closed() {
@@ -434,6 +492,8 @@ where
                 Ok(n) => ider.receive(&buf[..n], crate::clock::monotonic()),
             },
             _ = tokio::time::sleep_until(deadline) => ider.handle_timeout(crate::clock::monotonic()),
+            // A reset, or a boot that started after the enable asks for its first block.
+            _ = wants.tick() => {}
         }
     }
 }

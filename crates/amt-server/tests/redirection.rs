@@ -188,3 +188,81 @@ async fn sol_carries_the_serial_port_until_an_injected_drop() {
     assert!(transcript.ends_with(b"abcdefgh"));
     emu.shutdown().await;
 }
+
+/// The host boots from the console's CD image over 16994: the test console
+/// (`amt_testkit::ider`) answers the device's ATAPI packets from an ISO.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_boots_from_the_consoles_iso_through_16994() {
+    use amt_testkit::ider::IderConsole;
+    use amt_testkit::media::{self, ElTorito};
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32769), 0);
+        Ok(())
+    })
+    .unwrap();
+
+    let (mut s, status) = start_session(addr, b"IDER", 0).await;
+    assert_eq!(status, 0);
+    s.write_all(&user_password("admin", PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    let iso = media::iso9660("AMTEMU_TEST", ElTorito::Bootable);
+    let mut console = IderConsole::new(Some(iso), None);
+    s.write_all(&console.open()).await.unwrap();
+    let (enabled_tx, enabled_rx) = tokio::sync::oneshot::channel();
+    let pump = tokio::spawn(async move {
+        let mut enabled_tx = Some(enabled_tx);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let back = console.receive(&buf[..n]);
+            if !back.is_empty() && s.write_all(&back).await.is_err() {
+                break;
+            }
+            if console.enabled {
+                if let Some(tx) = enabled_tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+        console
+    });
+    tokio::time::timeout(Duration::from_secs(20), enabled_rx)
+        .await
+        .expect("the console enables its drives")
+        .unwrap();
+
+    // Reset to the IDE-R CD.
+    host.change_device(|d, now| {
+        d.set_boot_settings(amt_device::BootSettings {
+            use_ider: true,
+            ider_boot_device: 1,
+            ..Default::default()
+        });
+        d.set_boot_config_next();
+        d.request_power_state_change(10, now).unwrap();
+        Ok(())
+    })
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = host.with_device(|d| {
+            String::from_utf8_lossy(&d.host_console().serial_transcript()).into_owned()
+        });
+        if text.contains("Booting from IDE-R CD-ROM: volume 'AMTEMU_TEST'") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pump.abort();
+    emu.shutdown().await;
+}
