@@ -143,9 +143,9 @@ impl SessionPolicy for HostPolicy<'_> {
             && match kind {
                 SessionKind::Sol => policy.sol_enabled,
                 SessionKind::Ider => policy.ider_enabled,
-                // Hook: KVM answers "unsupported" until the RFB session
-                // (amt-rfb) is driven from here after 0x41.
-                SessionKind::Kvm => false,
+                // `CIM_KVMRedirectionSAP` enabled; consent is asked for
+                // inside the session (the firmware's form over RFB).
+                SessionKind::Kvm => policy.kvm_enabled,
             };
         if !enabled {
             return StartDecision::Unsupported;
@@ -346,10 +346,14 @@ where
                 opened = Some(Opened { kind, user });
                 reason = run_ider(&mut rd, &mut wr, bytes, &host, peer).await;
             }
-            // Not reached: KVM is refused at its start until amt-rfb.
-            SessionKind::Kvm | SessionKind::Sol => {
-                reason = format!("{} handover not implemented", kind.name());
+            SessionKind::Kvm => {
+                record(&host, RedirectionSessionEvent::KvmStarted, &user);
+                journal(&host, peer, Some(&user), "KVM session started");
+                opened = Some(Opened { kind, user });
+                reason = run_kvm_redirection(&mut rd, &mut wr, bytes, &host).await;
             }
+            // Not reached: SOL is never handed over.
+            SessionKind::Sol => reason = "SOL handover".to_string(),
         }
     }
     if consent_held {
@@ -496,6 +500,124 @@ where
             _ = wants.tick() => {}
         }
     }
+}
+
+/// KVM over the redirection port: the console's 8-byte 0x40 is answered
+/// with 0x41 (status 0) and, in the same write, the RFB banner (4.0); RFB
+/// then runs with security None (the digest exchange authenticated the
+/// viewer).
+async fn run_kvm_redirection<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    mut first: Vec<u8>,
+    host: &DeviceHost,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 4096];
+    while first.len() < 8 {
+        match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => return "closed before the KVM start".to_string(),
+            Ok(n) => first.extend_from_slice(&buf[..n]),
+        }
+    }
+    let rest = first.split_off(8);
+    let config = amt_rfb::ServerConfig {
+        version_banner: amt_rfb::ProtocolVersion::V4_0,
+        security: amt_rfb::Security::Redirection,
+        name: "Intel(r) AMT KVM".to_string(),
+    };
+    let reply = vec![0x41, 0, 0, 0, 0, 0, 0, 0];
+    run_rfb(rd, wr, config, reply, rest, host).await
+}
+
+/// Drives one RFB session (`amt-rfb`) over `rd`/`wr`: keys and pointer to
+/// the device (`kvm_key`, `host_pointer`), the KVM picture
+/// (`kvm_frame`: the consent form until consent allows, then the host's
+/// screen) whenever its generation changes. `prefix` goes out in the same
+/// write as the first bytes (the 0x41 before the banner).
+async fn run_rfb<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    config: amt_rfb::ServerConfig,
+    mut prefix: Vec<u8>,
+    first: Vec<u8>,
+    host: &DeviceHost,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let now = OffsetDateTime::now_utc;
+    let (frame, mut generation) =
+        host.with_device(|d| (rfb_frame(d.kvm_frame(now())), d.kvm_generation(now())));
+    let Some(frame) = frame else {
+        return "the screen has no valid frame".to_string();
+    };
+    let mut rfb = amt_rfb::RfbServer::new(config, frame);
+    if !first.is_empty() {
+        rfb.receive(&first);
+    }
+    let mut frames = tokio::time::interval(Duration::from_millis(100));
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let mut closing = None;
+        while let Some(event) = rfb.poll_event() {
+            match event {
+                amt_rfb::RfbEvent::Key { keysym, down } => {
+                    host.update_device(|d, now| {
+                        d.kvm_key(keysym, down, now);
+                    });
+                }
+                amt_rfb::RfbEvent::Pointer { x, y, buttons } => {
+                    host.update_device(|d, _| d.host_pointer(x, y, buttons));
+                }
+                amt_rfb::RfbEvent::Closed(reason) => closing = Some(reason.to_string()),
+                other => tracing::debug!(?other, "RFB event"),
+            }
+        }
+        // Keys may have changed the picture before the reply is taken.
+        let g = host.with_device(|d| d.kvm_generation(now()));
+        if g != generation {
+            generation = g;
+            if let Some(frame) = host.with_device(|d| rfb_frame(d.kvm_frame(now()))) {
+                rfb.frame_changed(&frame);
+            }
+        }
+        while let Some(bytes) = rfb.poll_transmit() {
+            let out = if prefix.is_empty() {
+                bytes
+            } else {
+                let mut p = std::mem::take(&mut prefix);
+                p.extend_from_slice(&bytes);
+                p
+            };
+            if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
+                return "write failed".to_string();
+            }
+        }
+        if let Some(reason) = closing {
+            return reason;
+        }
+        if rfb.is_closed() {
+            return "closed".to_string();
+        }
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return "closed by the viewer".to_string(),
+                Ok(n) => rfb.receive(&buf[..n]),
+            },
+            _ = frames.tick() => {}
+        }
+    }
+}
+
+/// The device's picture as the RFB server takes it (both RGB888).
+fn rfb_frame(f: amt_device::screen::Frame) -> Option<amt_rfb::Frame> {
+    amt_rfb::Frame::new(f.width, f.height, f.pixels).ok()
 }
 
 /// The audit log record of a session opening or closing.

@@ -1,9 +1,10 @@
 //! The redirection listener in process, with a raw TCP console speaking
 //! the bytes MeshCommander and kvm-pilot send: IDE-R is refused until the
 //! device enables it, then opens, is handed to the IDE-R session (open and
-//! enable answered) and shows in the audit log; KVM answers "unsupported"
-//! until its RFB session is wired; the listener closes with
-//! `ListenerEnabled` off.
+//! enable answered) and shows in the audit log, and the host boots from
+//! the console's ISO; KVM is refused while disabled and, enabled, runs RFB
+//! after 0x41; SOL carries the serial port until an injected drop; the
+//! listener closes with `ListenerEnabled` off.
 
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ fn user_password(user: &str, password: &str) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
+async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let emu = start(dir.path()).await;
     let host = emu.host().clone();
@@ -71,7 +72,7 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_not_yet_supported() {
     // IDE-R off: status 3.
     let (_, status) = start_session(addr, b"IDER", 0).await;
     assert_eq!(status, 3);
-    // KVM: not modelled over the redirection port yet.
+    // KVM off (`CIM_KVMRedirectionSAP` disabled): status 3 too.
     let (_, status) = start_session(addr, b"KVMR", 1).await;
     assert_eq!(status, 3);
 
@@ -264,5 +265,63 @@ async fn the_host_boots_from_the_consoles_iso_through_16994() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     pump.abort();
+    emu.shutdown().await;
+}
+
+/// KVM as MeshCommander and kvm-pilot open it: KVMR, digest-free login,
+/// the 8-byte 0x40, then 0x41 with the RFB 4.0 banner in the same segment;
+/// the viewer answers 3.8, picks None and gets the ServerInit.
+#[tokio::test(flavor = "multi_thread")]
+async fn kvm_runs_rfb_after_0x41() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_kvm_state(2), 0);
+        Ok(())
+    })
+    .unwrap();
+    let (mut s, status) = start_session(addr, b"KVMR", 1).await;
+    assert_eq!(status, 0);
+    s.write_all(&user_password("admin", PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    s.write_all(&hex("40000000 00000000")).await.unwrap();
+    let start = read_n(&mut s, 8 + 12).await;
+    assert_eq!(start[..2], [0x41, 0]);
+    assert_eq!(&start[8..], b"RFB 004.000\n");
+    s.write_all(b"RFB 003.008\n").await.unwrap();
+    let types = read_n(&mut s, 3).await;
+    assert_eq!(types, [2, 1, 128]);
+    s.write_all(&[1]).await.unwrap();
+    assert_eq!(read_n(&mut s, 4).await, [0, 0, 0, 0]);
+    s.write_all(&[1]).await.unwrap();
+    let init = read_n(&mut s, 24).await;
+    let (w, h) = (
+        u16::from_be_bytes([init[0], init[1]]),
+        u16::from_be_bytes([init[2], init[3]]),
+    );
+    assert!(w > 0 && h > 0, "{init:?}");
+    // One KVM session at a time.
+    let (_, status) = start_session(addr, b"KVMR", 1).await;
+    assert_eq!(status, 2);
+    drop(s);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<(u16, u16)> = host.with_device(|d| {
+            d.audit_log()
+                .records()
+                .iter()
+                .map(|r| (r.app_id, r.event_id))
+                .collect()
+        });
+        if ids.contains(&(18, 8)) && ids.contains(&(18, 9)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     emu.shutdown().await;
 }
