@@ -297,6 +297,7 @@ impl Device {
             )
         {
             self.note_persist();
+            self.note_ports_changed();
         }
         RSC_COMPLETED
     }
@@ -346,8 +347,10 @@ impl Device {
             })?;
         }
         if next != self.redirection {
+            // 5900 opens and closes with these settings.
             self.redirection = next;
             self.note_persist();
+            self.note_ports_changed();
         }
         Ok(())
     }

@@ -69,6 +69,7 @@ impl Listener {
                         Ok((stream, peer)) => match service {
                             Service::Wsman => admit(stream, peer, transport, interface, host.clone()),
                             Service::Redirection => crate::redirection::admit(stream, peer, transport, host.clone()),
+                            Service::Rfb => crate::redirection::admit_rfb(stream, peer, host.clone()),
                         },
                         Err(e) => {
                             // Out of file descriptors and the like: back off

@@ -28,6 +28,8 @@ pub struct ListenerAddrs {
     pub redirection: Option<SocketAddr>,
     /// 16995.
     pub redirection_tls: Option<SocketAddr>,
+    /// 5900.
+    pub rfb: Option<SocketAddr>,
 }
 
 /// The listeners a device has open.
@@ -40,6 +42,7 @@ pub struct ListenerSet {
     tls: Option<Listener>,
     redirection: Option<Listener>,
     redirection_tls: Option<Listener>,
+    rfb: Option<Listener>,
     /// Sockets bound before the device existed (a fleet binds a dormant
     /// device's ports at start and creates the device on its first
     /// connection); the first reconcile listens on them instead of binding.
@@ -56,6 +59,7 @@ impl ListenerSet {
             tls: None,
             redirection: None,
             redirection_tls: None,
+            rfb: None,
             adopted: Vec::new(),
         }
     }
@@ -81,6 +85,7 @@ impl ListenerSet {
             tls: self.tls.as_ref().map(Listener::local_addr),
             redirection: self.redirection.as_ref().map(Listener::local_addr),
             redirection_tls: self.redirection_tls.as_ref().map(Listener::local_addr),
+            rfb: self.rfb.as_ref().map(Listener::local_addr),
         }
     }
 
@@ -122,18 +127,27 @@ impl ListenerSet {
         )
         .await?;
         // A device without redirection ports (a fleet member) never opens them.
-        for (slot, want, port, transport) in [
+        for (slot, want, port, service, transport) in [
             (
                 &mut self.redirection,
                 policy.redirection,
                 &mut self.ports.redirection,
+                Service::Redirection,
                 Transport::Plain,
             ),
             (
                 &mut self.redirection_tls,
                 policy.redirection_tls,
                 &mut self.ports.redirection_tls,
+                Service::Redirection,
                 Transport::Tls,
+            ),
+            (
+                &mut self.rfb,
+                policy.rfb,
+                &mut self.ports.rfb,
+                Service::Rfb,
+                Transport::Plain,
             ),
         ] {
             let mut p = port.unwrap_or(0);
@@ -142,7 +156,7 @@ impl ListenerSet {
                 want && port.is_some(),
                 face,
                 &mut p,
-                (Service::Redirection, transport, None),
+                (service, transport, None),
                 host,
             )
             .await?;
@@ -160,6 +174,7 @@ impl ListenerSet {
             &mut self.tls,
             &mut self.redirection,
             &mut self.redirection_tls,
+            &mut self.rfb,
         ] {
             if let Some(l) = slot.take() {
                 l.signal_stop();
@@ -174,6 +189,7 @@ impl ListenerSet {
             &mut self.tls,
             &mut self.redirection,
             &mut self.redirection_tls,
+            &mut self.rfb,
         ] {
             if let Some(l) = slot.take() {
                 l.stop().await;
@@ -211,7 +227,7 @@ async fn reconcile_one(
                 }
                 // Worded apart from "listening" so log readers that look
                 // for the WS-Man ports never pick these.
-                Service::Redirection => {
+                Service::Redirection | Service::Rfb => {
                     tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "redirection port open")
                 }
             }

@@ -17,6 +17,8 @@ pub struct PortPolicy {
     pub redirection: bool,
     /// 16995: the redirection protocol over TLS.
     pub redirection_tls: bool,
+    /// 5900: plain RFB with VNC authentication.
+    pub rfb: bool,
 }
 
 impl PortPolicy {
@@ -34,11 +36,20 @@ impl PortPolicy {
         // on (`AMT_RedirectionService.ListenerEnabled`).
         let redirection = device.provisioning_state() == ProvisioningState::PostProvisioning
             && device.redirection().listener_enabled();
+        // 5900 never uses TLS; it needs KVM on, `Is5900PortEnabled` and an
+        // RFB password (which `Is5900PortEnabled` already requires).
+        let r = device.redirection_policy();
+        let rfb = up
+            && device.provisioning_state() == ProvisioningState::PostProvisioning
+            && r.kvm_enabled
+            && r.port_5900_enabled
+            && r.rfb_password_set;
         PortPolicy {
             http,
             tls,
             redirection: redirection && http,
             redirection_tls: redirection && tls,
+            rfb,
         }
     }
 
@@ -51,6 +62,7 @@ impl PortPolicy {
             // LMS's forwarding of 16994/16995 is not modelled.
             redirection: false,
             redirection_tls: false,
+            rfb: false,
         }
     }
 

@@ -89,6 +89,52 @@ pub(crate) fn admit(
     tokio::spawn(serve_redirection(stream, peer, transport, host));
 }
 
+/// Serves an accepted connection on 5900 in its own task.
+pub(crate) fn admit_rfb(stream: tokio::net::TcpStream, peer: SocketAddr, host: Arc<DeviceHost>) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(serve_rfb(stream, peer, host));
+}
+
+/// Port 5900: standard RFB 3.8 with VNC authentication by `RFBPassword`
+/// (never TLS); one KVM session at a time, shared with KVM over
+/// 16994/16995.
+pub async fn serve_rfb<S>(io: S, peer: SocketAddr, host: Arc<DeviceHost>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(password) = host.with_device(|d| d.rfb_password().map(str::to_string)) else {
+        return;
+    };
+    if !host.redirection_sessions().try_open(SessionKind::Kvm) {
+        tracing::info!(%peer, "5900 refused: a KVM session is open");
+        return;
+    }
+    let mut challenge = [0u8; 16];
+    rand::rng().fill_bytes(&mut challenge);
+    let config = amt_rfb::ServerConfig {
+        version_banner: amt_rfb::ProtocolVersion::V3_8,
+        security: amt_rfb::Security::VncPassword {
+            password,
+            challenge,
+        },
+        name: "Intel(r) AMT KVM".to_string(),
+    };
+    // The VNC user has no name; the audit log names the port.
+    const VNC_USER: &str = "5900";
+    record(&host, RedirectionSessionEvent::KvmStarted, VNC_USER);
+    journal(&host, peer, None, "KVM session started (5900)");
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let reason = run_rfb(&mut rd, &mut wr, config, Vec::new(), Vec::new(), &host).await;
+    host.redirection_sessions().close(SessionKind::Kvm);
+    record(&host, RedirectionSessionEvent::KvmEnded, VNC_USER);
+    journal(
+        &host,
+        peer,
+        None,
+        &format!("KVM session ended (5900): {reason}"),
+    );
+}
+
 /// Serves one redirection connection over any byte stream (TCP, a CIRA
 /// channel): the TLS handshake with the device's active certificate when
 /// `transport` is TLS, then the session until it ends.

@@ -32,6 +32,8 @@ pub enum Service {
     Wsman,
     /// The redirection protocol (16994/16995).
     Redirection,
+    /// Standard RFB with VNC authentication (5900, never TLS).
+    Rfb,
 }
 
 /// Plain HTTP or TLS.
@@ -50,7 +52,7 @@ pub struct Ports {
     pub redirection: Option<u16>,
     /// 16995; `None` as for `redirection`.
     pub redirection_tls: Option<u16>,
-    /// 5900 (not listened on yet: the RFB server is to come).
+    /// 5900; `None` as for `redirection`.
     pub rfb: Option<u16>,
 }
 

@@ -325,3 +325,41 @@ async fn kvm_runs_rfb_after_0x41() {
     }
     emu.shutdown().await;
 }
+
+/// Port 5900 opens once KVM, `Is5900PortEnabled` and an RFB password are
+/// set, and speaks RFB 3.8 with VNC authentication by that password.
+#[tokio::test(flavor = "multi_thread")]
+async fn port_5900_asks_for_the_rfb_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    assert_eq!(host.listener_addrs().rfb, None);
+    host.change_device_and_listeners(|d, _| {
+        assert_eq!(d.request_kvm_state(2), 0);
+        d.put_kvm_settings(amt_device::redirection::KvmSettingsPut {
+            rfb_password: Some("Vnc!pas1".into()),
+            is_5900_port_enabled: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let addr = host.listener_addrs().rfb.expect("5900 listens");
+    for (password, result) in [("Vnc!pas1", 0u8), ("wrong!P1", 1)] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(read_n(&mut s, 12).await, b"RFB 003.008\n");
+        s.write_all(b"RFB 003.008\n").await.unwrap();
+        let count = read_n(&mut s, 1).await[0];
+        let types = read_n(&mut s, usize::from(count)).await;
+        assert!(types.contains(&2), "{types:?}");
+        s.write_all(&[2]).await.unwrap();
+        let challenge: [u8; 16] = read_n(&mut s, 16).await.try_into().unwrap();
+        s.write_all(&amt_rfb::vnc_response(password, &challenge))
+            .await
+            .unwrap();
+        assert_eq!(read_n(&mut s, 4).await, [0, 0, 0, result], "{password}");
+    }
+    emu.shutdown().await;
+}
