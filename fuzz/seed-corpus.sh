@@ -61,9 +61,22 @@ for i, p in enumerate(requests):
     if i % 8 == 0:
         put("http_front", http(body, auth=False))
         put("http_front", http(body, chunked=True))
+# The control port answers a loopback Host only (no token configured).
 for line in [b"GET /api/device", b"GET /api/host/certificate-hashes", b"GET /api/journal",
-             b"GET /api/faults", b"GET /api/host/provisioning"]:
-    put("http_front", b"CTL " + line + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+             b"GET /api/faults", b"GET /api/host/provisioning",
+             b"GET /", b"GET /?q=dev+1&state=ready&provisioning=post_provisioning",
+             b"GET /devices/device", b"GET /assets/dashboard.css"]:
+    put("http_front", b"CTL " + line + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+# The dashboard's forms, as a browser posts them.
+for path, body in [
+    (b"/devices/device/faults", b"class=&operation=Get&kind=soap_fault&subcode=wsman%3AAccessDenied&times=1"),
+    (b"/devices/device/faults", b"kind=delay&ms=5&times=1"),
+    (b"/devices/device/faults/1/remove", b""),
+    (b"/devices/device/actions/bios-clock", b"mode=set&at=2030-01-01T00%3A00%3A00Z"),
+    (b"/devices/device/actions/mebx-password", b"password=Str0ng%21Pass"),
+]:
+    put("http_front", b"CTL POST " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    put("dashboard_form", body)
 for method, path, body in [
     (b"PUT", b"/api/mebx/pki-dns-suffix", b'{"suffix":"example.com"}'),
     (b"PUT", b"/api/device/bios-clock", b'{"mode":"unset"}'),
@@ -71,7 +84,7 @@ for method, path, body in [
      b'{"hash_type":"sha256","hash":"' + b"ab" * 32 + b'","description":"x"}'),
     (b"POST", b"/api/faults", b'{"operation":"CommitChanges","kind":"drop_after_response","times":1}'),
 ]:
-    put("http_front", b"CTL " + method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    put("http_front", b"CTL " + method + b" " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
 # Digest headers as curl, MeshCentral and rpc-go spell them; the target's
 # tracker knows the nonce "A" * 32 and user admin.
@@ -192,6 +205,15 @@ put("iso9660_descriptors", bytes([2 | (40 << 2)]) + cd)
 fat = bytearray(512)
 fat[38] = 0x29; fat[43:54] = b"AMTEMU_FLP "; fat[510] = 0x55; fat[511] = 0xAA
 put("iso9660_descriptors", bytes([1]) + bytes(fat))
+
+# The web UI: its pages through the HTTP front, its forms alone.
+for path in [b"/", b"/logon.htm", b"/index.htm", b"/events.htm", b"/remote.htm", b"/styles.css",
+             b"/../etc/passwd", b"/%2e%2e/index.htm"]:
+    put("http_front", b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: @AUTH@\r\n\r\n")
+for form in [b"power=8", b"t=&power=2", b"power=8&power=2", b"power=%zz", b"a+b=c%20d&&flag"]:
+    put("web_form", form)
+    put("http_front", b"POST /RemoteForm HTTP/1.1\r\nHost: x\r\nAuthorization: @AUTH@\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(form) + form)
 
 for t in sorted(os.listdir("corpus")):
     print(t, len(os.listdir(f"corpus/{t}")))

@@ -374,8 +374,9 @@ impl Device {
         [
             Screen {
                 is_active: true,
-                resolution_x: 1920,
-                resolution_y: 1080,
+                // The screen the KVM serves (screen.rs).
+                resolution_x: u32::from(crate::screen::SCREEN_WIDTH),
+                resolution_y: u32::from(crate::screen::SCREEN_HEIGHT),
                 upper_left_x: 0,
                 upper_left_y: 0,
             },

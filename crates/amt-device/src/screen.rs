@@ -11,9 +11,11 @@
 //! picture without drawing it, so a KVM session sends an update only when
 //! it changes.
 //!
-//! The screen is 1024×768 (XGA), a mode every AMT generation's KVM serves
-//! (the SDK lists far larger maxima per version), small enough that a raw
-//! 16-bpp frame is 1.5 MB.
+//! The screen is 1920×1080, the one active display `IPS_ScreenSettingData`
+//! reports (as the fixture of a real machine does), so a console sees the
+//! size it was told. Pages are laid out on a 960×540 canvas and doubled,
+//! as firmware scales its text pages; the pointer is drawn at full
+//! resolution.
 //!
 //! Keyboard and pointer input comes in as X11 keysyms and pointer events,
 //! the vocabulary of RFB (RFC 6143 §7.5.4, §7.5.5).
@@ -29,9 +31,21 @@ use crate::user_consent::{ConsentFeature, OptInStatus};
 use crate::Device;
 
 /// Width of the host's screen in pixels.
-pub const SCREEN_WIDTH: u16 = 1024;
+pub const SCREEN_WIDTH: u16 = 1920;
 /// Height of the host's screen in pixels.
-pub const SCREEN_HEIGHT: u16 = 768;
+pub const SCREEN_HEIGHT: u16 = 1080;
+/// Each page pixel is this many screen pixels wide and high.
+const PAGE_SCALE: u16 = 2;
+/// The canvas pages are laid out on.
+const PAGE_WIDTH: u16 = SCREEN_WIDTH / PAGE_SCALE;
+const PAGE_HEIGHT: u16 = SCREEN_HEIGHT / PAGE_SCALE;
+
+/// The consent code box on the page canvas.
+const CONSENT_BOX_WIDTH: i32 = 560;
+const CONSENT_BOX_HEIGHT: i32 = 220;
+/// The screen row where the consent code box's border starts (it is
+/// centred): what a test looks for.
+pub const CONSENT_BOX_TOP: u16 = (PAGE_HEIGHT - CONSENT_BOX_HEIGHT as u16) / 2 * PAGE_SCALE;
 
 /// Digits of a user-consent code.
 const CONSENT_CODE_DIGITS: usize = 6;
@@ -87,6 +101,31 @@ impl Frame {
         let mut pixels = Vec::with_capacity(count * 3);
         for _ in 0..count {
             pixels.extend_from_slice(&[colour.0, colour.1, colour.2]);
+        }
+        Frame {
+            width,
+            height,
+            pixels,
+        }
+    }
+
+    /// The frame with each pixel repeated `factor` times across and down.
+    fn scaled(&self, factor: u16) -> Frame {
+        let width = self.width.saturating_mul(factor);
+        let height = self.height.saturating_mul(factor);
+        let f = usize::from(factor);
+        let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+        for row in self.pixels.chunks_exact(usize::from(self.width) * 3) {
+            let start = pixels.len();
+            for p in row.chunks_exact(3) {
+                for _ in 0..f {
+                    pixels.extend_from_slice(p);
+                }
+            }
+            let wide = pixels.len() - start;
+            for _ in 1..f {
+                pixels.extend_from_within(start..start + wide);
+            }
         }
         Frame {
             width,
@@ -173,14 +212,18 @@ impl Device {
     /// user-consent code over it while one is displayed.
     pub fn screen_frame(&self, now: OffsetDateTime) -> Frame {
         let console = self.host_console();
-        let mut frame = match console.screen_mode() {
-            ScreenMode::Off => Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::BLACK),
+        let mut page = match console.screen_mode() {
+            ScreenMode::Off => Frame::filled(PAGE_WIDTH, PAGE_HEIGHT, colours::BLACK),
             ScreenMode::Text => self.draw_text_page(),
             ScreenMode::BiosSetup => self.draw_bios_setup(),
             ScreenMode::Desktop => self.draw_desktop(),
         };
         if let Some(code) = self.pending_consent_code(now) {
-            draw_consent_box(&mut frame, &code);
+            draw_consent_box(&mut page, &code);
+        }
+        let mut frame = page.scaled(PAGE_SCALE);
+        if console.screen_mode() == ScreenMode::Desktop {
+            draw_cursor(&mut frame, console.pointer());
         }
         frame
     }
@@ -216,7 +259,7 @@ impl Device {
         if self.consent_allows(ConsentFeature::Kvm, now) {
             self.screen_frame(now)
         } else {
-            draw_consent_form(&self.console.consent_entry)
+            draw_consent_form(&self.console.consent_entry).scaled(PAGE_SCALE)
         }
     }
 
@@ -266,7 +309,7 @@ impl Device {
     }
 
     fn draw_text_page(&self) -> Frame {
-        let mut frame = Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::BLACK);
+        let mut frame = Frame::filled(PAGE_WIDTH, PAGE_HEIGHT, colours::BLACK);
         for (i, line) in self.host_console().screen_lines().iter().enumerate() {
             frame.text(16, 16 + (i * GLYPH_HEIGHT) as i32, line, 1, colours::TEXT);
         }
@@ -301,9 +344,9 @@ impl Device {
     }
 
     fn draw_bios_setup(&self) -> Frame {
-        let w = i32::from(SCREEN_WIDTH);
-        let h = i32::from(SCREEN_HEIGHT);
-        let mut f = Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::SETUP_BLUE);
+        let w = i32::from(PAGE_WIDTH);
+        let h = i32::from(PAGE_HEIGHT);
+        let mut f = Frame::filled(PAGE_WIDTH, PAGE_HEIGHT, colours::SETUP_BLUE);
         // Title and menu bar, grey with blue text as text-mode setup pages are.
         f.rect(0, 0, w, 40, colours::TEXT);
         let title = "BIOS Setup Utility";
@@ -350,9 +393,9 @@ impl Device {
     }
 
     fn draw_desktop(&self) -> Frame {
-        let w = i32::from(SCREEN_WIDTH);
-        let h = i32::from(SCREEN_HEIGHT);
-        let mut f = Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::DESKTOP);
+        let w = i32::from(PAGE_WIDTH);
+        let h = i32::from(PAGE_HEIGHT);
+        let mut f = Frame::filled(PAGE_WIDTH, PAGE_HEIGHT, colours::DESKTOP);
         let name = self.desktop_host_name();
         f.text(
             (w - text_width(&name, 3)) / 2,
@@ -372,7 +415,6 @@ impl Device {
             1,
             colours::TEXT,
         );
-        draw_cursor(&mut f, self.host_console().pointer());
         f
     }
 
@@ -430,8 +472,8 @@ pub fn keysym_char(keysym: u32) -> Option<char> {
 /// The user-consent code box, centred, as the firmware draws it over the
 /// host's screen while a code is displayed.
 fn draw_consent_box(f: &mut Frame, code: &str) {
-    let bw = 560;
-    let bh = 220;
+    let bw = CONSENT_BOX_WIDTH;
+    let bh = CONSENT_BOX_HEIGHT;
     let x = (i32::from(f.width) - bw) / 2;
     let y = (i32::from(f.height) - bh) / 2;
     f.rect(x, y, bw, bh, colours::CONSENT_BOX);
@@ -465,8 +507,8 @@ fn draw_consent_box(f: &mut Frame, code: &str) {
 /// digits typed so far (AMT's own form is not documented; this one asks the
 /// same question).
 fn draw_consent_form(typed: &str) -> Frame {
-    let mut f = Frame::filled(SCREEN_WIDTH, SCREEN_HEIGHT, colours::BLACK);
-    let w = i32::from(SCREEN_WIDTH);
+    let mut f = Frame::filled(PAGE_WIDTH, PAGE_HEIGHT, colours::BLACK);
+    let w = i32::from(PAGE_WIDTH);
     let lines = [
         ("User consent is required", 2, colours::WHITE),
         (
@@ -480,15 +522,18 @@ fn draw_consent_form(typed: &str) -> Frame {
             colours::TEXT,
         ),
     ];
-    let mut y = 290;
+    let box_height = 250;
+    let top = (i32::from(PAGE_HEIGHT) - box_height) / 2;
+    let mut y = top + 30;
     for (text, scale, colour) in lines {
         f.text((w - text_width(text, scale)) / 2, y, text, scale, colour);
         y += 16 * scale + 16;
     }
-    let mut field: String = typed.chars().take(CONSENT_CODE_DIGITS).collect();
-    while field.len() < CONSENT_CODE_DIGITS {
-        field.push('_');
-    }
+    // One place per digit, spaced so empty places read as separate.
+    let field: Vec<String> = (0..CONSENT_CODE_DIGITS)
+        .map(|i| typed.chars().nth(i).unwrap_or('_').to_string())
+        .collect();
+    let field = field.join(" ");
     f.text(
         (w - text_width(&field, 3)) / 2,
         y + 8,
@@ -496,7 +541,14 @@ fn draw_consent_form(typed: &str) -> Frame {
         3,
         colours::WHITE,
     );
-    f.outline(w / 2 - 300, 260, 600, 250, 4, colours::CONSENT_BORDER);
+    f.outline(
+        w / 2 - 300,
+        top,
+        600,
+        box_height,
+        4,
+        colours::CONSENT_BORDER,
+    );
     f
 }
 
@@ -549,8 +601,8 @@ mod tests {
     fn off_is_black_and_setup_is_blue_and_the_desktop_has_a_cursor() {
         let mut d = device();
         let desktop = d.screen_frame(now());
-        assert_eq!(desktop.pixels.len(), 1024 * 768 * 3);
-        assert!(count(&desktop, colours::DESKTOP) > 1024 * 768 / 2);
+        assert_eq!(desktop.pixels.len(), 1920 * 1080 * 3);
+        assert!(count(&desktop, colours::DESKTOP) > 1920 * 1080 / 2);
         let before = d.screen_generation(now());
         d.host_pointer(500, 300, 1);
         assert_ne!(d.screen_generation(now()), before);
@@ -565,11 +617,11 @@ mod tests {
         d.set_boot_config_next();
         d.request_power_state_change(10, now()).unwrap();
         let setup = d.screen_frame(now());
-        assert!(count(&setup, colours::SETUP_BLUE) > 1024 * 768 / 2);
+        assert!(count(&setup, colours::SETUP_BLUE) > 1920 * 1080 / 2);
 
         d.request_power_state_change(8, now()).unwrap();
         let off = d.screen_frame(now());
-        assert_eq!(count(&off, colours::BLACK), 1024 * 768);
+        assert_eq!(count(&off, colours::BLACK), 1920 * 1080);
     }
 
     #[test]
@@ -603,7 +655,10 @@ mod tests {
         assert_eq!(code.len(), 6);
         assert_ne!(d.screen_generation(now()), before);
         let local = d.screen_frame(now());
-        assert_eq!(local.pixel(512, 384 - 110), Some(colours::CONSENT_BORDER));
+        assert_eq!(
+            local.pixel(SCREEN_WIDTH / 2, CONSENT_BOX_TOP),
+            Some(colours::CONSENT_BORDER)
+        );
         let remote = d.kvm_frame(now());
         assert_ne!(remote, local);
         assert_eq!(count(&remote, colours::DESKTOP), 0);

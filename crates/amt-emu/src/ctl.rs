@@ -20,6 +20,15 @@ pub struct Target {
         env = "AMT_EMU_CONTROL"
     )]
     control: String,
+    /// The control port's token, when it asks for one (a control API
+    /// bound to a non-loopback address; docs/dashboard.md).
+    #[arg(
+        long,
+        global = true,
+        env = "AMT_EMU_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -175,7 +184,7 @@ enum HostCommand {
 }
 
 pub fn run_ctl(args: CtlArgs) -> Result<()> {
-    let t = &args.target.control;
+    let t = &args.target;
     let (method, path, body) = match args.command {
         CtlCommand::State => ("GET", "/api/device".to_string(), None),
         CtlCommand::Clock { time } => {
@@ -286,27 +295,28 @@ pub fn run_host(args: HostArgs) -> Result<()> {
         HostCommand::Hashes => "/api/host/certificate-hashes",
         HostCommand::DnsSuffix => "/api/host/dns-suffix",
         HostCommand::StartConfiguration => {
-            return call(
-                &args.target.control,
-                "POST",
-                "/api/host/start-configuration",
-                None,
-            );
+            return call(&args.target, "POST", "/api/host/start-configuration", None);
         }
     };
-    call(&args.target.control, "GET", path, None)
+    call(&args.target, "GET", path, None)
 }
 
 /// One request to the control API; prints the JSON answer and fails on an
 /// error status.
-fn call(target: &str, method: &str, path: &str, body: Option<Value>) -> Result<()> {
+fn call(target: &Target, method: &str, path: &str, body: Option<Value>) -> Result<()> {
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let authorization = target
+        .token
+        .as_deref()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let target = target.control.as_str();
     let mut stream = TcpStream::connect(target)
         .with_context(|| format!("cannot reach the control API at {target}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {target}\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();

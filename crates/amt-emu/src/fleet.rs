@@ -53,6 +53,10 @@ pub struct FleetArgs {
     /// The fleet control API (/api/devices, /api/devices/{id}/..., /healthz).
     #[arg(long, env = "AMT_EMU_CONTROL", default_value = "127.0.0.1:16990")]
     control: SocketAddr,
+    /// The token the control API and dashboard ask for. Without one, a
+    /// non-loopback --control makes one and prints it.
+    #[arg(long, env = "AMT_EMU_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
     /// Every device starts in client control mode with this admin password.
     #[arg(long, env = "AMT_EMU_ADMIN_PASSWORD")]
     admin_password: Option<String>,
@@ -79,6 +83,9 @@ pub fn run(args: FleetArgs) -> Result<()> {
             .await
             .context("the fleet did not start")?;
         progress.finish();
+        if let Some(addr) = fleet.control_addr() {
+            crate::print_dashboard(addr, fleet.control_token());
+        }
         let members = fleet.members();
         let failed: Vec<_> = members
             .iter()
@@ -165,6 +172,7 @@ fn config(args: FleetArgs) -> Result<FleetConfig> {
         groups,
         limits: Default::default(),
         control: Some(args.control),
+        control_token: args.control_token,
     })
 }
 

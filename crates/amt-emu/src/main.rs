@@ -97,6 +97,10 @@ struct ServeArgs {
     /// Run without the control API.
     #[arg(long, conflicts_with = "control_port")]
     no_control_api: bool,
+    /// The token the control API and dashboard ask for. Without one, a
+    /// control API on a non-loopback --listen makes one and prints it.
+    #[arg(long, env = "AMT_EMU_CONTROL_TOKEN", hide_env_values = true)]
+    control_token: Option<String>,
     /// Also append every WS-Man call to this file as JSON lines (secrets
     /// redacted).
     #[arg(long)]
@@ -185,6 +189,15 @@ fn init_logging() {
         .init();
 }
 
+/// Tells the operator where the dashboard is, with its token if one is
+/// asked (on stderr, beside the logs, not through them).
+fn print_dashboard(addr: std::net::SocketAddr, token: Option<&str>) {
+    match token {
+        Some(t) => eprintln!("dashboard: http://{addr}/?token={t}"),
+        None => eprintln!("dashboard: http://{addr}/"),
+    }
+}
+
 fn serve(args: ServeArgs) -> Result<()> {
     init_logging();
     let ports = Ports::with_offset(args.port_offset).context("--port-offset is too large")?;
@@ -221,6 +234,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             }),
         },
         control_port,
+        control_token: args.control_token,
         journal: JournalConfig {
             file: args.journal,
             ..JournalConfig::default()
@@ -243,6 +257,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         .build()?;
     runtime.block_on(async move {
         let running = Emulator::start(config).await?;
+        if let Some(addr) = running.control_addr() {
+            print_dashboard(addr, running.control_token());
+        }
         running.host().with_device(|d| {
             tracing::info!(
                 firmware = %d.profile().version(),

@@ -2,88 +2,30 @@
 //! AMT ports. It does what only the machine's owner can do on real
 //! hardware (MEBx, the BIOS clock, power), what the host OS sees over HECI,
 //! and it drives fault injection and reads the call journal.
-//! `docs/control-api.openapi.json` describes it (served at `/openapi.json`).
+//! `docs/control-api.openapi.json` describes it (served at `/openapi.json`);
+//! crate::control_server listens for it.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use amt_device::{BiosClock, HashType};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+pub use crate::control_server::ControlListener;
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
 
 mod machine;
 
+pub(crate) use machine::screen_png;
+
 /// Default control port: 16990 plus the port offset.
 pub const CONTROL_PORT: u16 = 16990;
 /// The OpenAPI description, kept in docs/.
 pub const OPENAPI: &str = include_str!("../../../docs/control-api.openapi.json");
-const MAX_BODY: usize = 64 * 1024;
-
-/// A running control listener.
-#[derive(Debug)]
-pub struct ControlListener {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl ControlListener {
-    pub async fn start(addr: SocketAddr, host: Arc<DeviceHost>) -> std::io::Result<Self> {
-        let socket = TcpListener::bind(addr).await?;
-        let addr = socket.local_addr()?;
-        tracing::info!(%addr, "control API listening");
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = socket.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let host = host.clone();
-                        tokio::spawn(async move {
-                            let service = service_fn(move |req| handle(req, host.clone()));
-                            let _ = http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                }
-            }
-        });
-        Ok(ControlListener { addr, stop, task })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    /// Tells the accept loop to stop, without waiting for it (for drop).
-    pub fn signal_stop(&self) {
-        let _ = self.stop.send(true);
-    }
-}
 
 /// An answer: status and JSON.
 struct Reply(StatusCode, Value);
@@ -94,42 +36,6 @@ fn ok(v: Value) -> Reply {
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
     Reply(status, json!({ "error": message.to_string() }))
-}
-
-async fn handle(
-    req: Request<Incoming>,
-    host: Arc<DeviceHost>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    if path == "/openapi.json" && method == Method::GET {
-        return Ok(respond(StatusCode::OK, OPENAPI.to_string()));
-    }
-    // The one binary answer: the screen as a picture, not JSON.
-    if path == "/api/machine/screen.png" && method == Method::GET {
-        return Ok(match machine::screen_png(&host) {
-            Ok(png) => {
-                let mut r = Response::new(Full::new(Bytes::from(png)));
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("image/png"));
-                r
-            }
-            Err(e) => {
-                let Reply(s, v) = internal(e);
-                respond(s, v.to_string())
-            }
-        });
-    }
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let Reply(s, v) = error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-            return Ok(respond(s, v.to_string()));
-        }
-    };
-    let Reply(status, value) = route(&method, &path, &query, &body, &host).await;
-    Ok(respond(status, value.to_string()))
 }
 
 /// One per-device route (`/api/device`, `/api/mebx/...`, `/api/host/...`,
@@ -144,14 +50,6 @@ pub(crate) async fn device_route(
 ) -> (StatusCode, Value) {
     let Reply(status, value) = route(method, path, query, body, host).await;
     (status, value)
-}
-
-pub(crate) fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Reply> {

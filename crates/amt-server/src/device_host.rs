@@ -26,6 +26,7 @@ use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
 use crate::vocabulary::Interface;
 
 pub mod machine;
+mod web;
 
 /// Who an authenticated request acts as.
 pub use amt_wsman::Principal;
@@ -743,42 +744,72 @@ impl DeviceHost {
         };
         let fault = reply.fault.as_ref().and_then(fault_name);
         if let Some((generation, snapshot, before)) = change {
-            let host = self.clone();
-            let written = tokio::task::spawn_blocking(move || {
-                host.write_flash(generation, &snapshot).map(|()| snapshot)
-            })
-            .await;
-            let snapshot = match written {
-                Ok(Ok(snapshot)) => snapshot,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "flash write failed; the change is rolled back");
-                    self.roll_back(generation, before);
-                    return (internal_error(), fault, false);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "flash writer failed; the change is rolled back");
-                    self.roll_back(generation, before);
-                    return (internal_error(), fault, false);
-                }
-            };
-            // Certificate-store edits (trusted roots for mutual TLS) are
-            // not flagged as TLS changes, so any persisted change refreshes
-            // the face; it rebuilds only what differs.
-            if let Err(e) = self.present(&snapshot) {
-                tracing::error!(error = %e, "cannot present the new TLS configuration");
+            if self
+                .persist_change(generation, snapshot, before)
+                .await
+                .is_err()
+            {
+                return (internal_error(), fault, false);
             }
         }
-        if reply.effects.ports_changed {
+        self.after_change(&reply.effects, delivery).await;
+        (soap(reply.status, reply.body), fault, reply.replayed)
+    }
+
+    /// Writes a changed device to flash on a blocking thread (outside the
+    /// device lock), rolling the change back if the write fails, then
+    /// refreshes the TLS face. `Err` means the change was rolled back.
+    pub(crate) async fn persist_change(
+        self: &Arc<Self>,
+        generation: u64,
+        snapshot: Device,
+        before: Option<Device>,
+    ) -> Result<(), ()> {
+        let host = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            host.write_flash(generation, &snapshot).map(|()| snapshot)
+        })
+        .await;
+        let snapshot = match written {
+            Ok(Ok(snapshot)) => snapshot,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "flash write failed; the change is rolled back");
+                self.roll_back(generation, before);
+                return Err(());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "flash writer failed; the change is rolled back");
+                self.roll_back(generation, before);
+                return Err(());
+            }
+        };
+        // Certificate-store edits (trusted roots for mutual TLS) are
+        // not flagged as TLS changes, so any persisted change refreshes
+        // the face; it rebuilds only what differs.
+        if let Err(e) = self.present(&snapshot) {
+            tracing::error!(error = %e, "cannot present the new TLS configuration");
+        }
+        Ok(())
+    }
+
+    /// What follows a durable change: listeners follow the port policy,
+    /// events go to the WS-Eventing subscribers (as they stood when the
+    /// call began) and to the device's event stream.
+    pub(crate) async fn after_change(
+        self: &Arc<Self>,
+        effects: &Effects,
+        delivery: Option<(amt_device::subscriptions::Subscriptions, OffsetDateTime)>,
+    ) {
+        if effects.ports_changed {
             if let Err(e) = self.reconcile_listeners().await {
                 tracing::error!(error = %e, "cannot reopen listeners after a change");
             }
         }
         if let Some((subscribers, device_time)) = delivery {
             self.delivery
-                .deliver(&subscribers, &reply.effects.events, device_time);
+                .deliver(&subscribers, &effects.events, device_time);
         }
-        self.publish(&reply.effects);
-        (soap(reply.status, reply.body), fault, reply.replayed)
+        self.publish(effects);
     }
 
     /// Puts the device back as it was before generation `generation`,

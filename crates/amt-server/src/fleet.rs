@@ -29,9 +29,9 @@ use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 
+use crate::control_server::{ControlListener, Target};
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
-use crate::fleet_control::FleetControl;
 use crate::listener_set::ListenerAddrs;
 use crate::scenario::Scenario;
 use crate::vocabulary::{Interface, Ports, Transport};
@@ -111,8 +111,11 @@ pub struct FleetConfig {
     pub seed: Option<u64>,
     pub groups: Vec<GroupConfig>,
     pub limits: ServerLimits,
-    /// The fleet control API (`None`: none).
+    /// The fleet control API and dashboard (`None`: none).
     pub control: Option<SocketAddr>,
+    /// The token the control API asks for (docs/dashboard.md); one is made
+    /// when `control` is not loopback and none is given.
+    pub control_token: Option<String>,
 }
 
 impl Default for FleetConfig {
@@ -128,6 +131,7 @@ impl Default for FleetConfig {
             groups: Vec::new(),
             limits: ServerLimits::default(),
             control: None,
+            control_token: None,
         }
     }
 }
@@ -375,7 +379,7 @@ impl Member {
 /// A running fleet.
 pub struct Fleet {
     inner: Arc<FleetInner>,
-    control: Option<FleetControl>,
+    control: Option<ControlListener>,
 }
 
 /// The fleet's shared state (the control API holds it too).
@@ -460,9 +464,13 @@ impl Fleet {
         let control = match config.control {
             None => None,
             Some(addr) => Some(
-                FleetControl::start(addr, inner.clone())
-                    .await
-                    .map_err(|source| FleetError::Control { addr, source })?,
+                ControlListener::start_target(
+                    addr,
+                    Target::Fleet(inner.clone()),
+                    config.control_token.clone(),
+                )
+                .await
+                .map_err(|source| FleetError::Control { addr, source })?,
             ),
         };
         Ok(Fleet { inner, control })
@@ -482,7 +490,12 @@ impl Fleet {
     }
 
     pub fn control_addr(&self) -> Option<SocketAddr> {
-        self.control.as_ref().map(FleetControl::local_addr)
+        self.control.as_ref().map(ControlListener::local_addr)
+    }
+
+    /// The token the control API asks for, if any.
+    pub fn control_token(&self) -> Option<&str> {
+        self.control.as_ref().and_then(ControlListener::token)
     }
 
     /// Stops every member and the control API.
@@ -625,6 +638,7 @@ impl FleetInner {
             limits: self.config.limits,
             lms: None,
             control_port: None,
+            control_token: None,
             journal: JournalConfig {
                 capacity: MEMBER_JOURNAL_CAPACITY,
                 ..JournalConfig::default()

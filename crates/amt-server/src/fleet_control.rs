@@ -1,5 +1,6 @@
 //! The control API of a fleet: JSON over HTTP, like a single device's
-//! (crate::control), with the fleet on top.
+//! (crate::control), with the fleet on top; crate::control_server listens
+//! for it.
 //!
 //! - `GET /healthz`: 200 when every device is ready (dormant devices are:
 //!   their ports answer), 503 with the failed ones otherwise.
@@ -15,96 +16,15 @@
 //!   `POST /api/fleet/faults` (a fault rule plus an optional `group`),
 //!   `DELETE /api/fleet/faults` `{"group": G}`.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::control::{device_route, respond};
+use crate::control::device_route;
 use crate::faults::FaultRule;
 use crate::fleet::{FleetInner, GroupConfig, Member, MemberState};
-
-const MAX_BODY: usize = 64 * 1024;
-
-/// A running fleet control listener.
-#[derive(Debug)]
-pub struct FleetControl {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl FleetControl {
-    pub async fn start(addr: SocketAddr, fleet: Arc<FleetInner>) -> std::io::Result<Self> {
-        let socket = TcpListener::bind(addr).await?;
-        let addr = socket.local_addr()?;
-        tracing::info!(%addr, "fleet control API listening");
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    accepted = socket.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let fleet = fleet.clone();
-                        tokio::spawn(async move {
-                            let service = service_fn(move |req| handle(req, fleet.clone()));
-                            let _ = http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                }
-            }
-        });
-        Ok(FleetControl { addr, stop, task })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-
-    pub fn signal_stop(&self) {
-        let _ = self.stop.send(true);
-    }
-}
-
-async fn handle(
-    req: Request<Incoming>,
-    fleet: Arc<FleetInner>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return Ok(respond(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({ "error": "request body too large" }).to_string(),
-            ))
-        }
-    };
-    let (status, value) = route(&method, &path, &query, &body, &fleet).await;
-    Ok(respond(status, value.to_string()))
-}
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> (StatusCode, Value) {
     (status, json!({ "error": message.to_string() }))
@@ -161,7 +81,7 @@ fn parse_or_default<T: for<'de> Deserialize<'de> + Default>(
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
-async fn route(
+pub(crate) async fn route(
     method: &Method,
     path: &str,
     query: &str,

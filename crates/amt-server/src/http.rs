@@ -65,7 +65,7 @@ impl Body for ChunkedBody {
 /// The page AMT sends with a 401.
 pub const LOGON_FAILED_HTML: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" ><html lang=\"en\"><head><link rel=stylesheet href=/styles.css><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>Intel&reg; Active Management Technology</title></head><body><h1>Intel<sup>&reg;</sup> Active Management Technology</h1><h2 class=warn>Log on failed. Incorrect user name or password, or user account temporarily locked.</h2></body></html>";
 
-fn html_page(title: &str) -> String {
+pub(crate) fn html_page(title: &str) -> String {
     format!(
         "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\" ><html lang=\"en\"><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"><title>Intel&reg; Active Management Technology</title></head><body><h1>Intel<sup>&reg;</sup> Active Management Technology</h1><h2 class=warn>{title}</h2></body></html>"
     )
@@ -84,11 +84,8 @@ pub async fn serve(
     let server = host.server_header();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
-        return Ok(html_response(
-            &server,
-            StatusCode::NOT_FOUND,
-            &html_page("Not Found"),
-        ));
+        // Everything else is the firmware's own web UI (or a 404 from it).
+        return Ok(crate::web_ui::serve(req, host, interface, slot).await);
     }
     if req.method() != Method::POST {
         let mut r = html_response(
@@ -105,60 +102,12 @@ pub async fn serve(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
-    let authorization = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .map(|v| v.to_str().map(str::to_string));
+    let authorization = authorization_of(&req);
     let method = req.method().as_str().to_string();
 
-    // A declared length past the cap is refused before reading a byte, so
-    // the client is not kept waiting for a body we would refuse anyway.
-    if req.body().size_hint().lower() > MAX_BODY_BYTES as u64 {
-        tracing::info!(
-            length = req.body().size_hint().lower(),
-            "request body refused: too large"
-        );
-        return Ok(html_response(
-            &server,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &html_page("Request Entity Too Large"),
-        ));
-    }
-    // Read the body before answering, even a 401, so the connection stays
-    // in a clean state for clients that send the body first.
-    let body_timeout = host.limits().body_timeout;
-    let collected = tokio::time::timeout(
-        body_timeout,
-        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
-    )
-    .await;
-    let body = match collected {
-        Ok(Ok(b)) => b.to_bytes(),
-        Err(_) => {
-            tracing::info!(timeout = ?body_timeout, "request body too slow; connection closed");
-            return Ok(html_response(
-                &server,
-                StatusCode::REQUEST_TIMEOUT,
-                &html_page("Request Timeout"),
-            ));
-        }
-        Ok(Err(e)) => {
-            let too_large = e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            let status = if too_large {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            tracing::info!(%status, "request body refused");
-            let title = if too_large {
-                "Request Entity Too Large"
-            } else {
-                "Bad Request"
-            };
-            return Ok(html_response(&server, status, &html_page(title)));
-        }
+    let body = match read_body(&server, req.into_body(), MAX_BODY_BYTES, host.limits()).await {
+        Ok(b) => b,
+        Err(refusal) => return Ok(refusal),
     };
 
     // From here the request may act on the device: it must not be closed
@@ -173,24 +122,9 @@ pub async fn serve(
         }
     }
 
-    let auth = match authorization {
-        None => Err(crate::digest::DigestError::Missing),
-        Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
-        Some(Ok(h)) => host.authenticate(&h, &method, &target, interface),
-    };
-    let principal = match auth {
+    let principal = match login(&host, authorization, &method, &target, interface) {
         Ok(p) => p,
-        Err(e) => {
-            if !matches!(e, crate::digest::DigestError::Missing) {
-                tracing::info!(reason = %e, "digest authentication failed");
-            }
-            let challenge = host.challenge(e.is_stale());
-            let mut r = html_response(&server, StatusCode::UNAUTHORIZED, LOGON_FAILED_HTML);
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                r.headers_mut().insert(WWW_AUTHENTICATE, v);
-            }
-            return Ok(r);
-        }
+        Err(refusal) => return Ok(*refusal),
     };
 
     let (status, reply_body, content_type) = match host.wsman(principal, interface, &body).await {
@@ -215,6 +149,95 @@ pub async fn serve(
     Ok(r)
 }
 
+/// The request's `Authorization` header, if any (`Err` when not text).
+pub(crate) fn authorization_of<B>(
+    req: &Request<B>,
+) -> Option<Result<String, hyper::header::ToStrError>> {
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_string))
+}
+
+/// Reads a request body of at most `max` bytes within the body timeout;
+/// a refusal is the firmware's error page. A declared length past the cap
+/// is refused before reading a byte, so the client is not kept waiting
+/// for a body we would refuse anyway.
+pub(crate) async fn read_body(
+    server: &str,
+    body: Incoming,
+    max: usize,
+    limits: &crate::limits::ServerLimits,
+) -> Result<Bytes, Response<ChunkedBody>> {
+    if body.size_hint().lower() > max as u64 {
+        tracing::info!(
+            length = body.size_hint().lower(),
+            "request body refused: too large"
+        );
+        return Err(html_response(
+            server,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &html_page("Request Entity Too Large"),
+        ));
+    }
+    let body_timeout = limits.body_timeout;
+    let collected = tokio::time::timeout(body_timeout, Limited::new(body, max).collect()).await;
+    match collected {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Err(_) => {
+            tracing::info!(timeout = ?body_timeout, "request body too slow; connection closed");
+            Err(html_response(
+                server,
+                StatusCode::REQUEST_TIMEOUT,
+                &html_page("Request Timeout"),
+            ))
+        }
+        Ok(Err(e)) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            let (status, title) = if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+            } else {
+                (StatusCode::BAD_REQUEST, "Bad Request")
+            };
+            tracing::info!(%status, "request body refused");
+            Err(html_response(server, status, &html_page(title)))
+        }
+    }
+}
+
+/// Digest authentication of a request, with the device's realm, nonces
+/// and login lockout (WS-Man and the web UI alike). A refusal is the 401
+/// with a fresh challenge.
+pub(crate) fn login(
+    host: &DeviceHost,
+    authorization: Option<Result<String, hyper::header::ToStrError>>,
+    method: &str,
+    target: &str,
+    interface: Interface,
+) -> Result<crate::device_host::Principal, Box<Response<ChunkedBody>>> {
+    let auth = match authorization {
+        None => Err(crate::digest::DigestError::Missing),
+        Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
+        Some(Ok(h)) => host.authenticate(&h, method, target, interface),
+    };
+    auth.map_err(|e| {
+        if !matches!(e, crate::digest::DigestError::Missing) {
+            tracing::info!(reason = %e, "digest authentication failed");
+        }
+        let challenge = host.challenge(e.is_stale());
+        let mut r = html_response(
+            &host.server_header(),
+            StatusCode::UNAUTHORIZED,
+            LOGON_FAILED_HTML,
+        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+        Box::new(r)
+    })
+}
+
 /// The service's way of saying "close this connection without answering"
 /// (an injected drop).
 #[derive(Debug)]
@@ -230,7 +253,7 @@ impl std::error::Error for DropConnection {}
 
 /// An HTML reply with the firmware's headers; these carry a
 /// Content-Length, as in the recorded 401.
-fn html_response(server: &str, status: StatusCode, html: &str) -> Response<ChunkedBody> {
+pub(crate) fn html_response(server: &str, status: StatusCode, html: &str) -> Response<ChunkedBody> {
     let mut r = Response::new(ChunkedBody::new(html.to_string()));
     *r.status_mut() = status;
     let h = r.headers_mut();

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 /// Entries kept in memory by default.
 pub const DEFAULT_CAPACITY: usize = 1000;
@@ -44,6 +45,9 @@ pub struct JournalEntry {
 #[derive(Debug)]
 pub struct Journal {
     inner: Mutex<JournalState>,
+    /// The newest entry's `seq`, for followers (the dashboard's live
+    /// journal) to wait on instead of polling.
+    newest: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -65,7 +69,20 @@ impl Journal {
                 keep_bodies,
                 file,
             }),
+            newest: watch::Sender::new(0),
         }
+    }
+
+    /// Changes to the newest entry's `seq`; read the entries after the
+    /// last one seen with [`Journal::entries`].
+    pub fn follow(&self) -> watch::Receiver<u64> {
+        self.newest.subscribe()
+    }
+
+    /// The newest entry, if any.
+    pub fn last(&self) -> Option<JournalEntry> {
+        let st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        st.entries.back().cloned()
     }
 
     /// Whether request and response bodies are kept.
@@ -99,7 +116,10 @@ impl Journal {
         while st.entries.len() >= st.capacity {
             st.entries.pop_front();
         }
+        let seq = entry.seq;
         st.entries.push_back(entry);
+        drop(st);
+        self.newest.send_replace(seq);
     }
 
     /// Entries with `seq` greater than `after`, oldest first.

@@ -12,6 +12,8 @@ pub mod control;
 pub mod control_cira;
 mod control_consent;
 pub mod control_network;
+pub mod control_server;
+pub mod dashboard;
 pub mod device_host;
 pub mod digest;
 pub mod event_delivery;
@@ -31,6 +33,7 @@ pub mod redirection;
 pub mod scenario;
 pub mod tls;
 pub mod vocabulary;
+pub mod web_ui;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -80,6 +83,9 @@ pub struct EmulatorConfig {
     /// Port of the control API on `listen` (0 = any free port); `None`
     /// runs no control API.
     pub control_port: Option<u16>,
+    /// The token the control API asks for (docs/dashboard.md); one is made
+    /// when `listen` is not loopback and none is given.
+    pub control_token: Option<String>,
     /// The call journal.
     pub journal: JournalConfig,
     /// Fault rules in force from the start.
@@ -132,6 +138,7 @@ impl Default for EmulatorConfig {
             limits: ServerLimits::default(),
             lms: None,
             control_port: None,
+            control_token: None,
             journal: JournalConfig::default(),
             faults: Vec::new(),
             scenario: None,
@@ -323,7 +330,7 @@ impl Emulator {
             Some(port) => {
                 let addr = SocketAddr::new(config.listen, port);
                 Some(
-                    ControlListener::start(addr, host.clone())
+                    ControlListener::start(addr, host.clone(), config.control_token.clone())
                         .await
                         .map_err(|source| ServerError::Listen(ListenError { addr, source }))?,
                 )
@@ -348,6 +355,11 @@ impl RunningEmulator {
     /// Address of the control API, if it runs.
     pub fn control_addr(&self) -> Option<SocketAddr> {
         self.control.as_ref().map(ControlListener::local_addr)
+    }
+
+    /// The token the control API asks for, if any.
+    pub fn control_token(&self) -> Option<&str> {
+        self.control.as_ref().and_then(ControlListener::token)
     }
 
     /// Address of the plain HTTP listener, if the device has it open.

@@ -63,7 +63,7 @@ async fn the_png_follows_the_host_and_shows_the_consent_code() {
         .unwrap();
 
     let (w, h, desktop) = screen(&emu).await;
-    assert_eq!((w, h), (1024, 768));
+    assert_eq!((w, h), (1920, 1080));
     assert!(share(&desktop, colours::DESKTOP) > 0.5, "the OS desktop");
 
     emu.host()
@@ -88,7 +88,8 @@ async fn the_png_follows_the_host_and_shows_the_consent_code() {
     );
     let (_, _, consent) = screen(&emu).await;
     // The box's border, centred, and still setup blue around it.
-    let border = consent[(384 - 110) * 1024 + 512];
+    let top = usize::from(amt_device::screen::CONSENT_BOX_TOP);
+    let border = consent[top * 1920 + 960];
     let c = colours::CONSENT_BORDER;
     assert_eq!(border, [c.0, c.1, c.2]);
     assert!(share(&consent, colours::SETUP_BLUE) > 0.4);

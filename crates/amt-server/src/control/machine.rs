@@ -102,7 +102,7 @@ pub(super) fn machine_json(d: &Device) -> Value {
 }
 
 /// The host's screen now, as PNG.
-pub(super) fn screen_png(host: &DeviceHost) -> Result<Vec<u8>, png::EncodingError> {
+pub(crate) fn screen_png(host: &DeviceHost) -> Result<Vec<u8>, png::EncodingError> {
     let frame = host.with_device(|d| d.screen_frame(OffsetDateTime::now_utc()));
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, u32::from(frame.width), u32::from(frame.height));
