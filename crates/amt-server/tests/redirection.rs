@@ -348,8 +348,19 @@ async fn port_5900_asks_for_the_rfb_password() {
     .unwrap();
     let addr = host.listener_addrs().rfb.expect("5900 listens");
     for (password, result) in [("Vnc!pas1", 0u8), ("wrong!P1", 1)] {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(read_n(&mut s, 12).await, b"RFB 003.008\n");
+        // One KVM session at a time: the previous one may still be
+        // closing on the device's side, which closes a new one at once.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut s = loop {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut banner = [0u8; 12];
+            if s.read_exact(&mut banner).await.is_ok() {
+                assert_eq!(&banner, b"RFB 003.008\n");
+                break s;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "5900 stays busy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         s.write_all(b"RFB 003.008\n").await.unwrap();
         let count = read_n(&mut s, 1).await[0];
         let types = read_n(&mut s, usize::from(count)).await;
