@@ -137,6 +137,17 @@ for cut in (0, 3, 40):
         put("apf_parser", bytes([cut]) + m)
     put("apf_parser", bytes([cut]) + b"".join(mps))
 
+# RMCP/ASF (DSP0136): MeshCentral's presence ping, a no-ACK ping, a pong,
+# and an ASF message of another type with data.
+iana = bytes([0x00, 0x00, 0x11, 0xBE])
+for m in [
+    bytes([0x06, 0x00, 0x00, 0x06]) + iana + bytes([0x80, 0x00, 0x00, 0x00]),
+    bytes([0x06, 0x00, 0xFF, 0x06]) + iana + bytes([0x80, 0x2A, 0x00, 0x00]),
+    bytes([0x06, 0x00, 0xFF, 0x06]) + iana + bytes([0x40, 0x2A, 0x00, 0x10]) + bytes(16),
+    bytes([0x06, 0x00, 0xFF, 0x06]) + iana + bytes([0x10, 0x01, 0x00, 0x04]) + b"\x01\x02\x03\x04",
+]:
+    put("rmcp_messages", m)
+
 # IDE-R: a console's answers to the session's first read (its sequence
 # numbers continue after the open and the toggle), plus pings and a close.
 def le16(v):

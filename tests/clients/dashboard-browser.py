@@ -95,7 +95,7 @@ def main():
         screen = driver.find_element(By.ID, "screen-image")
         wait.until(lambda d: d.execute_script(
             "return arguments[0].complete && arguments[0].naturalWidth", screen))
-        assert screen.get_property("naturalWidth") == 1024, screen.get_property("naturalWidth")
+        assert screen.get_property("naturalWidth") == 1920, screen.get_property("naturalWidth")
         scroll_to(driver, "console")
         shot(driver, "console")
 

@@ -112,6 +112,13 @@ pub struct Device {
     pub(crate) network_access_enabled: bool,
     /// The provisioning chain being added (firmware RAM: not persisted).
     pub(crate) chain: ProvisioningChain,
+    /// AMT 19+: the on-die CA chain 16993 presents before provisioning
+    /// (rebuilt from the identity at every start; not persisted).
+    pub(crate) odca: Option<std::sync::Arc<crate::odca::OdcaChain>>,
+    /// How many times `StartConfigurationHBased` renewed the leaf.
+    pub(crate) odca_leaf_index: u32,
+    /// The last `StartConfigurationHBased` (firmware RAM).
+    pub(crate) secure_configuration: Option<crate::odca::SecureConfigurationStart>,
     pub(crate) rng: DeviceRng,
     // The parts below each live in their own module, with their own image
     // type persisted as one field of the flash image.
@@ -183,6 +190,9 @@ impl Device {
             local_system_password: String::new(),
             network_access_enabled: true,
             chain: ProvisioningChain::default(),
+            odca: None,
+            odca_leaf_index: 0,
+            secure_configuration: None,
             rng: DeviceRng(rng),
             host: HostMachine::default(),
             hardware: Hardware::default(),
@@ -201,6 +211,7 @@ impl Device {
         if device.profile.mints_self_signed_certificate() {
             device.mint_self_signed_certificate(now)?;
         }
+        device.build_odca_chain()?;
         Ok(device.with_console_restored())
     }
 
@@ -309,7 +320,11 @@ impl Device {
         now: OffsetDateTime,
     ) -> Result<u32, DeviceError> {
         let key = DeviceKey::generate(self.profile.firmware_key_algorithm(), &mut self.rng.0)?;
-        let der = self_signed::mint(&key, self.bios_clock.certificate_time(now))?;
+        let der = if self.profile.self_signed_is_intel_named() {
+            self_signed::mint_intel_named(&key)?
+        } else {
+            self_signed::mint(&key, self.bios_clock.certificate_time(now))?
+        };
         let old = self.certs.self_signed().map(|c| (c.handle, c.key_handle));
         if let Some((old_cert, old_key)) = old {
             self.certs.remove_certificate_as_firmware(old_cert);
@@ -417,6 +432,7 @@ impl Device {
         self.hashes.reset();
         self.remote_access = RemoteAccess::default();
         self.chain = ProvisioningChain::default();
+        self.secure_configuration = None;
         self.reset_user_consent();
         self.reset_redirection();
         self.local_system_password = self.new_local_system_password();

@@ -255,7 +255,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         }
     }
     image.accounts.check().map_err(corrupt)?;
-    Ok(Device {
+    let mut device = Device {
         profile: FirmwareProfile::new(image.firmware_version),
         uuid,
         digest_realm: image.digest_realm,
@@ -277,6 +277,9 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         local_system_password: image.local_system_password,
         network_access_enabled: image.network_access_enabled,
         chain: ProvisioningChain::default(),
+        odca: None,
+        odca_leaf_index: 0,
+        secure_configuration: None,
         rng: crate::device::DeviceRng(ChaCha20Rng::from_seed(entropy.0)),
         host: image.host,
         hardware: image.hardware,
@@ -290,8 +293,9 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         subscriptions: image.subscriptions,
         console: Default::default(),
         effects: crate::effects::Effects::default(),
-    }
-    .with_console_restored())
+    };
+    device.build_odca_chain()?;
+    Ok(device.with_console_restored())
 }
 
 #[cfg(test)]

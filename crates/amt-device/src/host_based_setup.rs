@@ -336,6 +336,7 @@ impl Device {
         }
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.chain = ProvisioningChain::default();
+        self.secure_configuration = None;
         Ok(())
     }
 
@@ -344,6 +345,7 @@ impl Device {
         self.provisioning_state = ProvisioningState::PostProvisioning;
         self.control_mode = mode;
         self.chain = ProvisioningChain::default();
+        self.secure_configuration = None;
         self.rng_fill_configuration_nonce();
         self.retire_self_signed_if_key_reused();
         self.note_persist();

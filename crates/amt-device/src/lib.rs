@@ -50,6 +50,7 @@ pub mod host_console;
 pub mod keys;
 pub mod message_log;
 pub mod network;
+pub mod odca;
 pub mod profile;
 pub mod provisioning;
 pub mod provisioning_hashes;

@@ -171,6 +171,30 @@ impl FirmwareProfile {
         self.version.major < 19
     }
 
+    /// CSME 19 and later present the on-die CA chain on 16993 before
+    /// provisioning, ask for a client certificate there, and have no
+    /// non-TLS port even on the local interface.
+    pub fn presents_odca_chain(&self) -> bool {
+        self.version.major >= 19
+    }
+
+    /// CSME 19 and later: LMS serves TLS (16993) only.
+    pub fn local_tls_only(&self) -> bool {
+        self.version.major >= 19
+    }
+
+    /// The self-signed certificate has the shape of the CSME 19.0.5
+    /// capture (`CN=Intel® AMT self-signed certificate`) from 19; before,
+    /// every DN field is `Unknown`.
+    pub fn self_signed_is_intel_named(&self) -> bool {
+        self.version.major >= 19
+    }
+
+    /// AMT 22 refuses the AES-128 TLS suites.
+    pub fn refuses_aes_128_suites(&self) -> bool {
+        self.version.major >= 22
+    }
+
     /// The key the firmware generates for itself. AMT 22 refuses RSA-2048.
     pub fn firmware_key_algorithm(&self) -> KeyAlgorithm {
         if self.version.major >= 22 {

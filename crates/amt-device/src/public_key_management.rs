@@ -37,6 +37,43 @@ fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, PtStatus> {
     }
 }
 
+/// Signature algorithms AMT 22 still accepts on management certificates:
+/// SHA-384 or SHA-512, RSA or ECDSA.
+const STRONG_SIGNATURES: &[&str] = &[
+    "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
+    "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
+    "1.2.840.10045.4.3.3",   // ecdsa-with-SHA384
+    "1.2.840.10045.4.3.4",   // ecdsa-with-SHA512
+];
+/// Curves AMT 22 still accepts: P-384 and P-521 (no ECC-256).
+const STRONG_CURVES: &[&str] = &["1.3.132.0.34", "1.3.132.0.35"];
+
+/// AMT 22's rule for certificates a console adds: SHA-256 and 2048-bit
+/// keys are deprecated, SHA-384 and RSA-3072 required (Intel's AMT 22
+/// notes, device-management-toolkit deployment#605; the ECC-256 ban is
+/// from DMT's ADR notes). Older firmware takes what parses.
+fn meets_strength_rules(profile: &crate::FirmwareProfile, cert: &X509Certificate<'_>) -> bool {
+    use x509_parser::public_key::PublicKey;
+    if profile.firmware_key_algorithm() != KeyAlgorithm::Rsa3072 {
+        return true;
+    }
+    let signature = cert.signature_algorithm.algorithm.to_id_string();
+    if !STRONG_SIGNATURES.contains(&signature.as_str()) {
+        return false;
+    }
+    let spki = cert.public_key();
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => rsa.key_size() >= 3072,
+        Ok(PublicKey::EC(_)) => spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .is_some_and(|oid| STRONG_CURVES.contains(&oid.to_id_string().as_str())),
+        _ => false,
+    }
+}
+
 impl Device {
     fn certificate_room(&self) -> Result<(), PtStatus> {
         if self.certs.certificates().len() >= MAX_CERTIFICATES {
@@ -66,6 +103,9 @@ impl Device {
         if self_signed && cert.verify_signature(None).is_err() {
             return Err(PtStatus::INVALID_CERT);
         }
+        if !meets_strength_rules(&self.profile, &cert) {
+            return Err(PtStatus::INVALID_CERT);
+        }
         // The firmware refuses new roots while mutual TLS is in force.
         let active = &self.active_tls.settings;
         if active.remote.mutual_authentication && active.remote.enabled {
@@ -81,6 +121,9 @@ impl Device {
     /// `AddCertificate`: a certificate for a key the device already holds.
     pub fn add_certificate(&mut self, der: &[u8]) -> Result<u32, PtStatus> {
         let cert = parse_certificate(der)?;
+        if !meets_strength_rules(&self.profile, &cert) {
+            return Err(PtStatus::INVALID_CERT);
+        }
         let spki = cert.public_key().raw;
         let key_handle = self
             .certs

@@ -91,6 +91,47 @@ pub fn mint(key: &DeviceKey, not_before: OffsetDateTime) -> Result<Vec<u8>, Devi
     Ok(cert.der().to_vec())
 }
 
+/// The subject CN of the CSME 19 self-signed certificate.
+pub const INTEL_NAMED_CN: &str = "Intel\u{ae} AMT self-signed certificate";
+/// Its issuer.
+pub const INTEL_NAMED_ISSUER_O: &str = "Intel Corporation";
+/// Its fixed validity, as captured on CSME 19.0.5 (rpc-go#1163).
+pub const INTEL_NAMED_NOT_BEFORE: OffsetDateTime = datetime!(2022-01-01 00:00:00 UTC);
+pub const INTEL_NAMED_NOT_AFTER: OffsetDateTime = datetime!(2037-12-31 23:59:59 UTC);
+
+/// Mints the CSME 19 self-signed certificate for `key`: subject
+/// `CN=Intel® AMT self-signed certificate`, issuer `O=Intel Corporation`
+/// (the capture names only these; the certificate still verifies with
+/// its own key), 2022-01-01 to 2037-12-31, CA:TRUE, serverAuth,
+/// digitalSignature + keyEncipherment + keyCertSign.
+pub fn mint_intel_named(key: &DeviceKey) -> Result<Vec<u8>, DeviceError> {
+    use rcgen::{BasicConstraints, Issuer};
+    let mut params = CertificateParams::default();
+    let mut subject = DistinguishedName::new();
+    subject.push(DnType::CommonName, INTEL_NAMED_CN);
+    params.distinguished_name = subject;
+    params.not_before = INTEL_NAMED_NOT_BEFORE;
+    params.not_after = INTEL_NAMED_NOT_AFTER;
+    params.serial_number = Some(SerialNumber::from_slice(&serial_number(key.spki_der())));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let signer = key.signer()?;
+    let mut issuer_params = CertificateParams::default();
+    let mut issuer_dn = DistinguishedName::new();
+    issuer_dn.push(DnType::OrganizationName, INTEL_NAMED_ISSUER_O);
+    issuer_params.distinguished_name = issuer_dn;
+    let issuer = Issuer::new(issuer_params, &signer);
+    let cert = params
+        .signed_by(&signer, &issuer)
+        .map_err(|e| DeviceError::CertificateGeneration(e.to_string()))?;
+    Ok(cert.der().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +211,30 @@ mod tests {
             "1.2.840.113549.1.1.11",
             "sha256WithRSAEncryption"
         );
+    }
+
+    #[test]
+    fn csme_19_certificate_is_intel_named() {
+        let k = key(5);
+        let der = mint_intel_named(&k).unwrap();
+        assert_eq!(der, mint_intel_named(&k).unwrap(), "deterministic");
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        assert_eq!(
+            cert.subject().to_string(),
+            "CN=Intel\u{ae} AMT self-signed certificate"
+        );
+        assert_eq!(cert.issuer().to_string(), "O=Intel Corporation");
+        assert_eq!(
+            cert.validity().not_before.timestamp(),
+            INTEL_NAMED_NOT_BEFORE.unix_timestamp()
+        );
+        assert_eq!(
+            cert.validity().not_after.timestamp(),
+            INTEL_NAMED_NOT_AFTER.unix_timestamp()
+        );
+        assert!(cert.basic_constraints().unwrap().unwrap().value.ca);
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && ku.key_encipherment() && ku.key_cert_sign());
+        cert.verify_signature(Some(cert.public_key())).unwrap();
     }
 }

@@ -197,6 +197,28 @@ async fn route(
             .await
             .map(|_| ok(json!({ "status": 0 })))
             .map_err(internal),
+        (&Method::POST, ["api", "host", "start-configuration-hbased"]) => {
+            match parse::<HbasedBody>(body) {
+                Err(r) => Err(r),
+                Ok(b) => start_configuration_hbased(host, b).await,
+            }
+        }
+        (&Method::GET, ["api", "host", "odca-chain"]) => {
+            host.with_device(|d| match d.odca_chain() {
+                None => Err(error(
+                    StatusCode::NOT_FOUND,
+                    "no on-die CA chain is presented (AMT 19+ before provisioning only)",
+                )),
+                Some(c) => {
+                    use base64::Engine;
+                    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+                    Ok(ok(json!({
+                        "chain": c.certificates.iter().map(|x| b64(x)).collect::<Vec<_>>(),
+                        "root": b64(&c.root),
+                    })))
+                }
+            })
+        }
         (_, ["api", "consent", rest @ ..]) => {
             let (status, value) = crate::control_consent::route(method, rest, host);
             Ok(Reply(status, value))
@@ -280,6 +302,52 @@ async fn set_clock(host: &Arc<DeviceHost>, body: &[u8]) -> Result<Reply, Reply> 
         Ok(())
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct HbasedBody {
+    /// `sha256` or `sha384`.
+    server_hash_algorithm: String,
+    /// Hex of the provisioning certificate's hash.
+    server_cert_hash: String,
+    #[serde(default)]
+    host_vpn_enable: bool,
+    #[serde(default)]
+    dns_suffixes: Vec<String>,
+}
+
+/// HECI `StartConfigurationHBased` (AMT 19+): the answer carries the hash
+/// of the on-die leaf the device now presents.
+async fn start_configuration_hbased(host: &Arc<DeviceHost>, b: HbasedBody) -> Result<Reply, Reply> {
+    let server_hash_algorithm = match b.server_hash_algorithm.to_ascii_lowercase().as_str() {
+        "sha256" => HashType::Sha256,
+        "sha384" => HashType::Sha384,
+        // The firmware takes only SHA-256 and SHA-384.
+        _ => HashType::Sha1,
+    };
+    let server_cert_hash = hex::decode(b.server_cert_hash.trim())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("server_cert_hash: {e}")))?;
+    let start = amt_device::odca::SecureConfigurationStart {
+        server_hash_algorithm,
+        server_cert_hash,
+        host_vpn_enable: b.host_vpn_enable,
+        dns_suffixes: b.dns_suffixes,
+    };
+    match host
+        .change_device_and_listeners(move |d, now| Ok(d.start_configuration_hbased(start, now)?))
+        .await
+    {
+        Ok(answer) => Ok(ok(json!({
+            "status": 0,
+            "hash_algorithm": answer.hash_algorithm.as_u8(),
+            "amt_cert_hash": hex::encode(&answer.amt_cert_hash),
+        }))),
+        Err(crate::HostError::Device(amt_device::DeviceError::Refused(s))) => Err(Reply(
+            StatusCode::CONFLICT,
+            json!({ "error": s.to_string(), "status": s.code() }),
+        )),
+        Err(e) => Err(internal(e)),
+    }
 }
 
 async fn add_hash(host: &Arc<DeviceHost>, b: HashBody) -> Result<Reply, Reply> {

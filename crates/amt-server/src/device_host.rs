@@ -146,7 +146,9 @@ impl DeviceHost {
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
     ) -> Result<Self, HostError> {
-        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::new()?);
+        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::for_firmware(
+            device.profile().refuses_aes_128_suites(),
+        )?);
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {
@@ -454,7 +456,13 @@ impl DeviceHost {
                 .collect(),
             trusted_cn: remote.trusted_cn.clone(),
         });
-        self.tls.set_client_auth(auth)
+        self.tls.set_client_auth(auth)?;
+        self.tls.present_odca(device.odca_chain().map(|chain| {
+            let expected = device
+                .secure_configuration()
+                .map(|s| (s.server_hash_algorithm, s.server_cert_hash.clone()));
+            (chain, expected)
+        }))
     }
 
     fn refresh_tls(&self) -> Result<(), TlsError> {

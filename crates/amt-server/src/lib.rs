@@ -30,6 +30,7 @@ pub mod listener_set;
 pub mod lockout;
 pub mod ports;
 pub mod redirection;
+pub mod rmcp;
 pub mod scenario;
 pub mod tls;
 pub mod vocabulary;

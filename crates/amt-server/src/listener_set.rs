@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::device_host::DeviceHost;
 use crate::listener::Listener;
 use crate::ports::PortPolicy;
+use crate::rmcp::RmcpResponder;
 use crate::vocabulary::{Interface, Ports, Service, Transport};
 
 #[derive(Debug, Error)]
@@ -30,6 +31,10 @@ pub struct ListenerAddrs {
     pub redirection_tls: Option<SocketAddr>,
     /// 5900.
     pub rfb: Option<SocketAddr>,
+    /// UDP 623 (+ offset).
+    pub rmcp: Option<SocketAddr>,
+    /// UDP 664 (+ offset).
+    pub rmcp_secure: Option<SocketAddr>,
 }
 
 /// The listeners a device has open.
@@ -43,6 +48,8 @@ pub struct ListenerSet {
     redirection: Option<Listener>,
     redirection_tls: Option<Listener>,
     rfb: Option<Listener>,
+    rmcp: Option<RmcpResponder>,
+    rmcp_secure: Option<RmcpResponder>,
     /// Sockets bound before the device existed (a fleet binds a dormant
     /// device's ports at start and creates the device on its first
     /// connection); the first reconcile listens on them instead of binding.
@@ -60,6 +67,8 @@ impl ListenerSet {
             redirection: None,
             redirection_tls: None,
             rfb: None,
+            rmcp: None,
+            rmcp_secure: None,
             adopted: Vec::new(),
         }
     }
@@ -86,6 +95,8 @@ impl ListenerSet {
             redirection: self.redirection.as_ref().map(Listener::local_addr),
             redirection_tls: self.redirection_tls.as_ref().map(Listener::local_addr),
             rfb: self.rfb.as_ref().map(Listener::local_addr),
+            rmcp: self.rmcp.as_ref().map(RmcpResponder::local_addr),
+            rmcp_secure: self.rmcp_secure.as_ref().map(RmcpResponder::local_addr),
         }
     }
 
@@ -164,6 +175,17 @@ impl ListenerSet {
                 *port = Some(p);
             }
         }
+        for (slot, want, port, secure) in [
+            (&mut self.rmcp, policy.rmcp, &mut self.ports.rmcp, false),
+            (
+                &mut self.rmcp_secure,
+                policy.rmcp_secure,
+                &mut self.ports.rmcp_secure,
+                true,
+            ),
+        ] {
+            reconcile_rmcp(slot, want, face, port, secure, host).await;
+        }
         Ok(())
     }
 
@@ -178,6 +200,11 @@ impl ListenerSet {
         ] {
             if let Some(l) = slot.take() {
                 l.signal_stop();
+            }
+        }
+        for slot in [&mut self.rmcp, &mut self.rmcp_secure] {
+            if let Some(r) = slot.take() {
+                r.signal_stop();
             }
         }
     }
@@ -195,6 +222,50 @@ impl ListenerSet {
                 l.stop().await;
             }
         }
+        for slot in [&mut self.rmcp, &mut self.rmcp_secure] {
+            if let Some(r) = slot.take() {
+                r.stop().await;
+            }
+        }
+    }
+}
+
+/// Opens or closes one RMCP socket. A port that cannot be bound (623 and
+/// 664 are privileged without an offset) is logged and left closed: the
+/// WS-Man ports matter more than discovery.
+async fn reconcile_rmcp(
+    slot: &mut Option<RmcpResponder>,
+    want: bool,
+    (ip, interface): (IpAddr, Interface),
+    port: &mut Option<u16>,
+    secure: bool,
+    host: &Arc<DeviceHost>,
+) {
+    let Some(number) = *port else {
+        return;
+    };
+    match (slot.is_some(), want) {
+        (false, true) => {
+            let addr = SocketAddr::new(ip, number);
+            match RmcpResponder::start(addr, secure, interface, host.clone()).await {
+                Ok(r) => {
+                    *port = Some(r.local_addr().port());
+                    tracing::info!(addr = %r.local_addr(), secure, ?interface, "RMCP listening");
+                    *slot = Some(r);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    tracing::info!(%addr, "RMCP port not opened (privileged; use a port offset)");
+                }
+                Err(e) => tracing::warn!(%addr, error = %e, "RMCP port not opened"),
+            }
+        }
+        (true, false) => {
+            if let Some(r) = slot.take() {
+                tracing::info!(addr = %r.local_addr(), secure, ?interface, "closing RMCP");
+                r.stop().await;
+            }
+        }
+        _ => {}
     }
 }
 

@@ -14,6 +14,10 @@ pub const AMT_REDIRECTION_PORT: u16 = 16994;
 pub const AMT_REDIRECTION_TLS_PORT: u16 = 16995;
 /// Standard RFB (VNC) for KVM, never TLS.
 pub const RFB_PORT: u16 = 5900;
+/// RMCP / ASF presence ping (UDP).
+pub const AMT_RMCP_PORT: u16 = 623;
+/// Secure RMCP (UDP).
+pub const AMT_RMCP_SECURE_PORT: u16 = 664;
 
 /// Which interface a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +58,11 @@ pub struct Ports {
     pub redirection_tls: Option<u16>,
     /// 5900; `None` as for `redirection`.
     pub rfb: Option<u16>,
+    /// UDP 623; `None` opens no RMCP socket (a fleet's port blocks have
+    /// no room for it).
+    pub rmcp: Option<u16>,
+    /// UDP 664; `None` opens none.
+    pub rmcp_secure: Option<u16>,
 }
 
 impl Ports {
@@ -65,6 +74,8 @@ impl Ports {
             redirection: Some(AMT_REDIRECTION_PORT.checked_add(offset)?),
             redirection_tls: Some(AMT_REDIRECTION_TLS_PORT.checked_add(offset)?),
             rfb: Some(RFB_PORT.checked_add(offset)?),
+            rmcp: Some(AMT_RMCP_PORT.checked_add(offset)?),
+            rmcp_secure: Some(AMT_RMCP_SECURE_PORT.checked_add(offset)?),
         })
     }
 
@@ -76,6 +87,8 @@ impl Ports {
             redirection: Some(0),
             redirection_tls: Some(0),
             rfb: Some(0),
+            rmcp: Some(0),
+            rmcp_secure: Some(0),
         }
     }
 
@@ -87,6 +100,8 @@ impl Ports {
             redirection: None,
             redirection_tls: None,
             rfb: None,
+            rmcp: None,
+            rmcp_secure: None,
         }
     }
 }
@@ -99,6 +114,8 @@ impl Default for Ports {
             redirection: Some(AMT_REDIRECTION_PORT),
             redirection_tls: Some(AMT_REDIRECTION_TLS_PORT),
             rfb: Some(RFB_PORT),
+            rmcp: Some(AMT_RMCP_PORT),
+            rmcp_secure: Some(AMT_RMCP_SECURE_PORT),
         }
     }
 }

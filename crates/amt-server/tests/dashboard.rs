@@ -107,7 +107,7 @@ async fn beyond_loopback_a_token_is_made_and_only_the_fleet_probe_answers_withou
     let fleet = Fleet::start(
         FleetConfig {
             listen: "127.43.0.1".parse().unwrap(),
-            ports: amt_server::Ports::wsman_only(0, 0),
+            ports: amt_server::Ports::ephemeral(),
             groups: vec![GroupConfig::new("g", 2)],
             control: Some("0.0.0.0:0".parse().unwrap()),
             ..FleetConfig::default()

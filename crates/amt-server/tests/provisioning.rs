@@ -415,22 +415,6 @@ async fn admin_control_mode_refusals_carry_the_firmware_status() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn amt_19_has_no_admin_setup_over_wsman() {
-    let emu = start(Some("19.0.5")).await;
-    let local = local_system(&emu);
-    let realm = digest_realm(&local).await;
-    let (status, body) = admin_setup(&local, &realm, &[1u8; 20], &[2u8; 256]).await;
-    assert_eq!(status, "400", "{body}");
-    assert!(
-        body.contains("<a:Value>b:ActionNotSupported</a:Value>"),
-        "{body}"
-    );
-    // Client control mode is still host-based setup there.
-    assert_eq!(host_based_setup(&emu).await, 0);
-    emu.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn unprovision_over_wsman_mints_a_new_certificate() {
     let emu = start(None).await;
     assert_eq!(host_based_setup(&emu).await, 0);

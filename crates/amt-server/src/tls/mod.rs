@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::vocabulary::Interface;
 
 mod rustls_backend;
+mod rustls_odca;
 
 pub use rustls_backend::RustlsBackend;
 
@@ -99,6 +100,10 @@ pub struct HandshakeFacts {
     pub peer_certificates: Vec<Vec<u8>>,
 }
 
+/// The client certificate an AMT 19+ device accepts before provisioning:
+/// the one whose hash `StartConfigurationHBased` named, or any (`None`).
+pub type ExpectedClient = Option<(amt_device::HashType, Vec<u8>)>;
+
 /// One device's TLS stack.
 pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     /// The stack's name, for logs and errors.
@@ -112,6 +117,23 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     /// Requires (or stops requiring) client certificates on new
     /// handshakes on the network interface.
     fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError>;
+
+    /// AMT 19+ before provisioning: presents the on-die CA chain instead
+    /// of the device certificate on every interface and requires a client
+    /// certificate (see `amt_device::odca`); `None` goes back to the
+    /// device certificate. A backend without it refuses the chain.
+    fn present_odca(
+        &self,
+        odca: Option<(&amt_device::odca::OdcaChain, ExpectedClient)>,
+    ) -> Result<(), TlsError> {
+        match odca {
+            None => Ok(()),
+            Some(_) => Err(TlsError::Config {
+                backend: self.name(),
+                message: "no on-die CA chain support".into(),
+            }),
+        }
+    }
 
     /// Runs the server side of a handshake over `io`.
     fn accept(&self, io: TlsStream, interface: Interface) -> Accepting<'_>;

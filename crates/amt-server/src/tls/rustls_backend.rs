@@ -22,8 +22,12 @@ use rustls::{
 };
 use tokio_rustls::TlsAcceptor;
 
+use amt_device::odca::OdcaChain;
+
+use super::rustls_odca as odca;
 use super::{
-    common_name, Accepting, ClientAuth, HandshakeFacts, TlsBackend, TlsError, TlsStream, TlsVersion,
+    common_name, Accepting, ClientAuth, ExpectedClient, HandshakeFacts, TlsBackend, TlsError,
+    TlsStream, TlsVersion,
 };
 use crate::vocabulary::Interface;
 
@@ -38,6 +42,18 @@ fn config_error(e: impl std::fmt::Display) -> TlsError {
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The suites a firmware offers: AMT 22 refuses the AES-128 ones
+/// (device-management-toolkit's AMT 22 notes), so its handshakes offer
+/// only AES-256 and ChaCha20.
+pub(super) fn suites_provider(refuse_aes_128: bool) -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if refuse_aes_128 {
+        p.cipher_suites
+            .retain(|s| !s.suite().as_str().is_some_and(|n| n.contains("AES_128")));
+    }
+    Arc::new(p)
 }
 
 /// The certificate the device presents right now.
@@ -65,23 +81,42 @@ pub struct RustlsBackend {
     /// DER of the certificate in the slot, to skip needless rebuilds.
     loaded: ArcSwapOption<Vec<u8>>,
     client_auth: Mutex<Option<ClientAuth>>,
+    /// AMT 19+ before provisioning: the on-die chain and a required client
+    /// certificate, on both interfaces (`odca.rs`).
+    odca: ArcSwapOption<ServerConfig>,
+    odca_face: Mutex<Option<odca::OdcaFace>>,
+    /// AMT 22: no AES-128 suites.
+    refuse_aes_128: bool,
 }
 
 impl RustlsBackend {
     pub fn new() -> Result<Self, TlsError> {
+        Self::for_firmware(false)
+    }
+
+    /// The stack of a firmware that refuses (AMT 22) or offers the AES-128
+    /// suites.
+    pub fn for_firmware(refuse_aes_128: bool) -> Result<Self, TlsError> {
         let certificate = Arc::new(ActiveCertificate::default());
-        let config = build_config(certificate.clone(), None)?;
-        let local_config = Arc::new(build_config(certificate.clone(), None)?);
+        let config = build_config(certificate.clone(), None, refuse_aes_128)?;
+        let local_config = Arc::new(build_config(certificate.clone(), None, refuse_aes_128)?);
         Ok(RustlsBackend {
             certificate,
             config: ArcSwap::from_pointee(config),
             local_config,
             loaded: ArcSwapOption::empty(),
             client_auth: Mutex::new(None),
+            odca: ArcSwapOption::empty(),
+            odca_face: Mutex::new(None),
+            refuse_aes_128,
         })
     }
 
     fn server_config(&self, interface: Interface) -> Arc<ServerConfig> {
+        // AMT 19+ before provisioning: the on-die chain on every interface.
+        if let Some(odca) = self.odca.load_full() {
+            return odca;
+        }
         match interface {
             Interface::Remote => self.config.load_full(),
             Interface::Local => self.local_config.clone(),
@@ -99,7 +134,7 @@ impl TlsBackend for RustlsBackend {
         if *current == auth {
             return Ok(());
         }
-        let config = build_config(self.certificate.clone(), auth.as_ref())?;
+        let config = build_config(self.certificate.clone(), auth.as_ref(), self.refuse_aes_128)?;
         self.config.store(Arc::new(config));
         *current = auth;
         Ok(())
@@ -126,6 +161,26 @@ impl TlsBackend for RustlsBackend {
                 self.loaded.store(Some(Arc::new(cert_der.to_vec())));
             }
         }
+        Ok(())
+    }
+
+    fn present_odca(&self, odca: Option<(&OdcaChain, ExpectedClient)>) -> Result<(), TlsError> {
+        let mut current = self.odca_face.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted = odca
+            .as_ref()
+            .map(|(chain, expected)| odca::OdcaFace::of(chain, expected.clone()));
+        if *current == wanted {
+            return Ok(());
+        }
+        match odca {
+            None => self.odca.store(None),
+            Some((chain, expected)) => self.odca.store(Some(Arc::new(odca::odca_config(
+                chain,
+                expected,
+                suites_provider(self.refuse_aes_128),
+            )?))),
+        }
+        *current = wanted;
         Ok(())
     }
 
@@ -167,10 +222,11 @@ fn facts(conn: &rustls::ServerConnection) -> HandshakeFacts {
 fn build_config(
     certificate: Arc<ActiveCertificate>,
     auth: Option<&ClientAuth>,
+    refuse_aes_128: bool,
 ) -> Result<ServerConfig, TlsError> {
     // TLS 1.3 stays on: MeshCentral's client offers only static-RSA suites
     // for TLS 1.2, which rustls will never do, so 1.3 is its only way in.
-    let builder = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(suites_provider(refuse_aes_128))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(config_error)?;
     let builder = match auth {
