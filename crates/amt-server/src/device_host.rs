@@ -23,7 +23,7 @@ use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
-use crate::vocabulary::Interface;
+use crate::vocabulary::{Interface, Via};
 
 pub mod machine;
 mod web;
@@ -411,6 +411,9 @@ impl DeviceHost {
             &change.effects.events,
             change.device_time,
         );
+        if !change.effects.events.is_empty() {
+            self.cira.raise_alert();
+        }
         self.publish(&change.effects);
         Ok(())
     }
@@ -603,6 +606,7 @@ impl DeviceHost {
         self: &Arc<Self>,
         principal: Principal,
         interface: Interface,
+        via: Via,
         body: &[u8],
     ) -> WsmanOutcome {
         let started = crate::clock::monotonic();
@@ -700,6 +704,7 @@ impl DeviceHost {
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
             answered_by: replayed.then(|| "recording".to_string()),
+            via: via.journal_name().map(str::to_string),
         });
         outcome
     }
@@ -816,6 +821,9 @@ impl DeviceHost {
         if let Some((subscribers, device_time)) = delivery {
             self.delivery
                 .deliver(&subscribers, &effects.events, device_time);
+        }
+        if !effects.events.is_empty() {
+            self.cira.raise_alert();
         }
         self.publish(effects);
     }

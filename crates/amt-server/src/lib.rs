@@ -324,6 +324,8 @@ impl Emulator {
             })?;
         }
         host.reconcile_listeners().await?;
+        // Before the CIRA driver: a tunnel takes the handlers it finds.
+        redirection::register_cira_handlers(&host);
         cira::spawn(&host);
         device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::device_host::DeviceHost;
 use crate::http::serve;
 use crate::limits::{self, ServerLimits};
-use crate::vocabulary::{Interface, Service};
+use crate::vocabulary::{Interface, Service, Via};
 
 /// Default time a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
@@ -125,7 +125,13 @@ pub(crate) fn admit(
         return;
     };
     tokio::spawn(serve_admitted(
-        stream, peer, transport, interface, host, admitted,
+        stream,
+        peer,
+        transport,
+        interface,
+        Via::Direct,
+        host,
+        admitted,
     ));
 }
 
@@ -154,8 +160,23 @@ pub async fn serve_connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    serve_connection_via(io, peer, transport, interface, Via::Direct, host).await
+}
+
+/// [`serve_connection`] for a connection that came another way (a CIRA
+/// channel): the journal marks its calls with `via`.
+pub async fn serve_connection_via<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    interface: Interface,
+    via: Via,
+    host: Arc<DeviceHost>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     if let Some(admitted) = take_slot(&host, peer) {
-        serve_admitted(io, peer, transport, interface, host, admitted).await;
+        serve_admitted(io, peer, transport, interface, via, host, admitted).await;
     }
 }
 
@@ -164,6 +185,7 @@ async fn serve_admitted<S>(
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     (slot, shed): Admitted,
 ) where
@@ -174,7 +196,7 @@ async fn serve_admitted<S>(
         Ok(()) = shed => {
             tracing::info!(%peer, "closed an idle connection to make room for a new one");
         }
-        () = connection(io, peer, transport, interface, host, slot.clone()) => {}
+        () = connection(io, peer, transport, interface, via, host, slot.clone()) => {}
     }
     drop(slot);
 }
@@ -184,6 +206,7 @@ async fn connection<S>(
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
 ) where
@@ -192,7 +215,16 @@ async fn connection<S>(
     let limits = *host.limits();
     match transport {
         Transport::Plain => {
-            serve_http(TokioIo::new(stream), peer, interface, host, slot, &limits).await
+            serve_http(
+                TokioIo::new(stream),
+                peer,
+                interface,
+                via,
+                host,
+                slot,
+                &limits,
+            )
+            .await
         }
         Transport::Tls => {
             if host.faults().tls_refused() {
@@ -204,7 +236,7 @@ async fn connection<S>(
             match tokio::time::timeout(limits.handshake_timeout, accepting).await {
                 Ok(Ok((tls, facts))) => {
                     tracing::debug!(%peer, ?facts, "TLS handshake done");
-                    serve_http(TokioIo::new(tls), peer, interface, host, slot, &limits).await
+                    serve_http(TokioIo::new(tls), peer, interface, via, host, slot, &limits).await
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -217,13 +249,17 @@ async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| serve(req, host.clone(), interface, Some(slot.clone())));
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(via);
+        serve(req, host.clone(), interface, Some(slot.clone()))
+    });
     let mut builder = http1::Builder::new();
     builder
         .title_case_headers(true)

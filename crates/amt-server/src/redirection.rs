@@ -89,6 +89,45 @@ pub(crate) fn admit(
     tokio::spawn(serve_redirection(stream, peer, transport, host));
 }
 
+/// Registers the redirection ports with the CIRA driver, so the channels
+/// an MPS opens to 16994, 16995 and 5900 reach the same sessions as the
+/// direct ports. The handlers hold the device weakly (the device owns
+/// them).
+pub(crate) fn register_cira_handlers(host: &Arc<DeviceHost>) {
+    for (port, transport) in [
+        (
+            crate::vocabulary::AMT_REDIRECTION_PORT,
+            Some(Transport::Plain),
+        ),
+        (
+            crate::vocabulary::AMT_REDIRECTION_TLS_PORT,
+            Some(Transport::Tls),
+        ),
+        (crate::vocabulary::RFB_PORT, None),
+    ] {
+        let weak = Arc::downgrade(host);
+        let handler: crate::cira::ChannelHandler = Arc::new(move |stream, peer| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                let Some(host) = weak.upgrade() else {
+                    return;
+                };
+                match transport {
+                    Some(t) => serve_redirection(stream, peer, t, host).await,
+                    None => {
+                        // 5900 only while the port policy has it open.
+                        let open = host.with_device(|d| crate::ports::PortPolicy::remote(d).rfb);
+                        if open {
+                            serve_rfb(stream, peer, host).await;
+                        }
+                    }
+                }
+            })
+        });
+        host.cira_shared().set_port_handler(port, handler);
+    }
+}
+
 /// Serves an accepted connection on 5900 in its own task.
 pub(crate) fn admit_rfb(stream: tokio::net::TcpStream, peer: SocketAddr, host: Arc<DeviceHost>) {
     let _ = stream.set_nodelay(true);
@@ -698,5 +737,6 @@ fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) 
         request_body: None,
         response_body: None,
         answered_by: None,
+        via: None,
     });
 }

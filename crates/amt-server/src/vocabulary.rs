@@ -40,6 +40,25 @@ pub enum Service {
     Rfb,
 }
 
+/// How a connection reached the device: straight to its listener, or
+/// through a channel the MPS opened in the CIRA tunnel (docs/cira.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Via {
+    #[default]
+    Direct,
+    Cira,
+}
+
+impl Via {
+    /// The journal's `via` field: absent for a direct connection.
+    pub fn journal_name(self) -> Option<&'static str> {
+        match self {
+            Via::Direct => None,
+            Via::Cira => Some("cira"),
+        }
+    }
+}
+
 /// Plain HTTP or TLS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
