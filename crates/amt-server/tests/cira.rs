@@ -429,7 +429,7 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them() {
+async fn channels_to_a_port_without_a_handler_are_refused_until_one_serves_them() {
     let ca = TestCa::new("test MPS root");
     let mps = Mps::start(&ca).await;
     let emu = device(&ca.der, mps.port(), MPS_PASS).await;
@@ -437,13 +437,14 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
     let mut apf = mps.accept().await.unwrap();
     apf.until_userauth(&uuid).await;
     apf.accept_login_and_forwards((30, 0)).await;
-    // No redirection listener yet: connect failed, as for a closed port.
+    // 664 has no handler (the redirection listener registers 16994,
+    // 16995 and 5900): connect failed, as for a closed port.
     apf.send(&[Message::ChannelOpen {
         channel_type: "forwarded-tcpip".into(),
         sender: 7,
         window: 32768,
         connected_address: "".into(),
-        connected_port: 16994,
+        connected_port: 664,
         originator_address: "1.2.3.4".into(),
         originator_port: 1024,
     }])
@@ -456,7 +457,7 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
         }
     );
 
-    // A handler for 16994 (here: one that answers what it reads, upper
+    // A handler for 664 (here: one that answers what it reads, upper
     // case), taken by the next tunnel.
     let handler: amt_server::cira::ChannelHandler = Arc::new(|mut io, _peer| {
         Box::pin(async move {
@@ -467,12 +468,12 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
             let _ = io.shutdown().await;
         })
     });
-    emu.host().cira_shared().set_port_handler(16994, handler);
+    emu.host().cira_shared().set_port_handler(664, handler);
     drop(apf);
     let mut apf = mps.accept().await.unwrap();
     apf.until_userauth(&uuid).await;
     apf.accept_login_and_forwards((30, 0)).await;
-    let ch = apf.open_channel(8, 16994).await;
+    let ch = apf.open_channel(8, 664).await;
     apf.send(&[Message::ChannelData {
         recipient: ch,
         data: b"hello redirection".to_vec(),
