@@ -28,6 +28,7 @@
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`serial_login`] (the login prompt and shell on that serial port),
 //!   [`screen`] (that screen as pixels, keyboard and pointer in),
 //!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
@@ -62,6 +63,7 @@ pub mod remote_access;
 pub mod remote_media;
 pub mod screen;
 pub mod self_signed;
+pub mod serial_login;
 pub mod status;
 pub mod subscriptions;
 pub mod tls_config;

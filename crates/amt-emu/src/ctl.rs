@@ -133,6 +133,9 @@ enum MachineCommand {
     EventLog,
     /// Move the device clock forward; alarms due fire.
     AdvanceClock { seconds: i64 },
+    /// The host's serial transcript (what SOL carries); with TEXT, type it
+    /// at the serial console first (e.g. 'root\r').
+    Serial { text: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +246,12 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "POST",
                 "/api/machine/advance-clock".into(),
                 Some(json!({ "seconds": seconds })),
+            ),
+            MachineCommand::Serial { text: None } => ("GET", "/api/machine/serial".into(), None),
+            MachineCommand::Serial { text: Some(text) } => (
+                "POST",
+                "/api/machine/serial".into(),
+                Some(json!({ "text": text })),
             ),
         },
         CtlCommand::Network { command } => match command {

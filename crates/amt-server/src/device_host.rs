@@ -108,6 +108,8 @@ pub struct DeviceHost {
     /// What the device reports happening (provisioned, TLS changed ...),
     /// for subscribers (WS-Eventing delivery, tests, logs).
     events: tokio::sync::broadcast::Sender<DeviceEvent>,
+    /// The redirection sessions open on 16994/16995 (redirection.rs).
+    redirection: crate::redirection::OpenSessions,
 }
 
 /// How many undelivered events a slow subscriber may lag behind before it
@@ -180,6 +182,7 @@ impl DeviceHost {
             turn: tokio::sync::Mutex::new(()),
             written: Mutex::new(0),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
+            redirection: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -198,6 +201,55 @@ impl DeviceHost {
 
     pub fn server_header(&self) -> String {
         self.server_header.clone()
+    }
+
+    /// The redirection sessions open now.
+    pub fn redirection_sessions(&self) -> &crate::redirection::OpenSessions {
+        &self.redirection
+    }
+
+    /// Changes the device from a session in progress (the host reading
+    /// from a remote drive): flash is written only when the change asks
+    /// for it, and its events are published.
+    pub(crate) fn update_device<R>(&self, f: impl FnOnce(&mut Device, OffsetDateTime) -> R) -> R {
+        let mut st = self.lock();
+        let now = OffsetDateTime::now_utc();
+        let r = f(&mut st.device, now);
+        let effects = st.device.take_effects();
+        if effects.persist {
+            st.generation += 1;
+            if let Err(e) = self.write_flash(st.generation, &st.device) {
+                tracing::error!(error = %e, "flash write failed during a redirection session");
+            }
+        }
+        drop(st);
+        self.publish(&effects);
+        r
+    }
+
+    /// Whether logins are refused right now after repeated failures (the
+    /// same lockout WS-Man digest logins count towards).
+    pub(crate) fn login_locked(&self) -> bool {
+        let lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        lockout.is_locked(crate::clock::monotonic())
+    }
+
+    /// Counts a login made outside HTTP (the redirection protocol).
+    pub(crate) fn record_login(&self, ok: bool) {
+        let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            lockout.record_success();
+        } else if lockout.record_failure(crate::clock::monotonic()) {
+            tracing::warn!("repeated failed logins: every login is refused for a while");
+        }
+    }
+
+    /// Bytes typed at the host's serial port (a SOL console, the control
+    /// API). The serial console lives in RAM: nothing is written to flash.
+    pub fn host_serial_input(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        st.device
+            .host_serial_input(bytes, OffsetDateTime::now_utc());
     }
 
     pub(crate) fn tls(&self) -> &dyn TlsBackend {
@@ -614,7 +666,13 @@ impl DeviceHost {
                 (WsmanOutcome::Drop, None, false)
             }
             // Connection-level: not matched per request.
-            Some(FaultKind::RefuseTls { .. }) | None => {
+            Some(
+                FaultKind::RefuseTls { .. }
+                | FaultKind::RefuseSession
+                | FaultKind::DropSession { .. }
+                | FaultKind::StallSession,
+            )
+            | None => {
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }

@@ -38,7 +38,9 @@ use crate::vocabulary::{Interface, Ports, Transport};
 use crate::{EmulatorConfig, JournalConfig, LmsConfig, RunningEmulator, ServerError, ServerLimits};
 
 /// Ports a device takes in `ports` addressing: 16992 at `base + 10 * i`,
-/// 16993 at `+ 1`, the rest kept for the protocols to come.
+/// 16993 at `+ 1`, 16994 at `+ 2`, 16995 at `+ 3`, the rest kept for the
+/// protocols to come. (The redirection ports are bound when the device
+/// wakes and its policy opens them, not while it is dormant.)
 pub const PORT_BLOCK: u16 = 10;
 /// Default first port of `ports` addressing.
 pub const DEFAULT_PORT_BASE: u16 = 20000;
@@ -606,10 +608,9 @@ impl FleetInner {
                         (
                             self.config.listen,
                             Ports {
-                                http: http as u16,
-                                tls: http as u16 + 1,
-                                rmcp: None,
-                                rmcp_secure: None,
+                                redirection: Some(http as u16 + 2),
+                                redirection_tls: Some(http as u16 + 3),
+                                ..Ports::wsman_only(http as u16, http as u16 + 1)
                             },
                         )
                     }
@@ -655,12 +656,10 @@ impl FleetInner {
                         ..lms
                     },
                     // The block is checked to fit below 65536.
-                    Addressing::Ports => Ports {
-                        http: p.ports.http.saturating_add(LMS_BLOCK_OFFSET),
-                        tls: p.ports.http.saturating_add(LMS_BLOCK_OFFSET + 1),
-                        rmcp: None,
-                        rmcp_secure: None,
-                    },
+                    Addressing::Ports => Ports::wsman_only(
+                        p.ports.http.saturating_add(LMS_BLOCK_OFFSET),
+                        p.ports.http.saturating_add(LMS_BLOCK_OFFSET + 1),
+                    ),
                 },
             }),
             control_port: None,

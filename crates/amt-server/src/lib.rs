@@ -29,6 +29,7 @@ pub mod listener;
 pub mod listener_set;
 pub mod lockout;
 pub mod ports;
+pub mod redirection;
 pub mod rmcp;
 pub mod scenario;
 pub mod tls;
@@ -328,6 +329,8 @@ impl Emulator {
             })?;
         }
         host.reconcile_listeners().await?;
+        // Before the CIRA driver: a tunnel takes the handlers it finds.
+        redirection::register_cira_handlers(&host);
         cira::spawn(&host);
         device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {

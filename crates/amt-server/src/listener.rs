@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::device_host::DeviceHost;
 use crate::http::serve;
 use crate::limits::{self, ServerLimits};
-use crate::vocabulary::{Interface, Via};
+use crate::vocabulary::{Interface, Service, Via};
 
 /// Default time a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
@@ -48,6 +48,17 @@ impl Listener {
         interface: Interface,
         host: Arc<DeviceHost>,
     ) -> std::io::Result<Self> {
+        Listener::start_service(socket, Service::Wsman, transport, interface, host)
+    }
+
+    /// Starts accepting `service` on an already bound socket.
+    pub fn start_service(
+        socket: TcpListener,
+        service: Service,
+        transport: Transport,
+        interface: Interface,
+        host: Arc<DeviceHost>,
+    ) -> std::io::Result<Self> {
         let addr = socket.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -55,7 +66,11 @@ impl Listener {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     accepted = socket.accept() => match accepted {
-                        Ok((stream, peer)) => admit(stream, peer, transport, interface, host.clone()),
+                        Ok((stream, peer)) => match service {
+                            Service::Wsman => admit(stream, peer, transport, interface, host.clone()),
+                            Service::Redirection => crate::redirection::admit(stream, peer, transport, host.clone()),
+                            Service::Rfb => crate::redirection::admit_rfb(stream, peer, host.clone()),
+                        },
                         Err(e) => {
                             // Out of file descriptors and the like: back off
                             // instead of spinning.

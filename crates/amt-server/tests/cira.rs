@@ -429,7 +429,7 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them() {
+async fn channels_to_a_port_without_a_handler_are_refused_until_one_serves_them() {
     let ca = TestCa::new("test MPS root");
     let mps = Mps::start(&ca).await;
     let emu = device(&ca.der, mps.port(), MPS_PASS).await;
@@ -437,13 +437,14 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
     let mut apf = mps.accept().await.unwrap();
     apf.until_userauth(&uuid).await;
     apf.accept_login_and_forwards((30, 0)).await;
-    // No redirection listener yet: connect failed, as for a closed port.
+    // 664 has no handler (the redirection listener registers 16994,
+    // 16995 and 5900): connect failed, as for a closed port.
     apf.send(&[Message::ChannelOpen {
         channel_type: "forwarded-tcpip".into(),
         sender: 7,
         window: 32768,
         connected_address: "".into(),
-        connected_port: 16994,
+        connected_port: 664,
         originator_address: "1.2.3.4".into(),
         originator_port: 1024,
     }])
@@ -456,7 +457,7 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
         }
     );
 
-    // A handler for 16994 (here: one that answers what it reads, upper
+    // A handler for 664 (here: one that answers what it reads, upper
     // case), taken by the next tunnel.
     let handler: amt_server::cira::ChannelHandler = Arc::new(|mut io, _peer| {
         Box::pin(async move {
@@ -467,12 +468,12 @@ async fn channels_to_redirection_ports_are_refused_until_a_handler_serves_them()
             let _ = io.shutdown().await;
         })
     });
-    emu.host().cira_shared().set_port_handler(16994, handler);
+    emu.host().cira_shared().set_port_handler(664, handler);
     drop(apf);
     let mut apf = mps.accept().await.unwrap();
     apf.until_userauth(&uuid).await;
     apf.accept_login_and_forwards((30, 0)).await;
-    let ch = apf.open_channel(8, 16994).await;
+    let ch = apf.open_channel(8, 664).await;
     apf.send(&[Message::ChannelData {
         recipient: ch,
         data: b"hello redirection".to_vec(),
@@ -653,4 +654,70 @@ async fn inside_the_intranet_the_device_does_not_dial_and_the_button_is_reported
         v["last_error"] == "no user-initiated policy applies"
     })
     .await;
+}
+
+/// Reads channel data until `want` bytes have come (window adjusts and
+/// keep-alives skipped).
+async fn channel_bytes(apf: &mut Apf, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        match apf.recv_skipping_keepalives().await {
+            Message::ChannelData { data, .. } => got.extend(data),
+            Message::ChannelWindowAdjust { .. } => {}
+            other => panic!("{other:?} after {got:02x?}"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sol_runs_through_the_tunnel() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device(&ca.der, mps.port(), MPS_PASS).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    emu.host()
+        .change_device(|d, _| {
+            d.request_redirection_state(32770);
+            Ok(())
+        })
+        .unwrap();
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    until(&emu, |v| v["state"] == "connected").await;
+
+    // What MeshCentral relays for a SOL session: start, user/password,
+    // StartSOLRedirection; each answer arrives in the channel.
+    let ch = apf.open_channel(6, 16994).await;
+    let send = |data: Vec<u8>| Message::ChannelData {
+        recipient: ch,
+        data,
+    };
+    apf.send(&[send(b"\x10\x00\x00\x00SOL ".to_vec())]).await;
+    let reply = channel_bytes(&mut apf, 13).await;
+    assert_eq!(reply[..2], [0x11, 0]);
+    let mut auth = vec![0x13, 0, 0, 0, 1, 15, 0, 0, 0, 5];
+    auth.extend_from_slice(b"admin");
+    auth.push(8);
+    auth.extend_from_slice(PASSWORD.as_bytes());
+    apf.send(&[send(auth)]).await;
+    assert_eq!(channel_bytes(&mut apf, 9).await[..2], [0x14, 0]);
+    let start_sol = hex::decode("2000000000000000102764000000102764000000000000000000").unwrap();
+    apf.send(&[send(start_sol[..24].to_vec())]).await;
+    assert_eq!(channel_bytes(&mut apf, 23).await[..2], [0x21, 0]);
+
+    // The host's serial output comes through the tunnel.
+    emu.host().host_serial_input(b"root\r");
+    let data = channel_bytes(&mut apf, 10).await;
+    assert_eq!(data[0], 0x2A, "{data:02x?}");
+    let len = usize::from(u16::from_le_bytes([data[8], data[9]]));
+    let mut text = data[10..].to_vec();
+    if text.len() < len {
+        text.extend(channel_bytes(&mut apf, len - text.len()).await);
+    }
+    assert!(
+        String::from_utf8_lossy(&text).starts_with("root"),
+        "{text:02x?}"
+    );
 }

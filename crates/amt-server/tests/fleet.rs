@@ -236,11 +236,7 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
     // Taken: a second fleet on the same addresses and ports.
     let first = Fleet::start(
         FleetConfig {
-            ports: Ports {
-                http: 0,
-                tls: 0,
-                ..Ports::ephemeral()
-            },
+            ports: Ports::wsman_only(0, 0),
             ..config(Ipv4Addr::new(127, 79, 0, 1), 2, None)
         },
         |_, _| {},
@@ -251,11 +247,7 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
     let err = Fleet::start(
         FleetConfig {
             listen: taken.ip(),
-            ports: Ports {
-                http: 0,
-                tls: taken.port(),
-                ..Ports::ephemeral()
-            },
+            ports: Ports::wsman_only(0, taken.port()),
             ..config(Ipv4Addr::new(127, 79, 0, 2), 1, None)
         },
         |_, _| {},
