@@ -65,9 +65,10 @@ fn setup_blue(r: u8, g: u8, b: u8) -> bool {
     r < 0x30 && g < 0x30 && b > 0x80
 }
 
-/// The desktop placeholder's background.
+/// The desktop placeholder's background (#1e5a8c, through RGB565); the
+/// consent form's blue border has no red at all.
 fn desktop(r: u8, g: u8, b: u8) -> bool {
-    r < 0x40 && (0x40..0x78).contains(&g) && b > 0x70
+    (0x10..0x30).contains(&r) && (0x48..0x70).contains(&g) && (0x78..0xa0).contains(&b)
 }
 
 fn black(r: u8, g: u8, b: u8) -> bool {
@@ -258,7 +259,8 @@ async fn kvm_pilot_sees_the_consent_form_until_the_code_is_sent_in_client_contro
     .await
     .unwrap();
     assert_eq!(return_value(&started.1), "0", "{}", started.1);
-    let code = control_code(&emu);
+    // wsman-messages takes the code as a JSON number.
+    let code = format!("[{}]", control_code(&emu).parse::<u32>().expect("digits"));
     let sent = tokio::task::spawn_blocking(move || {
         curl_wsman(
             &url,
