@@ -46,6 +46,56 @@ const TLS13: Probe = Probe {
 /// (firmware, [(probe, accepted)]).
 const TABLE: &[(&str, &[(Probe, bool)])] = &[
     (
+        // AMT 2.0-2.5 (PSK-era firmware): TLS 1.0/1.1 with static RSA.
+        "2.5.3",
+        &[
+            (TLS10_AES128_SHA, true),
+            (TLS10_AES256_SHA, true),
+            (TLS12_AES128_SHA, false),
+            (TLS13, false),
+        ],
+    ),
+    (
+        // AMT 2.6-5: the same offer.
+        "5.2.70",
+        &[
+            (TLS10_AES128_SHA, true),
+            (TLS11_AES128_SHA, true),
+            (TLS11_ECDHE_AES128_SHA, false),
+            (TLS12_AES128_SHA, false),
+        ],
+    ),
+    (
+        // AMT 9-10: still TLS 1.0/1.1 only.
+        "9.5.60",
+        &[
+            (TLS10_AES128_SHA, true),
+            (TLS11_AES128_SHA, true),
+            (TLS12_AES128_GCM, false),
+            (TLS13, false),
+        ],
+    ),
+    (
+        // AMT 13-14: TLS 1.1 and 1.2, ECDHE beside static RSA.
+        "13.0.40",
+        &[
+            (TLS10_AES128_SHA, false),
+            (TLS11_AES128_SHA, true),
+            (TLS12_ECDHE_AES128_GCM, true),
+            (TLS13, false),
+        ],
+    ),
+    (
+        // CSME 16.0: the last OpenSSL-era offer, TLS 1.2 only.
+        "16.0.15",
+        &[
+            (TLS11_AES128_SHA, false),
+            (TLS12_AES128_SHA, true),
+            (TLS12_ECDHE_AES128_GCM, true),
+            (TLS13, false),
+        ],
+    ),
+    (
         // AMT 8: TLS 1.0/1.1, static-RSA AES-CBC with SHA-1 only.
         "8.1.40",
         &[
