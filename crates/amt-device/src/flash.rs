@@ -109,6 +109,8 @@ struct DeviceImage {
     audit_log: AuditLog,
     #[serde(default)]
     subscriptions: Subscriptions,
+    #[serde(default)]
+    remote_configuration: crate::remote_configuration::RemoteConfiguration,
 }
 
 /// Serialises a device into a flash image.
@@ -144,6 +146,7 @@ pub fn encode(device: &Device) -> Vec<u8> {
         remote_access: device.remote_access.clone(),
         audit_log: device.audit_log.clone(),
         subscriptions: device.subscriptions.clone(),
+        remote_configuration: device.remote_configuration.clone(),
     };
     // Serialising plain data into a Vec cannot fail.
     let payload = serde_json::to_vec_pretty(&image).unwrap_or_default();
@@ -291,6 +294,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         remote_access: image.remote_access,
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
+        remote_configuration: image.remote_configuration,
         console: Default::default(),
         effects: crate::effects::Effects::default(),
     };

@@ -56,6 +56,7 @@ pub mod provisioning_hashes;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
+pub mod remote_configuration;
 pub mod remote_media;
 pub mod screen;
 pub mod self_signed;
