@@ -27,6 +27,7 @@ use thiserror::Error;
 use crate::device::Device;
 use crate::host_based_setup::{domain_matches, has_provisioning_marker, leaf_domain, parse};
 use crate::provisioning::{ControlMode, ProvisioningState};
+use crate::provisioning_hashes::HashList;
 
 /// The provisioning server's hello port.
 pub const HELLO_PORT: u16 = 9971;
@@ -55,6 +56,11 @@ pub struct RemoteConfiguration {
     /// The MEBx provisioning server, if one is set.
     #[serde(default)]
     pub server: Option<ProvisioningServer>,
+    /// The emulated network's name table (host name, lower case, to
+    /// address): `provisionserver.<suffix>` resolves here first, then
+    /// through the system resolver.
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
     /// A provisioning server has passed the TLS client-chain checks since
     /// provisioning started (firmware RAM: not persisted).
     #[serde(skip)]
@@ -80,6 +86,59 @@ pub enum PkiRefusal {
     DomainMismatch,
     #[error("the device is not in provisioning with PKI remote configuration")]
     NotInProvisioning,
+}
+
+/// A snapshot of what a provisioning server's chain is checked against:
+/// the provisioning certificate hashes and the DNS suffix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PkiTrust {
+    pub hashes: HashList,
+    pub dns_suffix: Option<String>,
+}
+
+impl PkiTrust {
+    /// The verdict on a TLS client chain (DER, leaf first, root last),
+    /// with the rule that failed.
+    pub fn verdict(&self, chain: &[Vec<u8>]) -> Result<(), PkiRefusal> {
+        let leaf_der = chain.first().ok_or(PkiRefusal::NoCertificate)?;
+        if chain.len() > MAX_CHAIN {
+            return Err(PkiRefusal::ChainTooLong);
+        }
+        let parsed = chain
+            .iter()
+            .map(|der| parse(der))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(PkiRefusal::Malformed)?;
+        for pair in parsed.windows(2) {
+            if let [child, issuer] = pair {
+                if child.issuer().as_raw() != issuer.subject().as_raw()
+                    || child.verify_signature(Some(issuer.public_key())).is_err()
+                {
+                    return Err(PkiRefusal::BrokenChain);
+                }
+            }
+        }
+        let (Some(root), Some(root_der)) = (parsed.last(), chain.last()) else {
+            return Err(PkiRefusal::NoCertificate);
+        };
+        let self_signed = root.subject().as_raw() == root.issuer().as_raw()
+            && root.verify_signature(None).is_ok();
+        if !self_signed || !self.hashes.trusts(root_der) {
+            return Err(PkiRefusal::UntrustedRoot);
+        }
+        let leaf = parse(leaf_der).ok_or(PkiRefusal::Malformed)?;
+        if !has_provisioning_marker(&leaf) {
+            return Err(PkiRefusal::NoProvisioningMarker);
+        }
+        let suffix = self
+            .dns_suffix
+            .as_deref()
+            .ok_or(PkiRefusal::DomainMismatch)?;
+        match leaf_domain(&leaf) {
+            Some(cn) if domain_matches(&cn, suffix) => Ok(()),
+            _ => Err(PkiRefusal::DomainMismatch),
+        }
+    }
 }
 
 /// The wire bytes of one hello.
@@ -167,6 +226,31 @@ impl Device {
         self.note_persist();
     }
 
+    /// The emulated network's name table.
+    pub fn network_hosts(&self) -> &std::collections::BTreeMap<String, std::net::IpAddr> {
+        &self.remote_configuration.hosts
+    }
+
+    /// Replaces the emulated network's name table.
+    pub fn set_network_hosts(
+        &mut self,
+        hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
+    ) {
+        self.remote_configuration.hosts = hosts
+            .into_iter()
+            .map(|(k, v)| (k.trim_end_matches('.').to_ascii_lowercase(), v))
+            .collect();
+        self.note_persist();
+    }
+
+    /// A name from the emulated network's table.
+    pub fn resolve_network_host(&self, name: &str) -> Option<std::net::IpAddr> {
+        self.remote_configuration
+            .hosts
+            .get(&name.trim_end_matches('.').to_ascii_lowercase())
+            .copied()
+    }
+
     /// Hello number `retry_count` (0 for the first) as the device sends it.
     pub fn hello_packet(&self, retry_count: u32) -> Vec<u8> {
         let hashes: Vec<(u8, &[u8])> = self
@@ -187,43 +271,24 @@ impl Device {
     /// The verdict on a provisioning server's TLS client chain (DER, leaf
     /// first, root last), with the rule that failed.
     pub fn pki_client_chain_verdict(&self, chain: &[Vec<u8>]) -> Result<(), PkiRefusal> {
-        let leaf_der = chain.first().ok_or(PkiRefusal::NoCertificate)?;
-        if chain.len() > MAX_CHAIN {
-            return Err(PkiRefusal::ChainTooLong);
+        self.pki_trust_snapshot().verdict(chain)
+    }
+
+    fn pki_trust_snapshot(&self) -> PkiTrust {
+        PkiTrust {
+            hashes: self.hashes.clone(),
+            dns_suffix: self.provisioning_dns_suffix(),
         }
-        let parsed = chain
-            .iter()
-            .map(|der| parse(der))
-            .collect::<Option<Vec<_>>>()
-            .ok_or(PkiRefusal::Malformed)?;
-        for pair in parsed.windows(2) {
-            if let [child, issuer] = pair {
-                if child.issuer().as_raw() != issuer.subject().as_raw()
-                    || child.verify_signature(Some(issuer.public_key())).is_err()
-                {
-                    return Err(PkiRefusal::BrokenChain);
-                }
-            }
-        }
-        let (Some(root), Some(root_der)) = (parsed.last(), chain.last()) else {
-            return Err(PkiRefusal::NoCertificate);
-        };
-        let self_signed = root.subject().as_raw() == root.issuer().as_raw()
-            && root.verify_signature(None).is_ok();
-        if !self_signed || !self.hashes.trusts(root_der) {
-            return Err(PkiRefusal::UntrustedRoot);
-        }
-        let leaf = parse(leaf_der).ok_or(PkiRefusal::Malformed)?;
-        if !has_provisioning_marker(&leaf) {
-            return Err(PkiRefusal::NoProvisioningMarker);
-        }
-        let suffix = self
-            .provisioning_dns_suffix()
-            .ok_or(PkiRefusal::DomainMismatch)?;
-        match leaf_domain(&leaf) {
-            Some(cn) if domain_matches(&cn, &suffix) => Ok(()),
-            _ => Err(PkiRefusal::DomainMismatch),
-        }
+    }
+
+    /// What the TLS stack checks a provisioning server's client chain
+    /// against, while the device is in provisioning on a firmware with PKI
+    /// remote configuration; `None` otherwise (no client certificate is
+    /// asked for).
+    pub fn pki_trust(&self) -> Option<PkiTrust> {
+        (self.has_pki_remote_configuration()
+            && self.provisioning_state == ProvisioningState::InProvisioning)
+            .then(|| self.pki_trust_snapshot())
     }
 
     /// A provisioning server connected with `chain`: if it passes, it may

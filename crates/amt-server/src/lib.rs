@@ -28,6 +28,7 @@ pub mod limits;
 pub mod listener;
 pub mod listener_set;
 pub mod lockout;
+pub mod pki_hello;
 pub mod ports;
 pub mod rmcp;
 pub mod scenario;
@@ -324,6 +325,7 @@ impl Emulator {
         }
         host.reconcile_listeners().await?;
         cira::spawn(&host);
+        pki_hello::spawn(&host);
         device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,

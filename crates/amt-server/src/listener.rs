@@ -177,7 +177,16 @@ async fn connection<S>(
     let limits = *host.limits();
     match transport {
         Transport::Plain => {
-            serve_http(TokioIo::new(stream), peer, interface, host, slot, &limits).await
+            serve_http(
+                TokioIo::new(stream),
+                peer,
+                interface,
+                host,
+                slot,
+                &limits,
+                false,
+            )
+            .await
         }
         Transport::Tls => {
             if host.faults().tls_refused() {
@@ -189,7 +198,22 @@ async fn connection<S>(
             match tokio::time::timeout(limits.handshake_timeout, accepting).await {
                 Ok(Ok((tls, facts))) => {
                     tracing::debug!(%peer, ?facts, "TLS handshake done");
-                    serve_http(TokioIo::new(tls), peer, interface, host, slot, &limits).await
+                    // A client chain the handshake let through on the
+                    // network face is a PKI provisioning server's.
+                    let pki_session = interface == Interface::Remote
+                        && !facts.peer_certificates.is_empty()
+                        && host.with_device(|d| d.pki_trust().is_some())
+                        && host.accept_pki_server(&facts.peer_certificates);
+                    serve_http(
+                        TokioIo::new(tls),
+                        peer,
+                        interface,
+                        host,
+                        slot,
+                        &limits,
+                        pki_session,
+                    )
+                    .await
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -205,10 +229,16 @@ async fn serve_http<I>(
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
+    pki_session: bool,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| serve(req, host.clone(), interface, Some(slot.clone())));
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        if pki_session {
+            req.extensions_mut().insert(crate::http::PkiSession);
+        }
+        serve(req, host.clone(), interface, Some(slot.clone()))
+    });
     let mut builder = http1::Builder::new();
     builder
         .title_case_headers(true)
