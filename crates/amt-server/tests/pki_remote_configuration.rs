@@ -223,3 +223,69 @@ async fn wrong_root_missing_oid_or_ou_and_wrong_suffix_fail_the_handshake() {
     // Hellos go on: no server has authenticated.
     assert!(emu.host().with_device(|d| d.pki_hello_armed()));
 }
+
+/// One control API call with curl: (HTTP status, body).
+async fn control(emu: &RunningEmulator, method: &str, path: &str, body: &str) -> (String, String) {
+    let url = format!("http://{}{path}", emu.control_addr().expect("control API"));
+    let (method, body) = (method.to_string(), body.to_string());
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-X", &method, &url])
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &body,
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("curl is installed (see .ci/install-clients)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (reply, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (status.to_string(), reply.to_string())
+    })
+    .await
+    .expect("client task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mebx_and_the_network_name_table_route_the_hello_through_the_control_api() {
+    let emu = Emulator::start(EmulatorConfig {
+        firmware: Some("16.1.25".parse().expect("firmware version")),
+        control_port: Some(0),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("hello port");
+    let port = listener.local_addr().expect("address").port();
+    let name = format!("provisionserver.{DOMAIN}");
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/api/network/hosts",
+            format!(r#"{{"{name}":"127.0.0.1"}}"#),
+        ),
+        (
+            "PUT",
+            "/api/mebx/pki-dns-suffix",
+            format!(r#"{{"suffix":"{DOMAIN}"}}"#),
+        ),
+        (
+            "PUT",
+            "/api/mebx/provisioning-server",
+            format!(r#"{{"address":"{name}","port":{port}}}"#),
+        ),
+        ("POST", "/api/mebx/provisioning/start", String::new()),
+    ] {
+        let (status, reply) = control(&emu, method, path, &body).await;
+        assert_eq!(status, "200", "{method} {path}: {reply}");
+    }
+    let (status, hosts) = control(&emu, "GET", "/api/network/hosts", "").await;
+    assert_eq!(status, "200");
+    assert!(hosts.contains("127.0.0.1"), "{hosts}");
+    let hello = receive_hello(&listener).await;
+    assert_eq!(&hello[2..4], &[3, 0], "a hello, by name through the table");
+    let (status, _) = control(&emu, "PUT", "/api/mebx/provisioning-server", "{nope").await;
+    assert_eq!(status, "400");
+}
