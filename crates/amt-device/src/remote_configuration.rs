@@ -130,10 +130,10 @@ impl PkiTrust {
         if !has_provisioning_marker(&leaf) {
             return Err(PkiRefusal::NoProvisioningMarker);
         }
-        let suffix = self
-            .dns_suffix
-            .as_deref()
-            .ok_or(PkiRefusal::DomainMismatch)?;
+        // As for AddNextCertInChain: no suffix, no domain check.
+        let Some(suffix) = self.dns_suffix.as_deref() else {
+            return Ok(());
+        };
         match leaf_domain(&leaf) {
             Some(cn) if domain_matches(&cn, suffix) => Ok(()),
             _ => Err(PkiRefusal::DomainMismatch),

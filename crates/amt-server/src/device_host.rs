@@ -494,8 +494,19 @@ impl DeviceHost {
 
     /// Checks an `Authorization` header, refusing every login while the
     /// device is locked after repeated failures (crate::lockout).
-    /// `pki_session`: the connection is a PKI provisioning server's.
     pub fn authenticate(
+        &self,
+        header: &str,
+        method: &str,
+        uri: &str,
+        interface: Interface,
+    ) -> Result<Principal, DigestError> {
+        self.authenticate_on(header, method, uri, interface, false)
+    }
+
+    /// [`Self::authenticate`] on a connection that may be a PKI
+    /// provisioning server's (`pki_session`).
+    pub fn authenticate_on(
         &self,
         header: &str,
         method: &str,

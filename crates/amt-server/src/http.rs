@@ -233,7 +233,7 @@ pub(crate) fn login(
     let auth = match authorization {
         None => Err(crate::digest::DigestError::Missing),
         Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
-        Some(Ok(h)) => host.authenticate(&h, method, target, interface, pki_session),
+        Some(Ok(h)) => host.authenticate_on(&h, method, target, interface, pki_session),
     };
     auth.map_err(|e| {
         if !matches!(e, crate::digest::DigestError::Missing) {
