@@ -32,6 +32,21 @@ bench *ARGS:
 bench-fleet N="10000" *ARGS:
     ulimit -n 20000 && cargo run --release -p amt-bench -- --fleet {{N}} {{ARGS}}
 
+# CIRA fleet benchmark: N devices hold tunnels to one MPS on loopback; tunnel
+# set-up time and WS-Man round trips through the tunnels (docs/benchmarks.md).
+bench-cira N="1000" *ARGS:
+    ulimit -n 20000 && cargo run --release -p amt-bench -- --fleet {{N}} --cira {{ARGS}}
+
+# Provisioning benchmark: N new devices, N concurrent CCM activation + TLS
+# configuration flows; p50/p99 flow time and errors (docs/benchmarks.md).
+bench-activation N="1000" *ARGS:
+    ulimit -n 20000 && cargo run --release -p amt-bench -- --fleet {{N}} --activation {{ARGS}}
+
+# The single-device bench next to a bare hyper+rustls server with the same
+# certificate and `openssl speed rsa2048`, as ratios (docs/benchmarks.md).
+bench-reference *ARGS:
+    cargo run --release -p amt-bench -- --reference {{ARGS}}
+
 # Soak: continuous load for SECONDS (default 60), sampling RSS; errors must
 # be 0 and memory flat (docs/benchmarks.md).
 soak SECONDS="60" *ARGS:

@@ -597,7 +597,9 @@ impl Client {
         }
         ch.receive_window -= len;
         ch.unacknowledged += len;
-        let adjust = (ch.unacknowledged > half).then(|| {
+        // No WINDOW_ADJUST once our CHANNEL_CLOSE is out: nothing may follow
+        // it on the channel (MeshCentral logs one as an unknown channel).
+        let adjust = (ch.unacknowledged > half && !ch.close_sent).then(|| {
             let n = ch.unacknowledged;
             ch.unacknowledged = 0;
             ch.receive_window += n;

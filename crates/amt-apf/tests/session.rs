@@ -334,6 +334,26 @@ fn the_device_reopens_its_window_past_half() {
 }
 
 #[test]
+fn no_window_adjust_follows_the_devices_close() {
+    let t0 = Instant::now();
+    let mut c = established(t0);
+    let ch = open_channel(&mut c, 4, 16992, 32768, t0);
+    c.close_channel(ch).unwrap();
+    assert_eq!(sent(&mut c), [Message::ChannelClose { recipient: 4 }]);
+    // The MPS's data crossing our close is taken but not acknowledged.
+    feed(
+        &mut c,
+        &[Message::ChannelData {
+            recipient: ch.0,
+            data: vec![b'x'; 3000],
+        }],
+        t0,
+    );
+    assert_eq!(sent(&mut c), []);
+    assert!(!c.is_closed());
+}
+
+#[test]
 fn the_mps_closing_a_channel_is_answered() {
     let t0 = Instant::now();
     let mut c = established(t0);

@@ -109,45 +109,59 @@ impl Connection {
             .await
             .map_err(Failure::Tls)?;
         self.handshakes.fetch_add(1, Ordering::Relaxed);
-        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-            .title_case_headers(true)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(tls))
-            .await
-            .map_err(Failure::Http)?;
-        let mut conn = AbortOnDrop(tokio::spawn(conn));
-
-        let mut req = Request::post("/wsman")
-            .header(HOST, &self.host_header)
-            .header(CONTENT_TYPE, "application/soap+xml; charset=utf-8");
-        if let Some(a) = authorization {
-            req = req.header(AUTHORIZATION, a);
-        }
-        let req = req
-            .body(Full::new(body))
-            .map_err(|e| Failure::Body(format!("building the request: {e}")))?;
-        let resp = sender.send_request(req).await.map_err(Failure::Http)?;
-        let status = resp.status().as_u16();
-        let www_authenticate = resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = Limited::new(resp.into_body(), MAX_REPLY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| Failure::Body(e.to_string()))?
-            .to_bytes();
-        let done = Instant::now();
-        // The device closes the connection after the reply; let the
-        // connection task see that (outside the measured time).
-        drop(sender);
-        let _ = tokio::time::timeout(CLOSE_GRACE, &mut conn.0).await;
-        Ok(Reply {
-            status,
-            www_authenticate,
-            body,
-            done,
-        })
+        post_over(tls, &self.host_header, authorization, body).await
     }
+}
+
+/// One `POST /wsman` over an open byte stream (TCP, TLS, a CIRA channel),
+/// read to the end of the reply.
+pub async fn post_over<S>(
+    io: S,
+    host_header: &str,
+    authorization: Option<&str>,
+    body: Bytes,
+) -> Result<Reply, Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(io))
+        .await
+        .map_err(Failure::Http)?;
+    let mut conn = AbortOnDrop(tokio::spawn(conn));
+
+    let mut req = Request::post("/wsman")
+        .header(HOST, host_header)
+        .header(CONTENT_TYPE, "application/soap+xml; charset=utf-8");
+    if let Some(a) = authorization {
+        req = req.header(AUTHORIZATION, a);
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| Failure::Body(format!("building the request: {e}")))?;
+    let resp = sender.send_request(req).await.map_err(Failure::Http)?;
+    let status = resp.status().as_u16();
+    let www_authenticate = resp
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = Limited::new(resp.into_body(), MAX_REPLY_BYTES)
+        .collect()
+        .await
+        .map_err(|e| Failure::Body(e.to_string()))?
+        .to_bytes();
+    let done = Instant::now();
+    // The device closes the connection after the reply; let the
+    // connection task see that (outside the measured time).
+    drop(sender);
+    let _ = tokio::time::timeout(CLOSE_GRACE, &mut conn.0).await;
+    Ok(Reply {
+        status,
+        www_authenticate,
+        body,
+        done,
+    })
 }
 
 /// A rustls client that accepts any server certificate: the emulated

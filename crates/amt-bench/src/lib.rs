@@ -13,9 +13,14 @@
 
 pub mod client;
 pub mod digest;
+pub mod face;
 pub mod fleet;
+pub mod flows;
+pub mod handshakes;
 pub mod histogram;
+pub mod reference;
 pub mod rss;
+pub mod tunnels;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -69,6 +69,11 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Handshake rate instead: full TLS handshakes (connect, handshake,
+    /// close) against an in-process device for this many seconds, as a
+    /// ratio to `openssl speed rsa2048` measured in the same run.
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["target", "soak", "fleet"])]
+    handshakes: Option<u64>,
     /// Fleet benchmark instead: this many devices in-process, each on its
     /// own loopback address (ready time, memory per device, first contact,
     /// handshakes/s across the fleet).
@@ -87,10 +92,27 @@ struct Args {
     /// Keep the fleet's state in this directory (default: in memory).
     #[arg(long, requires = "fleet")]
     fleet_state_dir: Option<std::path::PathBuf>,
+    /// With --fleet: every device holds a CIRA tunnel to one MPS on
+    /// loopback; tunnel set-up time and WS-Man round trips through the
+    /// tunnels (--steady-requests of them, --clients at once).
+    #[arg(long, requires = "fleet", conflicts_with = "activation")]
+    cira: bool,
+    /// With --fleet: new devices, and one concurrent CCM activation + TLS
+    /// configuration flow per device.
+    #[arg(long, requires = "fleet")]
+    activation: bool,
+    /// The single-device bench, then the same load on a bare hyper +
+    /// rustls server with the device's certificate, then `openssl speed
+    /// rsa2048`; reports the ratios.
+    #[arg(long, conflicts_with_all = ["target", "soak", "fleet"])]
+    reference: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(seconds) = args.handshakes {
+        return handshakes(&args, seconds);
+    }
     if let Some(count) = args.fleet {
         return fleet(&args, count);
     }
@@ -101,6 +123,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.reference {
+        return match amt_bench::reference::run_reference(config, args.seed) {
+            Ok(r) => finish(&r, args.json, r.passed()),
+            Err(e) => {
+                eprintln!("amt-bench: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,6 +187,45 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let password = args
+        .password
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PASSWORD.to_string());
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    if args.cira {
+        let config = amt_bench::tunnels::TunnelBenchConfig {
+            count,
+            first: args.fleet_first,
+            seed: args.seed,
+            password,
+            clients: args.clients,
+            requests: args.steady_requests,
+            timeout,
+        };
+        return match runtime.block_on(amt_bench::tunnels::run_tunnels(config)) {
+            Ok(r) => finish(&r, args.json, r.passed()),
+            Err(e) => {
+                eprintln!("amt-bench: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if args.activation {
+        let config = amt_bench::flows::ActivationConfig {
+            count,
+            first: args.fleet_first,
+            seed: args.seed,
+            password,
+            timeout,
+        };
+        return match runtime.block_on(amt_bench::flows::run_activation(config)) {
+            Ok(r) => finish(&r, args.json, r.passed()),
+            Err(e) => {
+                eprintln!("amt-bench: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = amt_bench::fleet::FleetBenchConfig {
         count,
         first: args.fleet_first,
@@ -195,6 +265,27 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
     }
 }
 
+/// Prints a report (text or JSON); the exit status says whether it passed.
+fn finish<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+    passed: bool,
+) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("amt-bench: {e}"),
+        }
+    } else {
+        println!("{report}");
+    }
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn tls_versions(tls: TlsVersion) -> Vec<&'static rustls::SupportedProtocolVersion> {
     match tls {
         TlsVersion::Any => rustls::DEFAULT_VERSIONS.to_vec(),
@@ -227,4 +318,46 @@ fn config(args: &Args) -> anyhow::Result<BenchConfig> {
         tls_versions,
         progress: !args.json,
     })
+}
+
+fn handshakes(args: &Args, seconds: u64) -> ExitCode {
+    if seconds == 0 || seconds > 600 {
+        eprintln!("amt-bench: --handshakes must be between 1 and 600 s");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(amt_bench::handshakes::run(
+        args.clients,
+        Duration::from_secs(seconds),
+        3,
+    )) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("amt-bench: {e}"),
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.failures == 0 && report.handshakes > 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("amt-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -69,6 +69,10 @@ pub enum AuditedEvent {
     /// 2 power cycle, 3 reset, 5 graceful off, 6 graceful reset, 7 standby,
     /// 8 hibernate, 9 NMI).
     PowerAction(u16),
+    /// Redirection Manager 18 / n: 0 IDE-R session opened, 1 closed, 4 SOL
+    /// session opened, 5 closed, 8 KVM session started, 9 ended (MPS's
+    /// audit string table).
+    RedirectionManager(u16),
     /// Event Manager 24 / 0: an alert subscription was made.
     AlertSubscribed,
     /// Event Manager 24 / 1: an alert subscription was removed.
@@ -95,6 +99,7 @@ impl AuditedEvent {
             AuditedEvent::UpgradeClientToAdmin => (16, 18),
             AuditedEvent::UnprovisioningStarted => (16, 19),
             AuditedEvent::PowerAction(e) => (17, e),
+            AuditedEvent::RedirectionManager(e) => (18, e),
             AuditedEvent::AlertSubscribed => (24, 0),
             AuditedEvent::AlertUnsubscribed => (24, 1),
             AuditedEvent::UserOptIn(e) => (30, e),

@@ -135,6 +135,7 @@ pub struct Device {
     /// PKI remote configuration: the MEBx provisioning server setting and
     /// whether a provisioning server has authenticated.
     pub(crate) remote_configuration: crate::remote_configuration::RemoteConfiguration,
+    pub(crate) psk_setup: crate::psk_setup::PskSetup,
     /// The host's serial port and screen (RAM: not persisted).
     pub(crate) console: HostConsole,
     /// Effects recorded since the driver last took them (not persisted).
@@ -208,6 +209,7 @@ impl Device {
             audit_log: AuditLog::default(),
             subscriptions: Subscriptions::default(),
             remote_configuration: Default::default(),
+            psk_setup: Default::default(),
             console: HostConsole::default(),
             effects: Effects::default(),
         };
@@ -422,6 +424,7 @@ impl Device {
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;
         self.remote_configuration.server_authenticated = false;
+        self.psk_setup = Default::default();
         self.accounts.clear();
         self.tls = TlsSettings::factory(&self.profile);
         self.tls_credential_context = None;

@@ -86,9 +86,19 @@ impl Device {
         self.effects.persist = true;
     }
 
+    /// Records that which ports listen may have changed (the redirection
+    /// listener switched).
+    pub(crate) fn note_ports_changed(&mut self) {
+        self.effects.ports_changed = true;
+    }
+
     /// Records an event (the device's own logs stamp it with device time
     /// where they keep it; the driver stamps deliveries).
     pub(crate) fn note_event(&mut self, event: DeviceEvent) {
+        // The redirection ports exist only on a provisioned device.
+        if matches!(event, DeviceEvent::Provisioned | DeviceEvent::Unprovisioned) {
+            self.effects.ports_changed = true;
+        }
         self.effects.events.push(event);
     }
 }

@@ -111,6 +111,8 @@ struct DeviceImage {
     subscriptions: Subscriptions,
     #[serde(default)]
     remote_configuration: crate::remote_configuration::RemoteConfiguration,
+    #[serde(default, skip_serializing_if = "crate::psk_setup::PskSetup::is_unset")]
+    psk_setup: crate::psk_setup::PskSetup,
 }
 
 /// Serialises a device into a flash image.
@@ -147,6 +149,7 @@ pub fn encode(device: &Device) -> Vec<u8> {
         audit_log: device.audit_log.clone(),
         subscriptions: device.subscriptions.clone(),
         remote_configuration: device.remote_configuration.clone(),
+        psk_setup: device.psk_setup.clone(),
     };
     // Serialising plain data into a Vec cannot fail.
     let payload = serde_json::to_vec_pretty(&image).unwrap_or_default();
@@ -295,6 +298,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
         remote_configuration: image.remote_configuration,
+        psk_setup: image.psk_setup,
         console: Default::default(),
         effects: crate::effects::Effects::default(),
     };

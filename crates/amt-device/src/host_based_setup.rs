@@ -336,6 +336,10 @@ impl Device {
         }
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.chain = ProvisioningChain::default();
+        if self.psk_setup.pid.is_some() {
+            // The TLS listener disarms PSK.
+            self.note_tls_changed();
+        }
         self.secure_configuration = None;
         self.remote_configuration.server_authenticated = false;
         Ok(())
@@ -391,6 +395,7 @@ impl Device {
             return Err(PtStatus::INVALID_PASSWORD);
         }
         self.mebx_password_hash = Some(crate::device::password_hash(password));
+        self.mebx_password_is_admin_password(password);
         Ok(())
     }
 

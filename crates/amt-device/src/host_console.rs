@@ -50,6 +50,9 @@ pub struct HostConsole {
     lines: VecDeque<String>,
     /// A row being written (no newline yet).
     partial: String,
+    /// The operating system's login line discipline, while it runs
+    /// (crate::serial_login).
+    pub(crate) login: Option<crate::serial_login::LoginLine>,
     /// Where the host's pointer is (drawn on the desktop).
     pointer: crate::screen::Pointer,
     /// Digits a KVM viewer has typed into the firmware's consent form.
@@ -146,6 +149,8 @@ impl HostConsole {
     /// Clears the screen's text and shows `mode`.
     pub(crate) fn show(&mut self, mode: ScreenMode) {
         self.mode = mode;
+        // Whatever ran on the serial console before is gone.
+        self.login = None;
         self.lines.clear();
         self.partial.clear();
     }
@@ -231,15 +236,21 @@ impl Device {
     /// The operating system is up: a login prompt on the serial console and
     /// the desktop on the screen.
     pub(crate) fn console_os_started(&mut self) {
-        let host = if self.host_name.is_empty() {
-            "amt-emu-host".to_string()
-        } else {
-            self.host_name.clone()
-        };
+        let host = self.os_host_name();
         self.console.print(&format!(
             "\r\nLinux 6.1.0 ({host}) ttyS0\r\n\r\n{host} login: "
         ));
         self.console.mode = ScreenMode::Desktop;
+        self.console.login = Some(crate::serial_login::LoginLine::default());
+    }
+
+    /// The name the host's operating system goes by (its prompt).
+    pub(crate) fn os_host_name(&self) -> String {
+        if self.host_name.is_empty() {
+            "amt-emu-host".to_string()
+        } else {
+            self.host_name.clone()
+        }
     }
 }
 

@@ -18,14 +18,17 @@
 //! - [`tls_settings`]: `AMT_TLSSettingData` for the remote and local interfaces;
 //! - [`public_key_management`]: adding, generating and deleting certificates and keys;
 //! - [`tls_config`]: TLS credential context, TLS settings changes and CommitChanges;
+//! - [`tls_offer`]: the TLS versions, suites and PSK each generation serves;
 //! - [`status`]: the firmware's PT_STATUS codes;
 //! - [`host_based_setup`]: client and admin control mode provisioning, unprovision;
 //! - [`provisioning_hashes`]: the root-certificate hashes admin control mode trusts;
+//! - [`psk_setup`]: TLS-PSK setup with a PID and PPS (AMT 2 to 10);
 //! - [`device`]: the device value and its transitions;
 //! - [`flash`]: the persisted flash image format;
 //! - [`effects`]: what a transition did (persist, TLS, ports, events), as values;
 //! - the machine and its settings, one part each: [`host`] (power, boot,
 //!   alarms), [`host_console`] (its serial port and screen, in RAM),
+//!   [`serial_login`] (the login prompt and shell on that serial port),
 //!   [`screen`] (that screen as pixels, keyboard and pointer in),
 //!   [`hardware`] (inventory), [`message_log`] (event log),
 //!   [`network`], [`accounts`] (user ACL), [`user_consent`],
@@ -53,6 +56,7 @@ pub mod odca;
 pub mod profile;
 pub mod provisioning;
 pub mod provisioning_hashes;
+pub mod psk_setup;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
@@ -60,9 +64,11 @@ pub mod remote_configuration;
 pub mod remote_media;
 pub mod screen;
 pub mod self_signed;
+pub mod serial_login;
 pub mod status;
 pub mod subscriptions;
 pub mod tls_config;
+pub mod tls_offer;
 pub mod tls_settings;
 pub mod user_consent;
 
@@ -80,6 +86,8 @@ pub use message_log::{LogEvent, LogRecord, MessageLog};
 pub use profile::{FirmwareProfile, FirmwareVersion};
 pub use provisioning::{ControlMode, ProvisioningState};
 pub use provisioning_hashes::{HashType, ProvisioningCertificateHash};
+pub use psk_setup::{PskSetup, TlsPsk};
 pub use status::PtStatus;
 pub use tls_config::{CommitOutcome, TlsInstance, TlsSettingDataPut};
+pub use tls_offer::{TlsOffer, TlsVersion};
 pub use tls_settings::{ActiveTls, TlsSettingData, TlsSettings};

@@ -12,6 +12,31 @@ use crate::device::Device;
 use crate::status::PtStatus;
 use crate::user_consent::OptInRequired;
 
+/// A redirection session opening or closing, as the audit log records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectionSessionEvent {
+    IderOpened,
+    IderClosed,
+    SolOpened,
+    SolClosed,
+    KvmStarted,
+    KvmEnded,
+}
+
+impl RedirectionSessionEvent {
+    /// The Redirection Manager (AuditAppID 18) event id.
+    pub fn event_id(self) -> u16 {
+        match self {
+            RedirectionSessionEvent::IderOpened => 0,
+            RedirectionSessionEvent::IderClosed => 1,
+            RedirectionSessionEvent::SolOpened => 4,
+            RedirectionSessionEvent::SolClosed => 5,
+            RedirectionSessionEvent::KvmStarted => 8,
+            RedirectionSessionEvent::KvmEnded => 9,
+        }
+    }
+}
+
 /// `AMT_RedirectionService.EnabledState` values (32768 + IDER bit 1 + SOL bit 2).
 pub const REDIRECTION_NONE: u16 = 32768;
 pub const REDIRECTION_IDER: u16 = 32769;
@@ -192,6 +217,24 @@ impl Device {
         }
     }
 
+    /// Records a redirection session opening or closing in the audit log,
+    /// with the digest user who opened it as the initiator.
+    pub fn record_redirection_session(
+        &mut self,
+        event: RedirectionSessionEvent,
+        user: &str,
+        now: time::OffsetDateTime,
+    ) {
+        self.begin_audited_call(
+            now,
+            crate::audit_log::AuditInitiator::DigestUser(user.to_string()),
+        );
+        self.audit(
+            Some(now),
+            crate::audit_log::AuditedEvent::RedirectionManager(event.event_id()),
+        );
+    }
+
     /// Whether `candidate` is the RFB password (5900's VNC authentication).
     pub fn check_rfb_password(&self, candidate: &str) -> bool {
         self.redirection
@@ -229,6 +272,7 @@ impl Device {
         if self.redirection.listener_enabled != enabled {
             self.redirection.listener_enabled = enabled;
             self.note_persist();
+            self.note_ports_changed();
         }
     }
 
@@ -253,6 +297,7 @@ impl Device {
             )
         {
             self.note_persist();
+            self.note_ports_changed();
         }
         RSC_COMPLETED
     }
@@ -302,8 +347,10 @@ impl Device {
             })?;
         }
         if next != self.redirection {
+            // 5900 opens and closes with these settings.
             self.redirection = next;
             self.note_persist();
+            self.note_ports_changed();
         }
         Ok(())
     }

@@ -152,6 +152,9 @@ impl Device {
     /// Refused with DATA_MISSING when TLS would be on without a usable
     /// certificate, or mutual authentication without a trusted root.
     pub fn commit_changes(&mut self) -> Result<CommitOutcome, PtStatus> {
+        // The end of a PSK setup provisions the device, then the staged
+        // TLS settings apply as ever.
+        let psk_done = self.complete_psk_setup()?;
         let staged = ActiveTls {
             settings: self.tls.clone(),
             credential_context: self.tls_credential_context,
@@ -179,7 +182,9 @@ impl Device {
             self.note_event(crate::DeviceEvent::TlsChanged);
             self.audit(None, crate::audit_log::AuditedEvent::TlsStateChanged);
         }
-        Ok(CommitOutcome { tls_changed })
+        Ok(CommitOutcome {
+            tls_changed: tls_changed || psk_done,
+        })
     }
 
     /// Trusted roots for client certificates, as DER.

@@ -93,6 +93,8 @@ enum CtlCommand {
 enum MebxCommand {
     /// Change the MEBx password.
     Password { password: String },
+    /// Set the PID and PPS of a TLS-PSK setup (AMT 2 to 10).
+    Psk { pid: String, pps: String },
     /// Start or stop provisioning.
     Provisioning {
         #[arg(value_parser = ["start", "stop"])]
@@ -131,6 +133,9 @@ enum MachineCommand {
     EventLog,
     /// Move the device clock forward; alarms due fire.
     AdvanceClock { seconds: i64 },
+    /// The host's serial transcript (what SOL carries); with TEXT, type it
+    /// at the serial console first (e.g. 'root\r').
+    Serial { text: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,6 +205,11 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "/api/mebx/password".into(),
                 Some(json!({ "password": password })),
             ),
+            MebxCommand::Psk { pid, pps } => (
+                "POST",
+                "/api/mebx/psk".into(),
+                Some(json!({ "pid": pid, "pps": pps })),
+            ),
             MebxCommand::Provisioning { action } => {
                 ("POST", format!("/api/mebx/provisioning/{action}"), None)
             }
@@ -236,6 +246,12 @@ pub fn run_ctl(args: CtlArgs) -> Result<()> {
                 "POST",
                 "/api/machine/advance-clock".into(),
                 Some(json!({ "seconds": seconds })),
+            ),
+            MachineCommand::Serial { text: None } => ("GET", "/api/machine/serial".into(), None),
+            MachineCommand::Serial { text: Some(text) } => (
+                "POST",
+                "/api/machine/serial".into(),
+                Some(json!({ "text": text })),
             ),
         },
         CtlCommand::Network { command } => match command {

@@ -172,6 +172,7 @@ fn config(args: FleetArgs) -> Result<FleetConfig> {
         groups,
         limits: Default::default(),
         control: Some(args.control),
+        lms: None,
         control_token: args.control_token,
     })
 }

@@ -69,6 +69,11 @@ struct ServeArgs {
     /// default), 15.0.23, 19.0.5.
     #[arg(long, value_parser = parse_firmware)]
     firmware: Option<FirmwareVersion>,
+    /// TLS stack: rustls or openssl. The default is the one the firmware
+    /// needs: openssl before CSME 16.1 (TLS 1.0/1.1, static-RSA suites,
+    /// TLS-PSK), rustls from 16.1.
+    #[arg(long, value_parser = parse_tls_backend)]
+    tls_backend: Option<amt_server::tls::TlsBackendKind>,
     /// BIOS clock: an RFC 3339 time, "host" (follow the host clock, the
     /// default for a new device) or "unset" (not configured: the firmware
     /// then dates its certificate 2020-01-01).
@@ -147,6 +152,10 @@ fn parse_bios_time(s: &str) -> Result<BiosTime, String> {
 
 fn parse_fault(s: &str) -> Result<FaultRule, String> {
     serde_json::from_str(s).map_err(|e| format!("a fault rule in JSON: {e}"))
+}
+
+fn parse_tls_backend(s: &str) -> Result<amt_server::tls::TlsBackendKind, String> {
+    s.parse()
 }
 
 fn parse_firmware(s: &str) -> Result<FirmwareVersion, String> {
@@ -245,6 +254,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             Some(dir) => Some(std::sync::Arc::new(record::load_replay(dir)?)),
             None => None,
         },
+        tls_backend: args.tls_backend,
     };
     if let Some(path) = &args.scenario {
         let scenario = Scenario::load(path)?;

@@ -3,7 +3,7 @@
 //! posted with curl --digest, answered as the firmware answers
 //! (docs/cira.md).
 //!
-//! Port offsets 11000..11099 are this file's.
+//! Port offsets 11000..11099 and 14800..14820 are this file's.
 
 mod support;
 
@@ -303,10 +303,11 @@ fn rps_cira_configuration_is_answered_as_the_firmware_answers() {
 }
 
 // ---------------------------------------------------------------------------
-// MeshCentral's real MPS (docs/cira.md, "Testing with MeshCentral"). About
-// 350 MB of npm packages and a minute of certificate generation on first
-// run, so it runs only with AMT_EMU_MESHCENTRAL=1 (after
-// tests/clients-mps/setup.sh, which the test also calls).
+// MeshCentral's real MPS (docs/cira.md, "Testing with MeshCentral"),
+// installed by .ci/install-clients into tests/clients-mps (about 350 MB of
+// npm packages; the first start spends a minute making certificates).
+// `AMT_EMU_MESHCENTRAL=0` skips it. One test, because MeshCentral listens
+// on fixed ports (its config.json).
 
 const MC_WEB: &str = "wss://127.0.0.1:14430";
 const MC_MPS_PORT: u16 = 14433;
@@ -449,9 +450,9 @@ fn pem_to_der(pem: &str) -> Vec<u8> {
 }
 
 #[test]
-fn meshcentral_mps_accepts_the_device_and_lists_it_connected_over_cira() {
-    if std::env::var_os("AMT_EMU_MESHCENTRAL").is_none() {
-        eprintln!("skipped: set AMT_EMU_MESHCENTRAL=1 to run against MeshCentral (docs/cira.md)");
+fn meshcentral_serves_wsman_through_the_tunnel_and_refuses_what_it_should() {
+    if std::env::var_os("AMT_EMU_MESHCENTRAL").is_some_and(|v| v == "0") {
+        eprintln!("skipped: AMT_EMU_MESHCENTRAL=0 (docs/cira.md)");
         return;
     }
     let setup = run(
@@ -467,23 +468,20 @@ fn meshcentral_mps_accepts_the_device_and_lists_it_connected_over_cira() {
             .expect("MeshCentral made its root"),
     );
     let dir = tempfile::tempdir().unwrap();
+    let mps = |root_der, password| MpsSetup {
+        root_der,
+        access_info: "127.0.0.1",
+        info_format: 3,
+        cn: "mps.test",
+        port: MC_MPS_PORT,
+        user: &user,
+        password,
+    };
 
-    let emu = Emu::start_with_control_api(11010, &["--firmware", "15.0.23"]);
+    let emu = Emu::start_with_control_api(14800, &["--firmware", "15.0.23"]);
     let url = format!("http://{}/wsman", emu.addr("Plain", "Remote"));
-    let control = format!("127.0.0.1:{}", 16990 + 11010);
-    rps_cira_configuration(
-        &url,
-        &MpsSetup {
-            root_der: &root,
-            access_info: "127.0.0.1",
-            info_format: 3,
-            cn: "mps.test",
-            port: MC_MPS_PORT,
-            user: &user,
-            password: MC_MPS_PASS,
-        },
-        dir.path(),
-    );
+    let control = format!("127.0.0.1:{}", 16990 + 14800);
+    rps_cira_configuration(&url, &mps(&root, MC_MPS_PASS), dir.path());
     let status = until_status(&control, "connected", |v| v["state"] == "connected");
     assert_eq!(
         status["forwards"],
@@ -501,87 +499,127 @@ fn meshcentral_mps_accepts_the_device_and_lists_it_connected_over_cira() {
         r.body
     );
 
-    // Not asserted yet: MeshCentral then opens a channel to 16992 for its
-    // "initial contact" but sends no request in it, and reports 408
-    // (docs/cira.md, open questions). The in-test MPS of amt-server's
-    // tests/cira.rs runs WS-Man through the tunnel.
-
     // MeshCentral lists the device, connected over CIRA (conn bit 2).
-    let uuid = {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s"])
-            .arg(format!("http://{control}/api/host/uuid"));
-        let v: serde_json::Value = serde_json::from_str(&run(cmd, CLIENT_TIMEOUT).stdout).unwrap();
-        v["uuid"].as_str().unwrap().to_string()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let devices: serde_json::Value =
-            serde_json::from_str(&meshctrl(&["listdevices", "--json"])).unwrap_or_default();
-        let ours = devices.as_array().and_then(|d| {
-            d.iter()
-                .find(|n| {
-                    n["meshid"] == group.as_str() && n["conn"].as_u64().is_some_and(|c| c & 2 != 0)
-                })
-                .cloned()
-        });
-        if let Some(node) = ours {
-            eprintln!("MeshCentral lists {uuid}: {node}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "MeshCentral does not list the device as CIRA-connected: {devices}\n{}",
-            mc.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+    let node = until_node(&group, &mc, |n| {
+        n["conn"].as_u64().is_some_and(|c| c & 2 != 0)
+    });
+    let node_id = node["_id"].as_str().expect("node id").to_string();
 
-    // MeshCentral goes away and comes back: the device dials again.
+    // Its Intel AMT manager makes first contact through the tunnel by
+    // itself (digest as `admin`, from config.json's amtManager): a Get of
+    // AMT_GeneralSettings, answered, and journaled as having come through
+    // the tunnel.
+    until_journal(&control, "MeshCentral's first contact", |e| {
+        e["via"] == "cira" && e["class"] == "AMT_GeneralSettings" && e["http_status"] == 200
+    });
+    // A MeshCentral user powers the device off with Intel AMT (the web
+    // UI's power action; meshctrl sends the same request): MeshCentral
+    // sends the RequestPowerStateChange through the tunnel.
+    meshctrl(&["devicepower", "--id", &node_id, "--amtoff"]);
+    until_journal(&control, "the power action", |e| {
+        e["via"] == "cira"
+            && e["class"] == "CIM_PowerManagementService"
+            && e["action"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("/RequestPowerStateChange"))
+            && e["http_status"] == 200
+    });
+    // A direct call is not marked.
+    let direct = journal(&control);
+    assert!(
+        direct
+            .iter()
+            .any(|e| e["class"] == "AMT_RemoteAccessService" && e.get("via").is_none()),
+        "{direct:?}"
+    );
+
+    // MeshCentral goes away and comes back: the device dials again within
+    // its backoff bound (30 s; until_status allows 90 s).
     drop(mc);
     until_status(&control, "backoff", |v| v["state"] != "connected");
     let mc = MeshCentral::start();
     until_status(&control, "reconnected", |v| {
         v["state"] == "connected" && v["connections"].as_u64() >= Some(2)
     });
-    drop(mc);
-}
 
-#[test]
-fn meshcentral_refuses_a_wrong_cira_password_and_the_control_api_says_why() {
-    if std::env::var_os("AMT_EMU_MESHCENTRAL").is_none() {
-        eprintln!("skipped: set AMT_EMU_MESHCENTRAL=1 to run against MeshCentral (docs/cira.md)");
-        return;
-    }
-    let setup = run(
-        Command::new(mc_dir().join("setup.sh")),
-        std::time::Duration::from_secs(900),
-    );
-    assert!(setup.success, "setup.sh: {}{}", setup.stdout, setup.stderr);
-    let _mc = MeshCentral::start();
-    let group = cira_group();
-    let root = pem_to_der(
-        &std::fs::read_to_string(mc_dir().join("meshcentral-data/root-cert-public.crt")).unwrap(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let emu = Emu::start_with_control_api(11020, &["--firmware", "15.0.23"]);
-    let url = format!("http://{}/wsman", emu.addr("Plain", "Remote"));
-    let control = format!("127.0.0.1:{}", 16990 + 11020);
+    // The wrong CIRA password: MeshCentral refuses the login, the device
+    // does not connect and the control API says why.
+    let wrong = Emu::start_with_control_api(14810, &["--firmware", "15.0.23"]);
+    let wrong_control = format!("127.0.0.1:{}", 16990 + 14810);
     rps_cira_configuration(
-        &url,
-        &MpsSetup {
-            root_der: &root,
-            access_info: "127.0.0.1",
-            info_format: 3,
-            cn: "mps.test",
-            port: MC_MPS_PORT,
-            user: &cira_user(&group),
-            password: "Wrong-Pass1",
-        },
+        &format!("http://{}/wsman", wrong.addr("Plain", "Remote")),
+        &mps(&root, "Wrong-Pass1"),
         dir.path(),
     );
-    let status = until_status(&control, "refused", |v| {
+    let status = until_status(&wrong_control, "refused", |v| {
         v["last_error"] == "the MPS refused the user name or password"
     });
     assert_ne!(status["state"], "connected");
+
+    // An MPS certificate from a root the device was not given: the device
+    // refuses the TLS handshake and says so.
+    let other_root = amt_testkit::TestCa::new("not MeshCentral's root");
+    let untrusted = Emu::start_with_control_api(14820, &["--firmware", "15.0.23"]);
+    let untrusted_control = format!("127.0.0.1:{}", 16990 + 14820);
+    rps_cira_configuration(
+        &format!("http://{}/wsman", untrusted.addr("Plain", "Remote")),
+        &mps(&other_root.der, MC_MPS_PASS),
+        dir.path(),
+    );
+    let status = until_status(&untrusted_control, "TLS refused", |v| {
+        v["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("TLS handshake with the MPS refused"))
+    });
+    assert_ne!(status["state"], "connected");
+    assert!(status["failed_attempts"].as_u64() >= Some(1), "{status}");
+    drop(mc);
+}
+
+/// The journal of the device whose control API is at `control`.
+fn journal(control: &str) -> Vec<serde_json::Value> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--max-time", "10"])
+        .arg(format!("http://{control}/api/journal"));
+    serde_json::from_str(&run(cmd, CLIENT_TIMEOUT).stdout).unwrap_or_default()
+}
+
+fn until_journal(control: &str, what: &str, f: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let entries = journal(control);
+        if entries.iter().any(&f) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never journaled {what}: {entries:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// The device of `group` MeshCentral lists, once `f` holds for it.
+fn until_node(
+    group: &str,
+    mc: &MeshCentral,
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let devices: serde_json::Value =
+            serde_json::from_str(&meshctrl(&["listdevices", "--json"])).unwrap_or_default();
+        let ours = devices
+            .as_array()
+            .and_then(|d| d.iter().find(|n| n["meshid"] == group && f(n)).cloned());
+        if let Some(node) = ours {
+            return node;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "MeshCentral does not list the device: {devices}\n{}",
+            mc.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }

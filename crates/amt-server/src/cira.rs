@@ -14,24 +14,24 @@
 //! doubling backoff (1 s up to [`MAX_BACKOFF`], never longer than a
 //! periodic rule's interval); a tunnel that was up resets it.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use amt_apf::{ChannelId, Client, CloseReason, Config, DisconnectReason, Event};
 use amt_device::remote_access::{MpServer, MpsAuth, PeriodicSchedule, PolicyTrigger};
 use amt_device::{Device, ProvisioningState};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 use crate::device_host::DeviceHost;
-use crate::http::{serve, Interface};
+use crate::listener;
+use crate::vocabulary::{Interface, Transport, Via, AMT_HTTP_PORT, AMT_TLS_PORT};
 
 /// The longest wait between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -44,8 +44,36 @@ const TICK: Duration = Duration::from_secs(1);
 /// document for real firmware (docs/cira.md); 5900 last, which is where
 /// they send the keep-alive options.
 pub const FORWARDED_PORTS: [u16; 7] = [16993, 16992, 664, 623, 16995, 16994, 5900];
-/// The ports whose channels are served (redirection is not modelled).
-const SERVED_PORTS: [u16; 2] = [16992, 16993];
+/// The ports whose channels the driver serves itself; others need a
+/// [`ChannelHandler`].
+const SERVED_PORTS: [u16; 2] = [AMT_HTTP_PORT, AMT_TLS_PORT];
+
+/// One end of a CIRA channel, as a byte stream: what the MPS sends in the
+/// channel is read from it, what is written goes back to the MPS. Shut
+/// down (or dropped) it closes the channel.
+pub type ChannelStream = tokio::io::DuplexStream;
+
+/// Serves the channels the MPS opens to one port the driver does not
+/// serve itself (the redirection ports 16994/16995 and 5900): given the
+/// channel and the MPS's address, returns the future that serves it. The
+/// redirection listener registers one per port with
+/// [`CiraShared::set_port_handler`]; until then the device refuses those
+/// channels with CHANNEL_OPEN_FAILURE 2 (connect failed), as for a port
+/// nothing listens on. A tunnel takes the handlers present when it comes
+/// up.
+pub type ChannelHandler = Arc<
+    dyn Fn(ChannelStream, SocketAddr) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+>;
+
+/// The registered [`ChannelHandler`]s, by port.
+#[derive(Default)]
+struct PortHandlers(BTreeMap<u16, ChannelHandler>);
+
+impl std::fmt::Debug for PortHandlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
 
 /// Where the tunnel is, for the control API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +109,9 @@ pub struct CiraStatus {
     pub forwards: Vec<u16>,
     /// Channels served in the current tunnel.
     pub channels: u64,
+    /// Why the last tunnel that came up ended, when the device ended it
+    /// (its rule's `TunnelLifeTime`, a changed policy).
+    pub last_close: Option<String>,
     /// Where the device believes it is.
     pub inside_intranet: bool,
 }
@@ -90,7 +121,10 @@ pub struct CiraStatus {
 pub struct CiraShared {
     status: Mutex<CiraStatus>,
     user_initiated: Mutex<bool>,
+    /// An event happened since the last alert tunnel.
+    alert: Mutex<bool>,
     wake: Notify,
+    handlers: Mutex<PortHandlers>,
 }
 
 impl Default for CiraShared {
@@ -105,10 +139,13 @@ impl Default for CiraShared {
                 connections: 0,
                 forwards: Vec::new(),
                 channels: 0,
+                last_close: None,
                 inside_intranet: false,
             }),
             user_initiated: Mutex::new(false),
+            alert: Mutex::new(false),
             wake: Notify::new(),
+            handlers: Mutex::new(PortHandlers::default()),
         }
     }
 }
@@ -132,6 +169,54 @@ impl CiraShared {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = true;
         self.wake.notify_one();
+    }
+
+    /// Serves the channels the MPS opens to `port` with `handler` from the
+    /// next tunnel on (see [`ChannelHandler`]). 16992 and 16993 are always
+    /// the driver's own.
+    pub fn set_port_handler(&self, port: u16, handler: ChannelHandler) {
+        if !SERVED_PORTS.contains(&port) {
+            self.handlers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .insert(port, handler);
+        }
+    }
+
+    fn port_handler(&self, port: u16) -> Option<ChannelHandler> {
+        self.handlers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(&port)
+            .cloned()
+    }
+
+    /// The ports whose channels are served: the driver's own and those
+    /// with a handler.
+    fn served_ports(&self) -> Vec<u16> {
+        let handlers = self.handlers.lock().unwrap_or_else(|p| p.into_inner());
+        SERVED_PORTS
+            .iter()
+            .copied()
+            .chain(handlers.0.keys().copied())
+            .collect()
+    }
+
+    /// The device raised an event: with an `Alert` rule, it dials its MPS
+    /// (docs/cira.md).
+    pub fn raise_alert(&self) {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_one();
+    }
+
+    fn alert(&self) -> bool {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn clear_alert(&self) {
+        *self.alert.lock().unwrap_or_else(|p| p.into_inner()) = false;
     }
 
     /// Makes the driver look at the device now (configuration changed).
@@ -161,9 +246,11 @@ struct Plan {
     servers: Vec<MpServer>,
     /// A periodic rule's interval bounds the backoff.
     interval: Option<Duration>,
+    /// The rule's `TunnelLifeTime` (0: until closed).
+    lifetime: Option<Duration>,
 }
 
-fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
+fn plan(device: &Device, user_initiated: bool, alert: bool) -> Option<Plan> {
     if device.provisioning_state() != ProvisioningState::PostProvisioning {
         return None;
     }
@@ -171,12 +258,33 @@ fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
         let servers: Vec<MpServer> = device.cira_targets(trigger).into_iter().cloned().collect();
         (!servers.is_empty()).then_some(servers)
     };
+    let lifetime = |trigger| {
+        device
+            .remote_access()
+            .policies
+            .iter()
+            .find(|p| p.trigger == trigger)
+            .map(|p| p.tunnel_lifetime)
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(u64::from(s)))
+    };
     if user_initiated {
         if let Some(servers) = take(PolicyTrigger::UserInitiated) {
             return Some(Plan {
                 trigger: PolicyTrigger::UserInitiated,
                 servers,
                 interval: None,
+                lifetime: lifetime(PolicyTrigger::UserInitiated),
+            });
+        }
+    }
+    if alert {
+        if let Some(servers) = take(PolicyTrigger::Alert) {
+            return Some(Plan {
+                trigger: PolicyTrigger::Alert,
+                servers,
+                interval: None,
+                lifetime: lifetime(PolicyTrigger::Alert),
             });
         }
     }
@@ -194,6 +302,7 @@ fn plan(device: &Device, user_initiated: bool) -> Option<Plan> {
         trigger: PolicyTrigger::Periodic,
         servers,
         interval,
+        lifetime: lifetime(PolicyTrigger::Periodic),
     })
 }
 
@@ -219,9 +328,13 @@ async fn run(weak: Weak<DeviceHost>) {
         };
         let shared = host.cira_shared();
         let user = shared.user_initiated();
-        let (plan, inside) = host.with_device(|d| (plan(d, user), d.inside_intranet()));
+        let alert = shared.alert();
+        let (plan, inside) = host.with_device(|d| (plan(d, user, alert), d.inside_intranet()));
         shared.update(|s| s.inside_intranet = inside);
         let Some(plan) = plan else {
+            // An event with no alert rule (or a tunnel that serves it
+            // already) is forgotten.
+            shared.clear_alert();
             if user {
                 shared.clear_user_initiated();
                 shared.update(|s| s.last_error = Some("no user-initiated policy applies".into()));
@@ -234,8 +347,13 @@ async fn run(weak: Weak<DeviceHost>) {
             wait(&weak, TICK).await;
             continue;
         };
+        if alert && plan.trigger != PolicyTrigger::Alert {
+            // No alert rule applies: the event is forgotten.
+            shared.clear_alert();
+        }
         drop(host);
         let mut came_up = false;
+        let mut lifetime_over = false;
         for server in &plan.servers {
             let outcome = session(&weak, &plan, server).await;
             let Some(host) = weak.upgrade() else {
@@ -243,8 +361,9 @@ async fn run(weak: Weak<DeviceHost>) {
             };
             let shared = host.cira_shared();
             match outcome {
-                Ok(()) => {
+                Ok(end) => {
                     came_up = true;
+                    lifetime_over = end == Ended::Lifetime;
                     break;
                 }
                 Err(SessionError::Stopped) => return,
@@ -263,9 +382,11 @@ async fn run(weak: Weak<DeviceHost>) {
                 }
             }
         }
-        if plan.trigger == PolicyTrigger::UserInitiated {
-            if let Some(host) = weak.upgrade() {
-                host.cira_shared().clear_user_initiated();
+        if let Some(host) = weak.upgrade() {
+            match plan.trigger {
+                PolicyTrigger::UserInitiated => host.cira_shared().clear_user_initiated(),
+                PolicyTrigger::Alert => host.cira_shared().clear_alert(),
+                PolicyTrigger::Periodic => {}
             }
         }
         backoff = if came_up {
@@ -274,6 +395,9 @@ async fn run(weak: Weak<DeviceHost>) {
             (backoff * 2).min(MAX_BACKOFF)
         };
         let delay = match plan.interval {
+            // The tunnel served its lifetime: the next one is the next
+            // period's.
+            Some(i) if lifetime_over => i.max(MIN_BACKOFF),
             Some(i) => backoff.min(i.max(MIN_BACKOFF)),
             None => backoff,
         };
@@ -313,6 +437,15 @@ enum SessionError {
         error: String,
         was_up: bool,
     },
+}
+
+/// How a tunnel the device ended came to end.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// Its rule's `TunnelLifeTime` ran out.
+    Lifetime,
+    /// The policy, the MPS or the location changed, or a close was asked.
+    NotWanted,
 }
 
 fn failed(error: impl Into<String>) -> SessionError {
@@ -358,7 +491,7 @@ async fn session(
     weak: &Weak<DeviceHost>,
     plan: &Plan,
     server: &MpServer,
-) -> Result<(), SessionError> {
+) -> Result<Ended, SessionError> {
     let host = weak.upgrade().ok_or(SessionError::Stopped)?;
     let shared_host = host.clone();
     let shared = shared_host.cira_shared();
@@ -392,6 +525,9 @@ async fn session(
     .map_err(|_| failed("TCP connect to the MPS timed out"))?
     .map_err(|e| failed(format!("TCP connect to the MPS: {e}")))?;
     let _ = tcp.set_nodelay(true);
+    let mps_addr = tcp
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], server.port)));
     let stream = tokio::time::timeout(
         CONNECT_TIMEOUT,
         tokio_rustls::TlsConnector::from(tls).connect(name, tcp),
@@ -405,7 +541,7 @@ async fn session(
     config.trigger = plan.trigger.apf_reason();
     config.forward_address = host_name;
     config.forward_ports = FORWARDED_PORTS.to_vec();
-    config.serve_ports = SERVED_PORTS.to_vec();
+    config.serve_ports = shared.served_ports();
     let mut client = Client::new(config, Instant::now());
 
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -413,7 +549,8 @@ async fn session(
     let mut writers: HashMap<ChannelId, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut buf = vec![0u8; 16 * 1024];
     let mut was_up = false;
-    let mut ended_by_us = false;
+    let mut ended_by_us: Option<Ended> = None;
+    let mut up_since: Option<Instant> = None;
     loop {
         while let Some(msg) = client.poll_transmit() {
             if wr.write_all(&msg).await.is_err() {
@@ -431,6 +568,7 @@ async fn session(
                 }
                 Event::Established => {
                     was_up = true;
+                    up_since = Some(Instant::now());
                     shared.update(|s| {
                         s.state = TunnelState::Connected;
                         s.failed_attempts = 0;
@@ -448,7 +586,7 @@ async fn session(
                         return Err(SessionError::Stopped);
                     };
                     shared.update(|s| s.channels += 1);
-                    let tx = serve_channel(host, channel, port, to_session.clone());
+                    let tx = serve_channel(host, channel, port, mps_addr, to_session.clone());
                     writers.insert(channel, tx);
                 }
                 Event::ChannelData { channel, data } => {
@@ -463,8 +601,18 @@ async fn session(
                     if was_up {
                         set_connected(weak, false);
                     }
-                    if ended_by_us {
-                        return Ok(());
+                    if let Some(end) = ended_by_us.take() {
+                        let why = match end {
+                            Ended::Lifetime => format!(
+                                "the rule's TunnelLifeTime ({} s) ran out",
+                                plan.lifetime.map_or(0, |l| l.as_secs())
+                            ),
+                            Ended::NotWanted => {
+                                "the policy no longer names this MPS, or a close was asked".into()
+                            }
+                        };
+                        shared.update(|s| s.last_close = Some(why));
+                        return Ok(end);
                     }
                     return Err(SessionError::Failed {
                         error: describe(&reason),
@@ -492,11 +640,16 @@ async fn session(
                     None => false,
                     Some(host) => {
                         let user = host.cira_shared().user_initiated();
-                        host.with_device(|d| plan_still_names(d, user, plan, server, close_requests))
+                        let alert = host.cira_shared().alert();
+                        host.with_device(|d| plan_still_names(d, user, alert, plan, server, close_requests))
                     }
                 };
-                if !still_wanted && !client.is_closed() {
-                    ended_by_us = true;
+                let expired = plan
+                    .lifetime
+                    .zip(up_since)
+                    .is_some_and(|(l, t)| t.elapsed() >= l);
+                if (expired || !still_wanted) && !client.is_closed() {
+                    ended_by_us = Some(if expired { Ended::Lifetime } else { Ended::NotWanted });
                     client.disconnect(DisconnectReason::BY_APPLICATION);
                 }
             }
@@ -509,6 +662,7 @@ async fn session(
 fn plan_still_names(
     device: &Device,
     user: bool,
+    alert: bool,
     current: &Plan,
     server: &MpServer,
     close_requests: u64,
@@ -519,6 +673,7 @@ fn plan_still_names(
     match plan(
         device,
         user || current.trigger == PolicyTrigger::UserInitiated,
+        alert || current.trigger == PolicyTrigger::Alert,
     ) {
         Some(p) => p.servers.iter().any(|s| s == server),
         None => false,
@@ -561,13 +716,16 @@ fn parse_uuid(text: &str) -> [u8; 16] {
     out
 }
 
-/// Serves one channel: a duplex pipe whose far end hyper serves with the
-/// request path every direct connection uses (TLS first for 16993).
-/// Answers the sender the session writes the MPS's bytes into.
+/// Serves one channel: a duplex pipe whose far end goes to
+/// [`listener::serve_connection_via`] (16992 plain, 16993 with TLS inside
+/// the channel), as a connection to the device's own listener would, or to
+/// the handler registered for its port. Answers the sender the session
+/// writes the MPS's bytes into.
 fn serve_channel(
     host: Arc<DeviceHost>,
     channel: ChannelId,
     port: u16,
+    peer: SocketAddr,
     to_session: mpsc::UnboundedSender<ToSession>,
 ) -> mpsc::UnboundedSender<Vec<u8>> {
     let (near, far) = tokio::io::duplex(64 * 1024);
@@ -601,34 +759,32 @@ fn serve_channel(
         }
         let _ = back.send(ToSession::Eof(channel));
     });
-    tokio::spawn(async move {
-        let limits = *host.limits();
-        if port == 16993 {
-            let accepting = host.tls().accept(Box::new(far), Interface::Remote);
-            match tokio::time::timeout(limits.handshake_timeout, accepting).await {
-                Ok(Ok((tls, _facts))) => serve_http(TokioIo::new(tls), host, &limits).await,
-                _ => tracing::info!("TLS inside a CIRA channel failed"),
-            }
-        } else {
-            serve_http(TokioIo::new(far), host, &limits).await;
+    let transport = match port {
+        AMT_HTTP_PORT => Some(Transport::Plain),
+        AMT_TLS_PORT => Some(Transport::Tls),
+        _ => None,
+    };
+    match transport {
+        Some(transport) => {
+            tokio::spawn(listener::serve_connection_via(
+                far,
+                peer,
+                transport,
+                Interface::Remote,
+                Via::Cira,
+                host,
+            ));
         }
-    });
-    tx
-}
-
-async fn serve_http<I>(io: I, host: Arc<DeviceHost>, limits: &crate::limits::ServerLimits)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| serve(req, host.clone(), Interface::Remote, None));
-    let mut builder = http1::Builder::new();
-    builder
-        .title_case_headers(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    if let Err(e) = builder.serve_connection(io, service).await {
-        tracing::debug!(error = %e, "CIRA channel ended with an error");
+        None => match host.cira_shared().port_handler(port) {
+            Some(handler) => {
+                tokio::spawn(handler(far, peer));
+            }
+            // The session only confirms ports with a handler; dropping
+            // the pipe closes the channel should one go away meanwhile.
+            None => drop(far),
+        },
     }
+    tx
 }
 
 #[cfg(test)]

@@ -65,6 +65,13 @@ enum ClockBody {
     Set { at: String },
 }
 
+/// PID (8 characters) and PPS (32), dashes allowed.
+#[derive(Deserialize)]
+struct PskBody {
+    pid: String,
+    pps: String,
+}
+
 #[derive(Deserialize)]
 struct PasswordBody {
     password: String,
@@ -136,6 +143,10 @@ async fn route(
         (&Method::POST, ["api", "mebx", "password"]) => match parse::<PasswordBody>(body) {
             Err(r) => Err(r),
             Ok(b) => change(host, move |d, _| d.set_mebx_password(&b.password)).await,
+        },
+        (&Method::POST, ["api", "mebx", "psk"]) => match parse::<PskBody>(body) {
+            Err(r) => Err(r),
+            Ok(b) => change(host, move |d, _| d.set_psk_pair(&b.pid, &b.pps)).await,
         },
         (&Method::POST, ["api", "mebx", "provisioning", "start"]) => host
             .change_device_and_listeners(|d, now| d.begin_provisioning(now))

@@ -22,8 +22,8 @@ use crate::listener::ConnectionSlots;
 use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
-use crate::tls::{ClientAuth, RustlsBackend, TlsBackend, TlsError};
-use crate::vocabulary::Interface;
+use crate::tls::{ClientAuth, PskKey, TlsBackend, TlsBackendKind, TlsError};
+use crate::vocabulary::{Interface, Via};
 
 pub mod machine;
 mod web;
@@ -108,6 +108,8 @@ pub struct DeviceHost {
     /// What the device reports happening (provisioned, TLS changed ...),
     /// for subscribers (WS-Eventing delivery, tests, logs).
     events: tokio::sync::broadcast::Sender<DeviceEvent>,
+    /// The redirection sessions open on 16994/16995 (redirection.rs).
+    redirection: crate::redirection::OpenSessions,
 }
 
 /// How many undelivered events a slow subscriber may lag behind before it
@@ -143,10 +145,13 @@ impl DeviceHost {
         limits: ServerLimits,
         journal: Journal,
         replay: Option<Arc<amt_wsman::replay::Replay>>,
+        tls_backend: Option<TlsBackendKind>,
     ) -> Result<Self, HostError> {
-        let tls: Box<dyn TlsBackend> = Box::new(RustlsBackend::for_firmware(
-            device.profile().refuses_aes_128_suites(),
-        )?);
+        let profile = *device.profile();
+        let tls = tls_backend
+            .unwrap_or_else(|| TlsBackendKind::for_profile(&profile))
+            .build(&profile)?;
+        tracing::debug!(backend = tls.name(), firmware = %profile.version(), "TLS stack");
         let server_header = device.profile().server_header();
         let host = DeviceHost {
             state: Mutex::new(HostState {
@@ -177,6 +182,7 @@ impl DeviceHost {
             turn: tokio::sync::Mutex::new(()),
             written: Mutex::new(0),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
+            redirection: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -195,6 +201,55 @@ impl DeviceHost {
 
     pub fn server_header(&self) -> String {
         self.server_header.clone()
+    }
+
+    /// The redirection sessions open now.
+    pub fn redirection_sessions(&self) -> &crate::redirection::OpenSessions {
+        &self.redirection
+    }
+
+    /// Changes the device from a session in progress (the host reading
+    /// from a remote drive): flash is written only when the change asks
+    /// for it, and its events are published.
+    pub(crate) fn update_device<R>(&self, f: impl FnOnce(&mut Device, OffsetDateTime) -> R) -> R {
+        let mut st = self.lock();
+        let now = OffsetDateTime::now_utc();
+        let r = f(&mut st.device, now);
+        let effects = st.device.take_effects();
+        if effects.persist {
+            st.generation += 1;
+            if let Err(e) = self.write_flash(st.generation, &st.device) {
+                tracing::error!(error = %e, "flash write failed during a redirection session");
+            }
+        }
+        drop(st);
+        self.publish(&effects);
+        r
+    }
+
+    /// Whether logins are refused right now after repeated failures (the
+    /// same lockout WS-Man digest logins count towards).
+    pub(crate) fn login_locked(&self) -> bool {
+        let lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        lockout.is_locked(crate::clock::monotonic())
+    }
+
+    /// Counts a login made outside HTTP (the redirection protocol).
+    pub(crate) fn record_login(&self, ok: bool) {
+        let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            lockout.record_success();
+        } else if lockout.record_failure(crate::clock::monotonic()) {
+            tracing::warn!("repeated failed logins: every login is refused for a while");
+        }
+    }
+
+    /// Bytes typed at the host's serial port (a SOL console, the control
+    /// API). The serial console lives in RAM: nothing is written to flash.
+    pub fn host_serial_input(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        st.device
+            .host_serial_input(bytes, OffsetDateTime::now_utc());
     }
 
     pub(crate) fn tls(&self) -> &dyn TlsBackend {
@@ -359,6 +414,9 @@ impl DeviceHost {
             &change.effects.events,
             change.device_time,
         );
+        if !change.effects.events.is_empty() {
+            self.cira.raise_alert();
+        }
         self.publish(&change.effects);
         Ok(())
     }
@@ -406,6 +464,10 @@ impl DeviceHost {
         });
         self.tls.set_client_auth(auth)?;
         self.tls.present_pki(device.pki_trust())?;
+        self.tls.set_psk(device.tls_psk().map(|p| PskKey {
+            identity: p.identity,
+            key: p.key,
+        }))?;
         self.tls.present_odca(device.odca_chain().map(|chain| {
             let expected = device
                 .secure_configuration()
@@ -593,6 +655,7 @@ impl DeviceHost {
         self: &Arc<Self>,
         principal: Principal,
         interface: Interface,
+        via: Via,
         body: &[u8],
     ) -> WsmanOutcome {
         let started = crate::clock::monotonic();
@@ -645,7 +708,13 @@ impl DeviceHost {
                 (WsmanOutcome::Drop, None, false)
             }
             // Connection-level: not matched per request.
-            Some(FaultKind::RefuseTls { .. }) | None => {
+            Some(
+                FaultKind::RefuseTls { .. }
+                | FaultKind::RefuseSession
+                | FaultKind::DropSession { .. }
+                | FaultKind::StallSession,
+            )
+            | None => {
                 self.run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await
             }
@@ -684,6 +753,7 @@ impl DeviceHost {
             request_body: keep.then(|| text(body)),
             response_body: reply.filter(|_| keep).map(text),
             answered_by: replayed.then(|| "recording".to_string()),
+            via: via.journal_name().map(str::to_string),
         });
         outcome
     }
@@ -800,6 +870,9 @@ impl DeviceHost {
         if let Some((subscribers, device_time)) = delivery {
             self.delivery
                 .deliver(&subscribers, &effects.events, device_time);
+        }
+        if !effects.events.is_empty() {
+            self.cira.raise_alert();
         }
         self.publish(effects);
     }

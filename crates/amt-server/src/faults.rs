@@ -36,6 +36,31 @@ pub enum FaultKind {
     /// Refuse TLS handshakes for `seconds` (the firmware's TLS
     /// re-initialisation window), starting when the rule is added.
     RefuseTls { seconds: u64 },
+    /// Redirection (16994/16995): refuse the session at its start
+    /// (StartRedirectionSessionReply with status 0xFF, then close).
+    /// Session rules are scoped by `class` = `SOL`, `IDER` or `KVM` (empty:
+    /// any session) and never match WS-Man requests, nor WS-Man rules
+    /// sessions.
+    RefuseSession,
+    /// Redirection: close the connection once the session has sent
+    /// `after_bytes` bytes of host data to the console (mid-stream).
+    DropSession {
+        #[serde(default)]
+        after_bytes: u64,
+    },
+    /// Redirection: the session opens, then the device stops sending
+    /// anything (no data, no heartbeats) and ignores what it receives.
+    StallSession,
+}
+
+impl FaultKind {
+    /// Whether this kind applies to redirection sessions (not WS-Man).
+    pub fn is_session_fault(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::RefuseSession | FaultKind::DropSession { .. } | FaultKind::StallSession
+        )
+    }
 }
 
 /// Which requests a rule applies to. Empty fields match anything.
@@ -211,7 +236,10 @@ impl FaultInjector {
     /// spent and an exhausted rule is removed.
     pub fn take(&self, facts: &RequestFacts) -> Option<FaultKind> {
         let mut st = self.lock();
-        let idx = st.rules.iter().position(|r| matches(&r.scope, facts))?;
+        let idx = st
+            .rules
+            .iter()
+            .position(|r| !r.kind.is_session_fault() && matches(&r.scope, facts))?;
         let rule = &mut st.rules[idx];
         rule.fired += 1;
         let kind = rule.kind.clone();
@@ -219,6 +247,29 @@ impl FaultInjector {
             st.rules.remove(idx);
         }
         Some(kind)
+    }
+}
+
+impl FaultInjector {
+    /// The fault for a redirection session of `kind` (`SOL`, `IDER`,
+    /// `KVM`) about to start, if a session rule matches; counted as
+    /// [`FaultInjector::take`] counts.
+    pub fn take_session(&self, kind: &str) -> Option<FaultKind> {
+        let mut st = self.lock();
+        let idx = st.rules.iter().position(|r| {
+            r.kind.is_session_fault()
+                && r.scope
+                    .class
+                    .as_deref()
+                    .is_none_or(|c| c.eq_ignore_ascii_case(kind))
+        })?;
+        let rule = &mut st.rules[idx];
+        rule.fired += 1;
+        let k = rule.kind.clone();
+        if rule.times.is_some_and(|t| rule.fired >= t) {
+            st.rules.remove(idx);
+        }
+        Some(k)
     }
 }
 

@@ -35,10 +35,12 @@ use crate::faults::FaultRule;
 use crate::listener_set::ListenerAddrs;
 use crate::scenario::Scenario;
 use crate::vocabulary::{Interface, Ports, Transport};
-use crate::{EmulatorConfig, JournalConfig, RunningEmulator, ServerError, ServerLimits};
+use crate::{EmulatorConfig, JournalConfig, LmsConfig, RunningEmulator, ServerError, ServerLimits};
 
 /// Ports a device takes in `ports` addressing: 16992 at `base + 10 * i`,
-/// 16993 at `+ 1`, the rest kept for the protocols to come.
+/// 16993 at `+ 1`, 16994 at `+ 2`, 16995 at `+ 3`, the rest kept for the
+/// protocols to come. (The redirection ports are bound when the device
+/// wakes and its policy opens them, not while it is dormant.)
 pub const PORT_BLOCK: u16 = 10;
 /// Default first port of `ports` addressing.
 pub const DEFAULT_PORT_BASE: u16 = 20000;
@@ -111,10 +113,19 @@ pub struct FleetConfig {
     pub limits: ServerLimits,
     /// The fleet control API and dashboard (`None`: none).
     pub control: Option<SocketAddr>,
+    /// Gives every member a local (LMS) face, where host-based setup and
+    /// the local system account work (`None`: none). Loopback
+    /// addressing: these ports on the member's own address (each emulated
+    /// host has its own "localhost"); ports addressing: ports
+    /// [`LMS_BLOCK_OFFSET`] and +1 of the member's block.
+    pub lms: Option<Ports>,
     /// The token the control API asks for (docs/dashboard.md); one is made
     /// when `control` is not loopback and none is given.
     pub control_token: Option<String>,
 }
+
+/// Where a member's local face sits in its port block (ports addressing).
+pub const LMS_BLOCK_OFFSET: u16 = 8;
 
 impl Default for FleetConfig {
     fn default() -> Self {
@@ -129,6 +140,7 @@ impl Default for FleetConfig {
             groups: Vec::new(),
             limits: ServerLimits::default(),
             control: None,
+            lms: None,
             control_token: None,
         }
     }
@@ -596,10 +608,9 @@ impl FleetInner {
                         (
                             self.config.listen,
                             Ports {
-                                http: http as u16,
-                                tls: http as u16 + 1,
-                                rmcp: None,
-                                rmcp_secure: None,
+                                redirection: Some(http as u16 + 2),
+                                redirection_tls: Some(http as u16 + 3),
+                                ..Ports::wsman_only(http as u16, http as u16 + 1)
                             },
                         )
                     }
@@ -635,7 +646,22 @@ impl FleetInner {
             seed: self.config.seed.map(|s| member_seed(s, index)),
             admin_password: p.group.admin_password.clone(),
             limits: self.config.limits,
-            lms: None,
+            lms: self.config.lms.map(|lms| LmsConfig {
+                listen: p.address,
+                // RMCP is a network face: none on the local one.
+                ports: match self.config.addressing {
+                    Addressing::Loopback => Ports {
+                        rmcp: None,
+                        rmcp_secure: None,
+                        ..lms
+                    },
+                    // The block is checked to fit below 65536.
+                    Addressing::Ports => Ports::wsman_only(
+                        p.ports.http.saturating_add(LMS_BLOCK_OFFSET),
+                        p.ports.http.saturating_add(LMS_BLOCK_OFFSET + 1),
+                    ),
+                },
+            }),
             control_port: None,
             control_token: None,
             journal: JournalConfig {
@@ -645,6 +671,7 @@ impl FleetInner {
             faults: Vec::new(),
             scenario: None,
             replay: None,
+            tls_backend: None,
         };
         if let Some(scenario) = &p.group.scenario {
             // The member's own seed wins over the scenario's.

@@ -71,7 +71,7 @@ pub(crate) fn html_page(title: &str) -> String {
     )
 }
 
-pub use crate::vocabulary::Interface;
+pub use crate::vocabulary::{Interface, Via};
 
 /// Marks a request that arrived over a PKI provisioning server's
 /// mutual-TLS connection (its chain passed the device's checks).
@@ -87,6 +87,8 @@ pub async fn serve(
     slot: Option<Arc<SlotGuard>>,
 ) -> Result<Response<ChunkedBody>, DropConnection> {
     let server = host.server_header();
+    // Set by the connection's service (listener::serve_connection_via).
+    let via = req.extensions().get::<Via>().copied().unwrap_or_default();
     let pki_session = req.extensions().get::<PkiSession>().is_some();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
@@ -140,16 +142,17 @@ pub async fn serve(
         Err(refusal) => return Ok(*refusal),
     };
 
-    let (status, reply_body, content_type) = match host.wsman(principal, interface, &body).await {
-        WsmanOutcome::Reply {
-            status,
-            body,
-            content_type,
-        } => (status, body, content_type),
-        // An error from the service makes hyper close the connection
-        // without writing a response.
-        WsmanOutcome::Drop => return Err(DropConnection),
-    };
+    let (status, reply_body, content_type) =
+        match host.wsman(principal, interface, via, &body).await {
+            WsmanOutcome::Reply {
+                status,
+                body,
+                content_type,
+            } => (status, body, content_type),
+            // An error from the service makes hyper close the connection
+            // without writing a response.
+            WsmanOutcome::Drop => return Err(DropConnection),
+        };
     let mut r = Response::new(ChunkedBody::new(reply_body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();

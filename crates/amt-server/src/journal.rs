@@ -39,6 +39,10 @@ pub struct JournalEntry {
     /// class the model lacks); absent when the model did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
+    /// `cira` when the request came through a channel of the CIRA tunnel;
+    /// absent for a direct connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// The journal of one device.
@@ -168,6 +172,7 @@ mod tests {
                 request_body: Some("<Password>x</Password>".into()),
                 response_body: None,
                 answered_by: None,
+                via: None,
             });
         }
         let e = j.entries(0);

@@ -30,6 +30,7 @@ pub mod listener_set;
 pub mod lockout;
 pub mod pki_hello;
 pub mod ports;
+pub mod redirection;
 pub mod rmcp;
 pub mod scenario;
 pub mod tls;
@@ -96,6 +97,9 @@ pub struct EmulatorConfig {
     /// Recorded replies for the classes the model lacks
     /// (`amt-emu serve --replay DIR`; docs/recording.md).
     pub replay: Option<Arc<amt_wsman::replay::Replay>>,
+    /// The TLS stack; `None` takes the one the firmware profile needs
+    /// (OpenSSL before CSME 16.1, rustls from 16.1).
+    pub tls_backend: Option<tls::TlsBackendKind>,
 }
 
 /// Where the local interface listens.
@@ -144,6 +148,7 @@ impl Default for EmulatorConfig {
             faults: Vec::new(),
             scenario: None,
             replay: None,
+            tls_backend: None,
         }
     }
 }
@@ -300,6 +305,7 @@ impl Emulator {
             config.limits,
             journal,
             config.replay.clone(),
+            config.tls_backend,
         )?);
         for rule in config.faults.iter().cloned() {
             host.faults().add(rule);
@@ -324,6 +330,8 @@ impl Emulator {
             })?;
         }
         host.reconcile_listeners().await?;
+        // Before the CIRA driver: a tunnel takes the handlers it finds.
+        redirection::register_cira_handlers(&host);
         cira::spawn(&host);
         pki_hello::spawn(&host);
         device_host::machine::spawn_ticker(&host);
@@ -466,6 +474,12 @@ impl EmulatorConfig {
 
     pub fn fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Serves TLS with this stack instead of the profile's.
+    pub fn tls_backend(mut self, kind: tls::TlsBackendKind) -> Self {
+        self.tls_backend = Some(kind);
         self
     }
 

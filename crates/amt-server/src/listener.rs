@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::device_host::DeviceHost;
 use crate::http::serve;
 use crate::limits::{self, ServerLimits};
-use crate::vocabulary::Interface;
+use crate::vocabulary::{Interface, Service, Via};
 
 /// Default time a client may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = limits::DEFAULT_HEADER_TIMEOUT;
@@ -48,6 +48,17 @@ impl Listener {
         interface: Interface,
         host: Arc<DeviceHost>,
     ) -> std::io::Result<Self> {
+        Listener::start_service(socket, Service::Wsman, transport, interface, host)
+    }
+
+    /// Starts accepting `service` on an already bound socket.
+    pub fn start_service(
+        socket: TcpListener,
+        service: Service,
+        transport: Transport,
+        interface: Interface,
+        host: Arc<DeviceHost>,
+    ) -> std::io::Result<Self> {
         let addr = socket.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -55,7 +66,11 @@ impl Listener {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     accepted = socket.accept() => match accepted {
-                        Ok((stream, peer)) => admit(stream, peer, transport, interface, host.clone()),
+                        Ok((stream, peer)) => match service {
+                            Service::Wsman => admit(stream, peer, transport, interface, host.clone()),
+                            Service::Redirection => crate::redirection::admit(stream, peer, transport, host.clone()),
+                            Service::Rfb => crate::redirection::admit_rfb(stream, peer, host.clone()),
+                        },
                         Err(e) => {
                             // Out of file descriptors and the like: back off
                             // instead of spinning.
@@ -110,7 +125,13 @@ pub(crate) fn admit(
         return;
     };
     tokio::spawn(serve_admitted(
-        stream, peer, transport, interface, host, admitted,
+        stream,
+        peer,
+        transport,
+        interface,
+        Via::Direct,
+        host,
+        admitted,
     ));
 }
 
@@ -139,8 +160,23 @@ pub async fn serve_connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    serve_connection_via(io, peer, transport, interface, Via::Direct, host).await
+}
+
+/// [`serve_connection`] for a connection that came another way (a CIRA
+/// channel): the journal marks its calls with `via`.
+pub async fn serve_connection_via<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    interface: Interface,
+    via: Via,
+    host: Arc<DeviceHost>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     if let Some(admitted) = take_slot(&host, peer) {
-        serve_admitted(io, peer, transport, interface, host, admitted).await;
+        serve_admitted(io, peer, transport, interface, via, host, admitted).await;
     }
 }
 
@@ -149,6 +185,7 @@ async fn serve_admitted<S>(
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     (slot, shed): Admitted,
 ) where
@@ -159,7 +196,7 @@ async fn serve_admitted<S>(
         Ok(()) = shed => {
             tracing::info!(%peer, "closed an idle connection to make room for a new one");
         }
-        () = connection(io, peer, transport, interface, host, slot.clone()) => {}
+        () = connection(io, peer, transport, interface, via, host, slot.clone()) => {}
     }
     drop(slot);
 }
@@ -169,6 +206,7 @@ async fn connection<S>(
     peer: SocketAddr,
     transport: Transport,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
 ) where
@@ -181,6 +219,7 @@ async fn connection<S>(
                 TokioIo::new(stream),
                 peer,
                 interface,
+                via,
                 host,
                 slot,
                 &limits,
@@ -208,6 +247,7 @@ async fn connection<S>(
                         TokioIo::new(tls),
                         peer,
                         interface,
+                        via,
                         host,
                         slot,
                         &limits,
@@ -226,6 +266,7 @@ async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
     interface: Interface,
+    via: Via,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
@@ -234,6 +275,7 @@ async fn serve_http<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(via);
         if pki_session {
             req.extensions_mut().insert(crate::http::PkiSession);
         }

@@ -11,7 +11,7 @@ use crate::device_host::DeviceHost;
 use crate::listener::Listener;
 use crate::ports::PortPolicy;
 use crate::rmcp::RmcpResponder;
-use crate::vocabulary::{Interface, Ports, Transport};
+use crate::vocabulary::{Interface, Ports, Service, Transport};
 
 #[derive(Debug, Error)]
 #[error("cannot listen on {addr}: {source}")]
@@ -25,6 +25,12 @@ pub struct ListenError {
 pub struct ListenerAddrs {
     pub http: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    /// 16994.
+    pub redirection: Option<SocketAddr>,
+    /// 16995.
+    pub redirection_tls: Option<SocketAddr>,
+    /// 5900.
+    pub rfb: Option<SocketAddr>,
     /// UDP 623 (+ offset).
     pub rmcp: Option<SocketAddr>,
     /// UDP 664 (+ offset).
@@ -39,6 +45,9 @@ pub struct ListenerSet {
     interface: Interface,
     http: Option<Listener>,
     tls: Option<Listener>,
+    redirection: Option<Listener>,
+    redirection_tls: Option<Listener>,
+    rfb: Option<Listener>,
     rmcp: Option<RmcpResponder>,
     rmcp_secure: Option<RmcpResponder>,
     /// Sockets bound before the device existed (a fleet binds a dormant
@@ -55,6 +64,9 @@ impl ListenerSet {
             interface,
             http: None,
             tls: None,
+            redirection: None,
+            redirection_tls: None,
+            rfb: None,
             rmcp: None,
             rmcp_secure: None,
             adopted: Vec::new(),
@@ -80,6 +92,9 @@ impl ListenerSet {
         ListenerAddrs {
             http: self.http.as_ref().map(Listener::local_addr),
             tls: self.tls.as_ref().map(Listener::local_addr),
+            redirection: self.redirection.as_ref().map(Listener::local_addr),
+            redirection_tls: self.redirection_tls.as_ref().map(Listener::local_addr),
+            rfb: self.rfb.as_ref().map(Listener::local_addr),
             rmcp: self.rmcp.as_ref().map(RmcpResponder::local_addr),
             rmcp_secure: self.rmcp_secure.as_ref().map(RmcpResponder::local_addr),
         }
@@ -109,7 +124,7 @@ impl ListenerSet {
             policy.http,
             face,
             &mut self.ports.http,
-            (Transport::Plain, plain),
+            (Service::Wsman, Transport::Plain, plain),
             host,
         )
         .await?;
@@ -118,10 +133,48 @@ impl ListenerSet {
             policy.tls,
             face,
             &mut self.ports.tls,
-            (Transport::Tls, tls),
+            (Service::Wsman, Transport::Tls, tls),
             host,
         )
         .await?;
+        // A device without redirection ports (a fleet member) never opens them.
+        for (slot, want, port, service, transport) in [
+            (
+                &mut self.redirection,
+                policy.redirection,
+                &mut self.ports.redirection,
+                Service::Redirection,
+                Transport::Plain,
+            ),
+            (
+                &mut self.redirection_tls,
+                policy.redirection_tls,
+                &mut self.ports.redirection_tls,
+                Service::Redirection,
+                Transport::Tls,
+            ),
+            (
+                &mut self.rfb,
+                policy.rfb,
+                &mut self.ports.rfb,
+                Service::Rfb,
+                Transport::Plain,
+            ),
+        ] {
+            let mut p = port.unwrap_or(0);
+            reconcile_one(
+                slot,
+                want && port.is_some(),
+                face,
+                &mut p,
+                (service, transport, None),
+                host,
+            )
+            .await?;
+            if port.is_some() {
+                *port = Some(p);
+            }
+        }
         for (slot, want, port, secure) in [
             (&mut self.rmcp, policy.rmcp, &mut self.ports.rmcp, false),
             (
@@ -138,7 +191,13 @@ impl ListenerSet {
 
     /// Signals every accept loop to stop without waiting (for drop).
     pub fn signal_stop(&mut self) {
-        for slot in [&mut self.http, &mut self.tls] {
+        for slot in [
+            &mut self.http,
+            &mut self.tls,
+            &mut self.redirection,
+            &mut self.redirection_tls,
+            &mut self.rfb,
+        ] {
             if let Some(l) = slot.take() {
                 l.signal_stop();
             }
@@ -152,7 +211,13 @@ impl ListenerSet {
 
     /// Closes every listener (connections already open finish on their own).
     pub async fn close(&mut self) {
-        for slot in [&mut self.http, &mut self.tls] {
+        for slot in [
+            &mut self.http,
+            &mut self.tls,
+            &mut self.redirection,
+            &mut self.redirection_tls,
+            &mut self.rfb,
+        ] {
             if let Some(l) = slot.take() {
                 l.stop().await;
             }
@@ -209,7 +274,7 @@ async fn reconcile_one(
     want: bool,
     (ip, interface): (IpAddr, Interface),
     port: &mut u16,
-    (transport, adopted): (Transport, Option<TcpListener>),
+    (service, transport, adopted): (Service, Transport, Option<TcpListener>),
     host: &Arc<DeviceHost>,
 ) -> Result<(), ListenError> {
     match (slot.is_some(), want) {
@@ -221,17 +286,27 @@ async fn reconcile_one(
                     .await
                     .map_err(|source| ListenError { addr, source })?,
             };
-            let listener = Listener::start(socket, transport, interface, host.clone())
-                .map_err(|source| ListenError { addr, source })?;
+            let listener =
+                Listener::start_service(socket, service, transport, interface, host.clone())
+                    .map_err(|source| ListenError { addr, source })?;
             // An ephemeral port is kept, so a listener that closes and
             // reopens (TLS settings changed) comes back at the same address.
             *port = listener.local_addr().port();
-            tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "listening");
+            match service {
+                Service::Wsman => {
+                    tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "listening")
+                }
+                // Worded apart from "listening" so log readers that look
+                // for the WS-Man ports never pick these.
+                Service::Redirection | Service::Rfb => {
+                    tracing::info!(addr = %listener.local_addr(), ?transport, ?interface, "redirection port open")
+                }
+            }
             *slot = Some(listener);
         }
         (true, false) => {
             if let Some(l) = slot.take() {
-                tracing::info!(addr = %l.local_addr(), ?transport, ?interface, "closing listener");
+                tracing::info!(addr = %l.local_addr(), ?service, ?transport, ?interface, "closing listener");
                 l.stop().await;
             }
         }

@@ -282,6 +282,28 @@ fn guid_text(w: [u8; 16]) -> String {
 /// An AMT 15 device configured as RPS would: the MPS root, the MPS
 /// (`localhost`, user name and password), a periodic rule every 25 s.
 async fn device(root: &[u8], mps_port: u16, password: &str) -> RunningEmulator {
+    device_with_lifetime(root, mps_port, password, 0).await
+}
+
+/// [`device`] whose periodic rule has this `TunnelLifeTime` (seconds).
+async fn device_with_lifetime(
+    root: &[u8],
+    mps_port: u16,
+    password: &str,
+    tunnel_lifetime: u32,
+) -> RunningEmulator {
+    device_with_rule(root, mps_port, password, 2, tunnel_lifetime).await
+}
+
+/// A device with one rule: `trigger` (0 user, 1 alert, 2 periodic every
+/// 25 s) and its `TunnelLifeTime`.
+async fn device_with_rule(
+    root: &[u8],
+    mps_port: u16,
+    password: &str,
+    trigger: u32,
+    tunnel_lifetime: u32,
+) -> RunningEmulator {
     let emu = EmulatorConfig::new()
         .admin_password(PASSWORD)
         .firmware("15.0.23".parse::<FirmwareVersion>().unwrap())
@@ -306,9 +328,12 @@ async fn device(root: &[u8], mps_port: u16, password: &str) -> RunningEmulator {
             })?;
             let mut data = 0u32.to_be_bytes().to_vec();
             data.extend(25u32.to_be_bytes());
+            if trigger != 2 {
+                data.clear();
+            }
             d.add_remote_access_policy(AddPolicyRule {
-                trigger: 2,
-                tunnel_lifetime: 0,
+                trigger,
+                tunnel_lifetime,
                 extended_data: data,
                 servers: vec![index],
             })?;
@@ -323,7 +348,7 @@ async fn control(emu: &RunningEmulator, method: &str, path: &str, body: &str) ->
     let addr = emu.control_addr().unwrap();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
@@ -388,6 +413,11 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
     assert!(reply.contains("Transfer-Encoding: chunked"), "{reply}");
     assert!(reply.ends_with("0\r\n\r\n"), "{reply}");
     assert!(reply.contains("AMT_GeneralSettings"), "{reply}");
+    // The journal marks both calls as having come through the tunnel.
+    let journal = control(&emu, "GET", "/api/journal", "").await;
+    let entries = journal.as_array().unwrap();
+    assert!(!entries.is_empty(), "{journal}");
+    assert!(entries.iter().all(|e| e["via"] == "cira"), "{journal}");
 
     // The MPS goes away mid-tunnel: the device notices and dials again.
     drop(apf);
@@ -396,6 +426,129 @@ async fn the_device_dials_its_mps_and_wsman_runs_through_the_tunnel() {
     apf.accept_login_and_forwards((30, 0)).await;
     let status = until(&emu, |v| v["state"] == "connected").await;
     assert_eq!(status["connections"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_to_a_port_without_a_handler_are_refused_until_one_serves_them() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device(&ca.der, mps.port(), MPS_PASS).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    // 664 has no handler (the redirection listener registers 16994,
+    // 16995 and 5900): connect failed, as for a closed port.
+    apf.send(&[Message::ChannelOpen {
+        channel_type: "forwarded-tcpip".into(),
+        sender: 7,
+        window: 32768,
+        connected_address: "".into(),
+        connected_port: 664,
+        originator_address: "1.2.3.4".into(),
+        originator_port: 1024,
+    }])
+    .await;
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::ChannelOpenFailure {
+            recipient: 7,
+            reason: amt_apf::client::OPEN_CONNECT_FAILED
+        }
+    );
+
+    // A handler for 664 (here: one that answers what it reads, upper
+    // case), taken by the next tunnel.
+    let handler: amt_server::cira::ChannelHandler = Arc::new(|mut io, _peer| {
+        Box::pin(async move {
+            let mut buf = [0u8; 64];
+            if let Ok(n) = io.read(&mut buf).await {
+                let _ = io.write_all(&buf[..n].to_ascii_uppercase()).await;
+            }
+            let _ = io.shutdown().await;
+        })
+    });
+    emu.host().cira_shared().set_port_handler(664, handler);
+    drop(apf);
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    let ch = apf.open_channel(8, 664).await;
+    apf.send(&[Message::ChannelData {
+        recipient: ch,
+        data: b"hello redirection".to_vec(),
+    }])
+    .await;
+    let mut reply = Vec::new();
+    while reply.len() < 17 {
+        match apf.recv_skipping_keepalives().await {
+            Message::ChannelData { data, .. } => reply.extend(data),
+            Message::ChannelWindowAdjust { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reply, b"HELLO REDIRECTION");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_periodic_tunnel_ends_when_its_lifetime_runs_out() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device_with_lifetime(&ca.der, mps.port(), MPS_PASS, 1).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    // The device closes the tunnel itself, by application (11).
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::Disconnect { reason: 11 }
+    );
+    let status = until(&emu, |v| {
+        v["state"] != "connected" && !v["last_close"].is_null()
+    })
+    .await;
+    assert_eq!(
+        status["last_close"],
+        "the rule's TunnelLifeTime (1 s) ran out"
+    );
+    assert_eq!(status["last_error"], serde_json::Value::Null);
+    assert_eq!(status["is_remote_tunnel_connected"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_rule_dials_on_an_event_for_its_lifetime() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device_with_rule(&ca.der, mps.port(), MPS_PASS, 1, 1).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    // No event yet: the device stays idle.
+    let status = until(&emu, |v| v["state"] == "idle").await;
+    assert_eq!(status["connections"], 0);
+    // The owner presses the power button: the host's power state changes,
+    // an event, so the device dials, saying "alert" (2) in PROTOCOLVERSION.
+    control(&emu, "POST", "/api/machine/power-button", "").await;
+    let mut apf = mps.accept().await.expect("the device dials on the alert");
+    let Message::ProtocolVersion { trigger, .. } = apf.recv().await else {
+        panic!("PROTOCOLVERSION first")
+    };
+    assert_eq!(trigger, 2);
+    apf.recv().await; // the auth service request
+    apf.send(&[Message::ServiceAccept {
+        service: AUTH_SERVICE.into(),
+    }])
+    .await;
+    apf.recv().await; // the user authentication
+    apf.accept_login_and_forwards((30, 0)).await;
+    let status = until(&emu, |v| v["state"] == "connected").await;
+    assert_eq!(status["trigger"], "alert");
+    // Its lifetime (1 s) over, it closes the tunnel and goes back to idle.
+    assert_eq!(
+        apf.recv_skipping_keepalives().await,
+        Message::Disconnect { reason: 11 }
+    );
+    until(&emu, |v| v["state"] == "idle").await;
+    assert!(!uuid.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -501,4 +654,70 @@ async fn inside_the_intranet_the_device_does_not_dial_and_the_button_is_reported
         v["last_error"] == "no user-initiated policy applies"
     })
     .await;
+}
+
+/// Reads channel data until `want` bytes have come (window adjusts and
+/// keep-alives skipped).
+async fn channel_bytes(apf: &mut Apf, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        match apf.recv_skipping_keepalives().await {
+            Message::ChannelData { data, .. } => got.extend(data),
+            Message::ChannelWindowAdjust { .. } => {}
+            other => panic!("{other:?} after {got:02x?}"),
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sol_runs_through_the_tunnel() {
+    let ca = TestCa::new("test MPS root");
+    let mps = Mps::start(&ca).await;
+    let emu = device(&ca.der, mps.port(), MPS_PASS).await;
+    let uuid = emu.host().with_device(|d| d.uuid());
+    emu.host()
+        .change_device(|d, _| {
+            d.request_redirection_state(32770);
+            Ok(())
+        })
+        .unwrap();
+    let mut apf = mps.accept().await.unwrap();
+    apf.until_userauth(&uuid).await;
+    apf.accept_login_and_forwards((30, 0)).await;
+    until(&emu, |v| v["state"] == "connected").await;
+
+    // What MeshCentral relays for a SOL session: start, user/password,
+    // StartSOLRedirection; each answer arrives in the channel.
+    let ch = apf.open_channel(6, 16994).await;
+    let send = |data: Vec<u8>| Message::ChannelData {
+        recipient: ch,
+        data,
+    };
+    apf.send(&[send(b"\x10\x00\x00\x00SOL ".to_vec())]).await;
+    let reply = channel_bytes(&mut apf, 13).await;
+    assert_eq!(reply[..2], [0x11, 0]);
+    let mut auth = vec![0x13, 0, 0, 0, 1, 15, 0, 0, 0, 5];
+    auth.extend_from_slice(b"admin");
+    auth.push(8);
+    auth.extend_from_slice(PASSWORD.as_bytes());
+    apf.send(&[send(auth)]).await;
+    assert_eq!(channel_bytes(&mut apf, 9).await[..2], [0x14, 0]);
+    let start_sol = hex::decode("2000000000000000102764000000102764000000000000000000").unwrap();
+    apf.send(&[send(start_sol[..24].to_vec())]).await;
+    assert_eq!(channel_bytes(&mut apf, 23).await[..2], [0x21, 0]);
+
+    // The host's serial output comes through the tunnel.
+    emu.host().host_serial_input(b"root\r");
+    let data = channel_bytes(&mut apf, 10).await;
+    assert_eq!(data[0], 0x2A, "{data:02x?}");
+    let len = usize::from(u16::from_le_bytes([data[8], data[9]]));
+    let mut text = data[10..].to_vec();
+    if text.len() < len {
+        text.extend(channel_bytes(&mut apf, len - text.len()).await);
+    }
+    assert!(
+        String::from_utf8_lossy(&text).starts_with("root"),
+        "{text:02x?}"
+    );
 }

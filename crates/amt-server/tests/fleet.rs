@@ -236,11 +236,7 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
     // Taken: a second fleet on the same addresses and ports.
     let first = Fleet::start(
         FleetConfig {
-            ports: Ports {
-                http: 0,
-                tls: 0,
-                ..Ports::ephemeral()
-            },
+            ports: Ports::wsman_only(0, 0),
             ..config(Ipv4Addr::new(127, 79, 0, 1), 2, None)
         },
         |_, _| {},
@@ -251,11 +247,7 @@ async fn an_address_that_cannot_be_bound_fails_with_a_clear_message() {
     let err = Fleet::start(
         FleetConfig {
             listen: taken.ip(),
-            ports: Ports {
-                http: 0,
-                tls: taken.port(),
-                ..Ports::ephemeral()
-            },
+            ports: Ports::wsman_only(0, taken.port()),
             ..config(Ipv4Addr::new(127, 79, 0, 2), 1, None)
         },
         |_, _| {},
@@ -313,5 +305,48 @@ async fn fleet_operations_add_remove_fault_a_group_and_power_cycle() {
         first["digest_realm"],
         realm.with_device(|d| d.digest_realm().to_string())
     );
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn members_given_a_local_face_answer_their_local_system_account_there() {
+    let mut group = GroupConfig::new("new", 2);
+    group.admin_password = None;
+    let fleet = Fleet::start(
+        FleetConfig {
+            addressing: Addressing::Loopback,
+            listen: IpAddr::V4(Ipv4Addr::new(127, 81, 0, 1)),
+            ports: Ports::ephemeral(),
+            lms: Some(Ports::ephemeral()),
+            seed: Some(7),
+            groups: vec![group],
+            ..FleetConfig::default()
+        },
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    for m in fleet.members() {
+        let host = m.host().await.unwrap();
+        let local = host
+            .addrs_of(amt_server::Interface::Local)
+            .http
+            .expect("a local face");
+        // On the member's own address: each emulated host has its own
+        // "localhost".
+        assert_eq!(Some(local.ip()), m.addrs().tls.map(|a| a.ip()));
+        let (user, password) = host.with_device(|d| {
+            let (u, p) = d.local_system_account();
+            (u.to_string(), p.to_string())
+        });
+        let get = wsman_messages_request("IPS", "HostBasedSetupService", "Get", "");
+        let (status, body) = tokio::task::spawn_blocking(move || {
+            curl_wsman(&format!("http://{local}/wsman"), &user, &password, &get)
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, "200", "{body}");
+        assert!(body.contains("<g:CurrentControlMode>0<"), "{body}");
+    }
     fleet.shutdown().await;
 }

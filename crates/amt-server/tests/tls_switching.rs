@@ -2,19 +2,24 @@
 //! context switches the certificate for new handshakes without a restart
 //! and without dropping open connections; mutual authentication demands a
 //! client certificate from a trusted root (and TrustedCN).
+//!
+//! Every test runs against both TLS backends (rustls and OpenSSL) on the
+//! reference profile: the behaviour is the firmware's, not the stack's.
 
 mod support;
 
 use amt_device::{PtStatus, TlsInstance, TlsSettingDataPut};
+use amt_server::tls::TlsBackendKind;
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
 use amt_testkit::{DevicePublicKey, TestCa};
 use support::{curl, openssl_fetch_certificate, pem, write_file};
 
 const PASSWORD: &str = "P@ssw0rd";
 
-async fn start() -> RunningEmulator {
+async fn start(backend: TlsBackendKind) -> RunningEmulator {
     Emulator::start(EmulatorConfig {
         admin_password: Some(PASSWORD.into()),
+        tls_backend: Some(backend),
         ..EmulatorConfig::default()
     })
     .await
@@ -65,9 +70,8 @@ async fn fetch(addr: std::net::SocketAddr) -> Vec<u8> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn commit_switches_the_certificate_of_new_handshakes() {
-    let emu = start().await;
+async fn commit_switches_the_certificate_of_new_handshakes(backend: TlsBackendKind) {
+    let emu = start(backend).await;
     let addr = emu.tls_addr().unwrap();
     let self_signed = fetch(addr).await;
     let ca = TestCa::new("Console CA");
@@ -100,10 +104,9 @@ async fn commit_switches_the_certificate_of_new_handshakes() {
     emu.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn open_connections_survive_a_switch() {
+async fn open_connections_survive_a_switch(backend: TlsBackendKind) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let emu = start().await;
+    let emu = start(backend).await;
     let addr = emu.tls_addr().unwrap();
     let connector = tokio_rustls::TlsConnector::from(support::no_verify_tls_client());
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -130,9 +133,8 @@ async fn open_connections_survive_a_switch() {
     emu.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn mutual_authentication_requires_a_trusted_client_certificate() {
-    let emu = start().await;
+async fn mutual_authentication_requires_a_trusted_client_certificate(backend: TlsBackendKind) {
+    let emu = start(backend).await;
     let addr = emu.tls_addr().unwrap();
     let ca = TestCa::new("Console CA");
     enroll(&emu, &ca, Some(Vec::new())).await;
@@ -182,9 +184,8 @@ async fn mutual_authentication_requires_a_trusted_client_certificate() {
     emu.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn trusted_cn_limits_client_certificates() {
-    let emu = start().await;
+async fn trusted_cn_limits_client_certificates(backend: TlsBackendKind) {
+    let emu = start(backend).await;
     let addr = emu.tls_addr().unwrap();
     let ca = TestCa::new("Console CA");
     enroll(&emu, &ca, Some(vec!["console.example".into()])).await;
@@ -236,3 +237,80 @@ async fn trusted_cn_limits_client_certificates() {
     assert!(!refused.0, "CN not in TrustedCN: refused");
     emu.shutdown().await;
 }
+
+/// Neither a session ID (TLS 1.2) nor a ticket (TLS 1.3) is handed out:
+/// `openssl s_client -sess_out` finds no resumable session to save, so
+/// every handshake is a full one and shows the certificate the device has
+/// now.
+async fn sessions_are_never_resumable(backend: TlsBackendKind) {
+    let emu = start(backend).await;
+    let addr = emu.tls_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || {
+            let connect = addr.to_string();
+            let mut outcomes = Vec::new();
+            for version in ["-tls1_2", "-tls1_3"] {
+                let session = dir.join(format!("session{version}.pem"));
+                let (_, out) = support::openssl(
+                    &[
+                        "s_client",
+                        "-connect",
+                        &connect,
+                        version,
+                        "-sess_out",
+                        session.to_str().unwrap(),
+                    ],
+                    b"",
+                );
+                outcomes.push((
+                    version,
+                    String::from_utf8_lossy(&out).into_owned(),
+                    session.exists(),
+                ));
+            }
+            outcomes
+        }
+    })
+    .await
+    .unwrap();
+    for (version, out, saved) in outcomes {
+        assert!(out.contains("New, TLSv1"), "{version}: a handshake: {out}");
+        assert!(
+            !saved,
+            "{version}: the server offered a session to resume: {out}"
+        );
+    }
+    emu.shutdown().await;
+}
+
+/// One test per backend for each behaviour above.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod rustls_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::TlsBackendKind::Rustls).await
+                }
+            )*
+        }
+        mod openssl_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::TlsBackendKind::Openssl).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    sessions_are_never_resumable,
+    commit_switches_the_certificate_of_new_handshakes,
+    open_connections_survive_a_switch,
+    mutual_authentication_requires_a_trusted_client_certificate,
+    trusted_cn_limits_client_certificates
+);

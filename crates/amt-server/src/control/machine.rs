@@ -11,6 +11,10 @@
 //! - `POST /api/machine/pull-plug`: the host loses power (mechanical off,
 //!   boot options lost) and the firmware restarts when power returns.
 //! - `GET /api/machine/event-log`: the `AMT_MessageLog` records, decoded.
+//! - `GET /api/machine/serial`: the host's serial transcript (what SOL
+//!   carries) as text, with `end`, the offset one past its last byte.
+//! - `POST /api/machine/serial` `{"text": "root\r"}`: types at the serial
+//!   console (the login prompt and shell answer), then as GET.
 //! - `POST /api/machine/advance-clock` `{"seconds": N}`: moves the device
 //!   (BIOS) clock N seconds forward, then lets alarms that are due fire.
 //! - `GET /api/machine/screen.png`: the host's screen as a person at the
@@ -34,6 +38,19 @@ use crate::device_host::DeviceHost;
 struct ButtonBody {
     #[serde(default)]
     long: bool,
+}
+
+#[derive(Deserialize)]
+struct SerialBody {
+    text: String,
+}
+
+fn serial_json(d: &Device) -> Value {
+    let console = d.host_console();
+    json!({
+        "transcript": String::from_utf8_lossy(&console.serial_transcript()),
+        "end": console.serial_end(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -133,6 +150,12 @@ pub(super) async fn route(
             Ok(answer(host))
         }
         (&Method::GET, ["event-log"]) => Ok(ok(host.with_device(event_log_json))),
+        (&Method::GET, ["serial"]) => Ok(ok(host.with_device(serial_json))),
+        (&Method::POST, ["serial"]) => {
+            let b: SerialBody = parse(body)?;
+            host.host_serial_input(b.text.as_bytes());
+            Ok(ok(host.with_device(serial_json)))
+        }
         (&Method::POST, ["power-button"]) => {
             let b: ButtonBody = if body.iter().all(u8::is_ascii_whitespace) {
                 ButtonBody::default()

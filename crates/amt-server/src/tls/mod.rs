@@ -22,13 +22,18 @@ use std::pin::Pin;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use amt_device::FirmwareProfile;
+pub use amt_device::TlsVersion;
+
 use crate::vocabulary::Interface;
 
+mod openssl_backend;
 mod rustls_backend;
 mod rustls_odca;
 mod rustls_pki;
 
-pub use rustls_backend::RustlsBackend;
+pub use openssl_backend::OpensslBackend;
+pub use rustls_backend::{provider_name as rustls_provider_name, RustlsBackend};
 
 /// Any byte stream a TLS backend can run over, or hands back.
 pub trait TlsIo: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -66,27 +71,6 @@ pub struct ClientAuth {
     pub trusted_cn: Vec<String>,
 }
 
-/// A TLS protocol version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TlsVersion {
-    Tls1_0,
-    Tls1_1,
-    Tls1_2,
-    Tls1_3,
-}
-
-impl TlsVersion {
-    /// The name OpenSSL and Wireshark print (`TLSv1.2`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsVersion::Tls1_0 => "TLSv1",
-            TlsVersion::Tls1_1 => "TLSv1.1",
-            TlsVersion::Tls1_2 => "TLSv1.2",
-            TlsVersion::Tls1_3 => "TLSv1.3",
-        }
-    }
-}
-
 /// What one handshake negotiated, for logs and for what the connection
 /// may do (a PSK connection is the one a PSK setup runs over).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -118,6 +102,13 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     /// Requires (or stops requiring) client certificates on new
     /// handshakes on the network interface.
     fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError>;
+
+    /// Arms (or disarms) TLS-PSK: a client naming `identity` is accepted
+    /// with `key`. A backend or profile without PSK ignores it.
+    fn set_psk(&self, psk: Option<PskKey>) -> Result<(), TlsError> {
+        let _ = psk;
+        Ok(())
+    }
 
     /// AMT 19+ before provisioning: presents the on-die CA chain instead
     /// of the device certificate on every interface and requires a client
@@ -154,6 +145,72 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
     fn accept(&self, io: TlsStream, interface: Interface) -> Accepting<'_>;
 }
 
+/// A TLS-PSK identity and key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PskKey {
+    pub identity: String,
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for PskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key never reaches a log.
+        f.debug_struct("PskKey")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which TLS stack serves a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TlsBackendKind {
+    Rustls,
+    Openssl,
+}
+
+impl TlsBackendKind {
+    /// The stack a profile needs: OpenSSL where the firmware's TLS is
+    /// beyond rustls (before CSME 16.1), rustls otherwise.
+    pub fn for_profile(profile: &FirmwareProfile) -> Self {
+        if profile.tls_offer().needs_legacy_stack() {
+            TlsBackendKind::Openssl
+        } else {
+            TlsBackendKind::Rustls
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsBackendKind::Rustls => "rustls",
+            TlsBackendKind::Openssl => "openssl",
+        }
+    }
+
+    /// A backend of this kind for a device of `profile`. rustls serves
+    /// what it can of a legacy profile: TLS 1.2 and 1.3 with its own
+    /// suites.
+    pub fn build(self, profile: &FirmwareProfile) -> Result<Box<dyn TlsBackend>, TlsError> {
+        Ok(match self {
+            TlsBackendKind::Rustls => Box::new(RustlsBackend::for_firmware(
+                profile.refuses_aes_128_suites(),
+            )?),
+            TlsBackendKind::Openssl => Box::new(OpensslBackend::new(profile.tls_offer())?),
+        })
+    }
+}
+
+impl std::str::FromStr for TlsBackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rustls" => Ok(TlsBackendKind::Rustls),
+            "openssl" => Ok(TlsBackendKind::Openssl),
+            other => Err(format!("unknown TLS backend {other:?} (rustls or openssl)")),
+        }
+    }
+}
+
 /// The client's common name, for the `TrustedCN` check.
 fn common_name(der: &[u8]) -> Option<String> {
     use x509_parser::prelude::{FromDer, X509Certificate};
@@ -166,4 +223,44 @@ fn common_name(der: &[u8]) -> Option<String> {
         .ok()?
         .to_string();
     Some(cn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(v: &str) -> FirmwareProfile {
+        FirmwareProfile::new(v.parse().expect("version"))
+    }
+
+    #[test]
+    fn the_profile_picks_the_stack() {
+        for v in [
+            "2.1.0", "8.1.40", "11.8.50", "12.0.40", "15.0.23", "16.0.15",
+        ] {
+            assert_eq!(
+                TlsBackendKind::for_profile(&profile(v)),
+                TlsBackendKind::Openssl,
+                "{v}"
+            );
+        }
+        for v in ["16.1.25", "19.0.5"] {
+            assert_eq!(
+                TlsBackendKind::for_profile(&profile(v)),
+                TlsBackendKind::Rustls,
+                "{v}"
+            );
+        }
+        assert_eq!("openssl".parse(), Ok(TlsBackendKind::Openssl));
+        assert!("gnutls".parse::<TlsBackendKind>().is_err());
+    }
+
+    #[test]
+    fn every_profile_builds_on_both_stacks() {
+        for v in ["2.1.0", "9.5.0", "12.0.40", "15.0.23", "16.1.25", "22.0.1"] {
+            for kind in [TlsBackendKind::Rustls, TlsBackendKind::Openssl] {
+                assert!(kind.build(&profile(v)).is_ok(), "{v} on {kind:?}");
+            }
+        }
+    }
 }

@@ -41,15 +41,29 @@ fn config_error(e: impl std::fmt::Display) -> TlsError {
     }
 }
 
+/// ring by default; aws-lc-rs with the `aws-lc-rs` feature.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
+/// The crypto provider the rustls backend of this build runs.
+pub fn provider_name() -> &'static str {
+    if cfg!(feature = "aws-lc-rs") {
+        "aws-lc-rs"
+    } else {
+        "ring"
+    }
 }
 
 /// The suites a firmware offers: AMT 22 refuses the AES-128 ones
 /// (device-management-toolkit's AMT 22 notes), so its handshakes offer
 /// only AES-256 and ChaCha20.
 pub(super) fn suites_provider(refuse_aes_128: bool) -> Arc<CryptoProvider> {
-    let mut p = rustls::crypto::ring::default_provider();
+    let mut p = CryptoProvider::clone(&provider());
     if refuse_aes_128 {
         p.cipher_suites
             .retain(|s| !s.suite().as_str().is_some_and(|n| n.contains("AES_128")));

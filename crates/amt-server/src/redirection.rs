@@ -1,0 +1,742 @@
+//! The redirection listeners' connections (16994 plain, 16995 TLS): one
+//! task per connection drives an [`amt_redir::Session`] with the device's
+//! settings and accounts, feeds SOL with what the host writes to its serial
+//! port and types what the console sends (docs/redirection.md).
+//!
+//! The protocol is all in `amt-redir`; this file owns the socket, the
+//! timers, the TLS step, the journal and audit records, and the injected
+//! session faults (refuse, drop mid-stream, stall).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use amt_device::accounts::Realm;
+use amt_device::device::ADMIN_USER;
+use amt_device::redirection::RedirectionSessionEvent;
+use amt_device::remote_media::RemoteDrive;
+use amt_device::user_consent::ConsentFeature;
+use amt_redir::{CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision};
+use rand::Rng;
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::device_host::{DeviceHost, STALL_LIMIT};
+use crate::faults::FaultKind;
+use crate::journal::JournalEntry;
+use crate::vocabulary::{Interface, Transport};
+
+/// How often an open SOL session looks for new serial output.
+pub const SERIAL_POLL: Duration = Duration::from_millis(40);
+
+/// How long the device waits after a reply the console must read on its
+/// own (amtterm 1.4 takes its whole receive buffer for 0x14, 0x21, 0x23)
+/// before it writes the next message.
+pub const ALONE_SETTLE: Duration = Duration::from_millis(150);
+
+/// The redirection sessions of one device, by kind (one of each at a time:
+/// a second one is answered "busy").
+#[derive(Debug, Default)]
+pub struct OpenSessions {
+    open: Mutex<HashMap<&'static str, u32>>,
+}
+
+impl OpenSessions {
+    /// How many sessions of `kind` (`SOL`, `IDER`, `KVM`) are open.
+    pub fn count(&self, kind: &str) -> u32 {
+        self.lock().get(kind).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, u32>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn try_open(&self, kind: SessionKind) -> bool {
+        let mut open = self.lock();
+        let n = open.entry(fault_name(kind)).or_insert(0);
+        if *n > 0 {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn close(&self, kind: SessionKind) {
+        if let Some(n) = self.lock().get_mut(fault_name(kind)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The names session fault rules and the journal use.
+fn fault_name(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Sol => "SOL",
+        SessionKind::Ider => "IDER",
+        SessionKind::Kvm => "KVM",
+    }
+}
+
+/// Serves an accepted TCP connection in its own task.
+pub(crate) fn admit(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    transport: Transport,
+    host: Arc<DeviceHost>,
+) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(serve_redirection(stream, peer, transport, host));
+}
+
+/// Registers the redirection ports with the CIRA driver, so the channels
+/// an MPS opens to 16994, 16995 and 5900 reach the same sessions as the
+/// direct ports. The handlers hold the device weakly (the device owns
+/// them).
+pub(crate) fn register_cira_handlers(host: &Arc<DeviceHost>) {
+    for (port, transport) in [
+        (
+            crate::vocabulary::AMT_REDIRECTION_PORT,
+            Some(Transport::Plain),
+        ),
+        (
+            crate::vocabulary::AMT_REDIRECTION_TLS_PORT,
+            Some(Transport::Tls),
+        ),
+        (crate::vocabulary::RFB_PORT, None),
+    ] {
+        let weak = Arc::downgrade(host);
+        let handler: crate::cira::ChannelHandler = Arc::new(move |stream, peer| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                let Some(host) = weak.upgrade() else {
+                    return;
+                };
+                match transport {
+                    Some(t) => serve_redirection(stream, peer, t, host).await,
+                    None => {
+                        // 5900 only while the port policy has it open.
+                        let open = host.with_device(|d| crate::ports::PortPolicy::remote(d).rfb);
+                        if open {
+                            serve_rfb(stream, peer, host).await;
+                        }
+                    }
+                }
+            })
+        });
+        host.cira_shared().set_port_handler(port, handler);
+    }
+}
+
+/// Serves an accepted connection on 5900 in its own task.
+pub(crate) fn admit_rfb(stream: tokio::net::TcpStream, peer: SocketAddr, host: Arc<DeviceHost>) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(serve_rfb(stream, peer, host));
+}
+
+/// Port 5900: standard RFB 3.8 with VNC authentication by `RFBPassword`
+/// (never TLS); one KVM session at a time, shared with KVM over
+/// 16994/16995.
+pub async fn serve_rfb<S>(io: S, peer: SocketAddr, host: Arc<DeviceHost>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(password) = host.with_device(|d| d.rfb_password().map(str::to_string)) else {
+        return;
+    };
+    if !host.redirection_sessions().try_open(SessionKind::Kvm) {
+        tracing::info!(%peer, "5900 refused: a KVM session is open");
+        return;
+    }
+    let mut challenge = [0u8; 16];
+    rand::rng().fill_bytes(&mut challenge);
+    let config = amt_rfb::ServerConfig {
+        version_banner: amt_rfb::ProtocolVersion::V3_8,
+        security: amt_rfb::Security::VncPassword {
+            password,
+            challenge,
+        },
+        name: "Intel(r) AMT KVM".to_string(),
+    };
+    // The VNC user has no name; the audit log names the port.
+    const VNC_USER: &str = "5900";
+    record(&host, RedirectionSessionEvent::KvmStarted, VNC_USER);
+    journal(&host, peer, None, "KVM session started (5900)");
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let reason = run_rfb(&mut rd, &mut wr, config, Vec::new(), Vec::new(), &host).await;
+    host.redirection_sessions().close(SessionKind::Kvm);
+    record(&host, RedirectionSessionEvent::KvmEnded, VNC_USER);
+    journal(
+        &host,
+        peer,
+        None,
+        &format!("KVM session ended (5900): {reason}"),
+    );
+}
+
+/// Serves one redirection connection over any byte stream (TCP, a CIRA
+/// channel): the TLS handshake with the device's active certificate when
+/// `transport` is TLS, then the session until it ends.
+pub async fn serve_redirection<S>(
+    io: S,
+    peer: SocketAddr,
+    transport: Transport,
+    host: Arc<DeviceHost>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match transport {
+        Transport::Plain => run(io, peer, transport, host).await,
+        Transport::Tls => {
+            if host.faults().tls_refused() {
+                tracing::info!(%peer, "TLS handshake refused (injected fault)");
+                return;
+            }
+            // The same TLS seam as 16993: the device's active certificate.
+            let limit = host.limits().handshake_timeout;
+            let accepting = host.tls().accept(Box::new(io), Interface::Remote);
+            match tokio::time::timeout(limit, accepting).await {
+                Ok(Ok((tls, _facts))) => run(tls, peer, transport, host).await,
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "redirection TLS handshake failed"),
+                Err(_) => tracing::info!(%peer, "redirection TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+/// The device's answers to the session: settings, accounts, faults.
+struct HostPolicy<'a> {
+    host: &'a DeviceHost,
+    /// The session fault that fired at the start, if any.
+    fault: Option<FaultKind>,
+    /// The kind registered in [`OpenSessions`] (released at the end).
+    registered: Option<SessionKind>,
+}
+
+impl SessionPolicy for HostPolicy<'_> {
+    fn start(&mut self, kind: SessionKind) -> StartDecision {
+        self.fault = self.host.faults().take_session(fault_name(kind));
+        if self.fault == Some(FaultKind::RefuseSession) {
+            tracing::info!(
+                kind = kind.name(),
+                "redirection session refused (injected fault)"
+            );
+            return StartDecision::Error;
+        }
+        let policy = self.host.with_device(|d| d.redirection_policy());
+        let enabled = policy.listener_enabled
+            && match kind {
+                SessionKind::Sol => policy.sol_enabled,
+                SessionKind::Ider => policy.ider_enabled,
+                // `CIM_KVMRedirectionSAP` enabled; consent is asked for
+                // inside the session (the firmware's form over RFB).
+                SessionKind::Kvm => policy.kvm_enabled,
+            };
+        if !enabled {
+            return StartDecision::Unsupported;
+        }
+        // Storage redirection needs the user's consent where the policy
+        // asks for it (SOL never does).
+        if kind == SessionKind::Ider {
+            let allowed = self
+                .host
+                .with_device(|d| d.ider_session_allowed(OffsetDateTime::now_utc()));
+            if let Err(refusal) = allowed {
+                tracing::info!(%refusal, "IDE-R session refused");
+                return StartDecision::Error;
+            }
+        }
+        // Counted as open from authentication on (see `run`), so a console
+        // that fails its login never makes the next one busy.
+        if self.host.redirection_sessions().count(fault_name(kind)) > 0 {
+            return StartDecision::Busy;
+        }
+        StartDecision::Accept
+    }
+
+    fn digest_realm(&mut self) -> String {
+        self.host.with_device(|d| d.digest_realm().to_string())
+    }
+
+    fn redirection_ha1(&mut self, user: &str) -> Option<[u8; 16]> {
+        if self.host.login_locked() {
+            return None;
+        }
+        self.host.with_device(|d| {
+            if user == ADMIN_USER {
+                return d.admin_password_ha1();
+            }
+            // An ACL user needs the Redirection realm (network interface).
+            let (handle, ha1) = d.digest_user_login(user, false)?;
+            d.accounts()
+                .entry(handle)
+                .filter(|e| e.has_realm(Realm::Redirection))
+                .map(|_| ha1)
+        })
+    }
+}
+
+/// A session that opened (for the closing records).
+struct Opened {
+    kind: SessionKind,
+    user: String,
+}
+
+async fn run<S>(io: S, peer: SocketAddr, transport: Transport, host: Arc<DeviceHost>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    let config = Config {
+        nonce,
+        ..Config::default()
+    };
+    let mut session = Session::new(config, crate::clock::monotonic());
+    let mut policy = HostPolicy {
+        host: &host,
+        fault: None,
+        registered: None,
+    };
+    let mut opened: Option<Opened> = None;
+    let mut cursor: Option<u64> = None;
+    let mut sent_host_bytes: u64 = 0;
+    let mut poll = tokio::time::interval(SERIAL_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 4096];
+    let mut handover: Option<(SessionKind, String, Vec<u8>)> = None;
+    let mut reason = 'conn: loop {
+        // Events first: a SOL session's serial cursor is set before its
+        // 0x21 leaves, so nothing the host writes after is missed; the
+        // replies of a closing session still go out before it closes.
+        let mut closing: Option<String> = None;
+        let mut stall = false;
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::Refused { kind, status } => {
+                    journal(
+                        &host,
+                        peer,
+                        None,
+                        &format!("{} session refused ({status:?})", kind.name()),
+                    );
+                }
+                Event::Authenticated { kind, user } => {
+                    if !host.redirection_sessions().try_open(kind) {
+                        // Another console got there between our start and
+                        // its login.
+                        session.abort(CloseReason::Refused);
+                        break 'conn format!("{} busy", kind.name());
+                    }
+                    host.record_login(true);
+                    policy.registered = Some(kind);
+                    tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
+                }
+                Event::AuthenticationFailed { user } => {
+                    host.record_login(false);
+                    journal(
+                        &host,
+                        peer,
+                        Some(&user),
+                        "redirection authentication failed",
+                    );
+                }
+                Event::SolOpened { user, .. } => {
+                    cursor = Some(host.with_device(|d| d.host_console().serial_end()));
+                    record(&host, RedirectionSessionEvent::SolOpened, &user);
+                    journal(&host, peer, Some(&user), "SOL session opened");
+                    tracing::info!(%peer, %user, ?transport, "SOL session opened");
+                    opened = Some(Opened {
+                        kind: SessionKind::Sol,
+                        user,
+                    });
+                    stall = policy.fault == Some(FaultKind::StallSession);
+                }
+                Event::SolDataToHost(bytes) => host.host_serial_input(&bytes),
+                Event::Handover { kind, user, bytes } => {
+                    handover = Some((kind, user, bytes));
+                    closing = Some(String::new());
+                }
+                Event::Closed(reason) => {
+                    closing = Some(match reason {
+                        CloseReason::Ended => "ended by the console".to_string(),
+                        other => format!("{other:?}"),
+                    });
+                }
+            }
+        }
+        while let Some(t) = session.poll_transmit() {
+            if t.bytes.first() == Some(&amt_redir::wire::SOL_DATA_FROM_HOST) {
+                sent_host_bytes += t.bytes.len().saturating_sub(10) as u64;
+            }
+            if wr.write_all(&t.bytes).await.is_err() || wr.flush().await.is_err() {
+                break 'conn "write failed".to_string();
+            }
+            if let Some(FaultKind::DropSession { after_bytes }) = policy.fault {
+                if opened.is_some() && sent_host_bytes >= after_bytes {
+                    tracing::info!(%peer, "redirection session dropped mid-stream (injected fault)");
+                    break 'conn "dropped (injected fault)".to_string();
+                }
+            }
+            if t.alone {
+                tokio::time::sleep(ALONE_SETTLE).await;
+            }
+        }
+        if stall {
+            tracing::info!(%peer, "redirection session stalled (injected fault)");
+            tokio::time::sleep(STALL_LIMIT).await;
+            break 'conn "stalled (injected fault)".to_string();
+        }
+        if let Some(reason) = closing {
+            break 'conn reason;
+        }
+        let deadline = session
+            .next_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + STALL_LIMIT);
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => break "closed by the console".to_string(),
+                Err(e) => break format!("read failed: {e}"),
+                Ok(n) => session.receive(&buf[..n], crate::clock::monotonic(), &mut policy),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                session.handle_timeout(crate::clock::monotonic());
+            }
+            _ = poll.tick(), if cursor.is_some() && session.is_sol_open() => {
+                let from = cursor.unwrap_or(0);
+                let (bytes, next) = host.with_device(|d| d.host_console().serial_since(from));
+                cursor = Some(next);
+                if !bytes.is_empty() {
+                    session.send_to_console(&bytes);
+                }
+            }
+        }
+    };
+    let mut consent_held = false;
+    if let Some((kind, user, bytes)) = handover {
+        match kind {
+            SessionKind::Ider => {
+                consent_held = host
+                    .change_device(|d, now| {
+                        Ok(
+                            d.consent_session_opened(ConsentFeature::StorageRedirection, now)
+                                .unwrap_or(false),
+                        )
+                    })
+                    .unwrap_or(false);
+                record(&host, RedirectionSessionEvent::IderOpened, &user);
+                journal(&host, peer, Some(&user), "IDE-R session opened");
+                opened = Some(Opened { kind, user });
+                reason = run_ider(&mut rd, &mut wr, bytes, &host, peer).await;
+            }
+            SessionKind::Kvm => {
+                record(&host, RedirectionSessionEvent::KvmStarted, &user);
+                journal(&host, peer, Some(&user), "KVM session started");
+                opened = Some(Opened { kind, user });
+                reason = run_kvm_redirection(&mut rd, &mut wr, bytes, &host).await;
+            }
+            // Not reached: SOL is never handed over.
+            SessionKind::Sol => reason = "SOL handover".to_string(),
+        }
+    }
+    if consent_held {
+        let _ = host.change_device(|d, now| {
+            d.consent_session_closed(now);
+            Ok(())
+        });
+    }
+    if let Some(kind) = policy.registered {
+        host.redirection_sessions().close(kind);
+    }
+    if let Some(o) = opened {
+        let event = match o.kind {
+            SessionKind::Sol => RedirectionSessionEvent::SolClosed,
+            SessionKind::Ider => RedirectionSessionEvent::IderClosed,
+            SessionKind::Kvm => RedirectionSessionEvent::KvmEnded,
+        };
+        record(&host, event, &o.user);
+        journal(
+            &host,
+            peer,
+            Some(&o.user),
+            &format!("{} session closed: {reason}", o.kind.name()),
+        );
+        tracing::info!(%peer, kind = o.kind.name(), %reason, "redirection session closed");
+    } else {
+        tracing::info!(%peer, %reason, "redirection connection closed");
+    }
+}
+
+/// Drives the IDE-R session (`amt-ider`) from the handover on, as
+/// docs/ider.md ("Wiring") lays out: the console's open and enable, pings,
+/// its close; while the drives are enabled, the reads the booting host
+/// wants (`remote_media_next_read`) go to the console and what comes back
+/// to the host (`remote_media_attached`, `remote_media_read`,
+/// `remote_media_failed`); a host reset tells the console (0x46).
+async fn run_ider<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    first: Vec<u8>,
+    host: &DeviceHost,
+    peer: SocketAddr,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut ider = amt_ider::Session::new(amt_ider::Config::default(), crate::clock::monotonic());
+    ider.receive(&first, crate::clock::monotonic());
+    let mut buf = vec![0u8; 16 * 1024];
+    // What the host last booted: when it changes, the host was reset and
+    // the console hears of it (0x46) before any read of the new boot.
+    let boot_marker = |d: &amt_device::Device| {
+        (
+            d.last_boot().map(|b| (b.at, b.target)),
+            d.remote_media_wanted(),
+        )
+    };
+    let mut seen_boot = host.with_device(boot_marker);
+    let mut wants = tokio::time::interval(SERIAL_POLL);
+    wants.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let to_device = |d: amt_ider::Drive| match d {
+        amt_ider::Drive::Floppy => RemoteDrive::Floppy,
+        amt_ider::Drive::Cd => RemoteDrive::Cd,
+    };
+    loop {
+        // The host's next read, while the console's drives are enabled.
+        while ider.phase() == amt_ider::Phase::Enabled {
+            let (boot, want) = host.update_device(|d, _| {
+                let boot = boot_marker(d);
+                let want = (boot == seen_boot)
+                    .then(|| d.remote_media_next_read())
+                    .flatten();
+                (boot, want)
+            });
+            if boot != seen_boot {
+                seen_boot = boot;
+                ider.host_reset(crate::clock::monotonic());
+                continue;
+            }
+            let Some(want) = want else {
+                break;
+            };
+            let drive = match want.drive {
+                RemoteDrive::Floppy => amt_ider::Drive::Floppy,
+                RemoteDrive::Cd => amt_ider::Drive::Cd,
+            };
+            if ider
+                .read(drive, want.lba, want.count, crate::clock::monotonic())
+                .is_err()
+            {
+                host.update_device(|d, _| d.remote_media_failed());
+            }
+        }
+        while let Some(bytes) = ider.poll_transmit() {
+            if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
+                ider.connection_lost();
+                return "write failed".to_string();
+            }
+        }
+        while let Some(event) = ider.poll_event() {
+            match event {
+                amt_ider::Event::Opened { start } => {
+                    journal(
+                        host,
+                        peer,
+                        None,
+                        &format!("IDE-R drives enabled ({start:?})"),
+                    );
+                }
+                amt_ider::Event::Disabled => journal(host, peer, None, "IDE-R drives disabled"),
+                amt_ider::Event::MediaInfo {
+                    drive,
+                    blocks,
+                    block_size,
+                } => host.update_device(|d, now| {
+                    d.remote_media_attached(to_device(drive), blocks, block_size, now)
+                }),
+                amt_ider::Event::SectorsRead { drive, lba, data } => host
+                    .update_device(|d, now| d.remote_media_read(to_device(drive), lba, &data, now)),
+                amt_ider::Event::ReadFailed { .. } => {
+                    host.update_device(|d, _| d.remote_media_failed())
+                }
+                amt_ider::Event::Closed { reason } => {
+                    host.update_device(|d, _| d.remote_media_failed());
+                    return format!("{reason:?}");
+                }
+            }
+        }
+        if ider.is_closed() {
+            return "closed".to_string();
+        }
+        let deadline = ider
+            .next_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + STALL_LIMIT);
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => ider.connection_lost(),
+                Ok(n) => ider.receive(&buf[..n], crate::clock::monotonic()),
+            },
+            _ = tokio::time::sleep_until(deadline) => ider.handle_timeout(crate::clock::monotonic()),
+            // A reset, or a boot that started after the enable asks for its first block.
+            _ = wants.tick() => {}
+        }
+    }
+}
+
+/// KVM over the redirection port: the console's 8-byte 0x40 is answered
+/// with 0x41 (status 0) and, in the same write, the RFB banner (4.0); RFB
+/// then runs with security None (the digest exchange authenticated the
+/// viewer).
+async fn run_kvm_redirection<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    mut first: Vec<u8>,
+    host: &DeviceHost,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 4096];
+    while first.len() < 8 {
+        match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => return "closed before the KVM start".to_string(),
+            Ok(n) => first.extend_from_slice(&buf[..n]),
+        }
+    }
+    let rest = first.split_off(8);
+    let config = amt_rfb::ServerConfig {
+        version_banner: amt_rfb::ProtocolVersion::V4_0,
+        security: amt_rfb::Security::Redirection,
+        name: "Intel(r) AMT KVM".to_string(),
+    };
+    let reply = vec![0x41, 0, 0, 0, 0, 0, 0, 0];
+    run_rfb(rd, wr, config, reply, rest, host).await
+}
+
+/// Drives one RFB session (`amt-rfb`) over `rd`/`wr`: keys and pointer to
+/// the device (`kvm_key`, `host_pointer`), the KVM picture
+/// (`kvm_frame`: the consent form until consent allows, then the host's
+/// screen) whenever its generation changes. `prefix` goes out in the same
+/// write as the first bytes (the 0x41 before the banner).
+async fn run_rfb<R, W>(
+    rd: &mut R,
+    wr: &mut W,
+    config: amt_rfb::ServerConfig,
+    mut prefix: Vec<u8>,
+    first: Vec<u8>,
+    host: &DeviceHost,
+) -> String
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let now = OffsetDateTime::now_utc;
+    let (frame, mut generation) =
+        host.with_device(|d| (rfb_frame(d.kvm_frame(now())), d.kvm_generation(now())));
+    let Some(frame) = frame else {
+        return "the screen has no valid frame".to_string();
+    };
+    let mut rfb = amt_rfb::RfbServer::new(config, frame);
+    if !first.is_empty() {
+        rfb.receive(&first);
+    }
+    let mut frames = tokio::time::interval(Duration::from_millis(100));
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let mut closing = None;
+        while let Some(event) = rfb.poll_event() {
+            match event {
+                amt_rfb::RfbEvent::Key { keysym, down } => {
+                    host.update_device(|d, now| {
+                        d.kvm_key(keysym, down, now);
+                    });
+                }
+                amt_rfb::RfbEvent::Pointer { x, y, buttons } => {
+                    host.update_device(|d, _| d.host_pointer(x, y, buttons));
+                }
+                amt_rfb::RfbEvent::Closed(reason) => closing = Some(reason.to_string()),
+                other => tracing::debug!(?other, "RFB event"),
+            }
+        }
+        // Keys may have changed the picture before the reply is taken.
+        let g = host.with_device(|d| d.kvm_generation(now()));
+        if g != generation {
+            generation = g;
+            if let Some(frame) = host.with_device(|d| rfb_frame(d.kvm_frame(now()))) {
+                rfb.frame_changed(&frame);
+            }
+        }
+        while let Some(bytes) = rfb.poll_transmit() {
+            let out = if prefix.is_empty() {
+                bytes
+            } else {
+                let mut p = std::mem::take(&mut prefix);
+                p.extend_from_slice(&bytes);
+                p
+            };
+            if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
+                return "write failed".to_string();
+            }
+        }
+        if let Some(reason) = closing {
+            return reason;
+        }
+        if rfb.is_closed() {
+            return "closed".to_string();
+        }
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return "closed by the viewer".to_string(),
+                Ok(n) => rfb.receive(&buf[..n]),
+            },
+            _ = frames.tick() => {}
+        }
+    }
+}
+
+/// The device's picture as the RFB server takes it (both RGB888).
+fn rfb_frame(f: amt_device::screen::Frame) -> Option<amt_rfb::Frame> {
+    amt_rfb::Frame::new(f.width, f.height, f.pixels).ok()
+}
+
+/// The audit log record of a session opening or closing.
+fn record(host: &DeviceHost, event: RedirectionSessionEvent, user: &str) {
+    let r = host.change_device(|d, now| {
+        d.record_redirection_session(event, user, now);
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot record a redirection session in the audit log");
+    }
+}
+
+/// A journal entry for a session step (the journal is WS-Man shaped: the
+/// class is `redirection`, the action says what happened).
+fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) {
+    host.journal().record(JournalEntry {
+        seq: 0,
+        time: OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        interface: "remote".into(),
+        user: user.map(str::to_string),
+        resource_uri: None,
+        class: Some("redirection".into()),
+        action: Some(what.to_string()),
+        selectors: vec![("peer".into(), peer.to_string())],
+        http_status: 0,
+        duration_ms: 0.0,
+        fault: None,
+        injected: None,
+        request_body: None,
+        response_body: None,
+        answered_by: None,
+        via: None,
+    });
+}
