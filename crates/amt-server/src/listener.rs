@@ -215,15 +215,18 @@ async fn connection<S>(
     let limits = *host.limits();
     match transport {
         Transport::Plain => {
+            let marks = Marks {
+                via,
+                pki_session: false,
+            };
             serve_http(
                 TokioIo::new(stream),
                 peer,
                 interface,
-                via,
+                marks,
                 host,
                 slot,
                 &limits,
-                false,
             )
             .await
         }
@@ -243,15 +246,15 @@ async fn connection<S>(
                         && !facts.peer_certificates.is_empty()
                         && host.with_device(|d| d.pki_trust().is_some())
                         && host.accept_pki_server(&facts.peer_certificates);
+                    let marks = Marks { via, pki_session };
                     serve_http(
                         TokioIo::new(tls),
                         peer,
                         interface,
-                        via,
+                        marks,
                         host,
                         slot,
                         &limits,
-                        pki_session,
                     )
                     .await
                 }
@@ -262,18 +265,26 @@ async fn connection<S>(
     }
 }
 
+/// What a connection's requests carry for the handlers: how it arrived,
+/// and whether it is a PKI provisioning server's.
+#[derive(Clone, Copy, Debug)]
+struct Marks {
+    via: Via,
+    pki_session: bool,
+}
+
 async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
     interface: Interface,
-    via: Via,
+    marks: Marks,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
-    pki_session: bool,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let Marks { via, pki_session } = marks;
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
         if pki_session {
