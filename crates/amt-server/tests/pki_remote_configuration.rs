@@ -53,13 +53,17 @@ async fn arm(emu: &RunningEmulator, server: ProvisioningServer, roots: Vec<Vec<u
 
 /// One hello, read to the end.
 async fn receive_hello(listener: &TcpListener) -> Vec<u8> {
+    receive_hello_within(listener, WAIT).await
+}
+
+async fn receive_hello_within(listener: &TcpListener, wait: Duration) -> Vec<u8> {
     let read = async {
         let (mut stream, _) = listener.accept().await.expect("hello connection");
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).await.expect("hello bytes");
         bytes
     };
-    tokio::time::timeout(WAIT, read)
+    tokio::time::timeout(wait, read)
         .await
         .expect("a hello within the wait")
 }
@@ -288,4 +292,36 @@ async fn mebx_and_the_network_name_table_route_the_hello_through_the_control_api
     assert_eq!(&hello[2..4], &[3, 0], "a hello, by name through the table");
     let (status, _) = control(&emu, "PUT", "/api/mebx/provisioning-server", "{nope").await;
     assert_eq!(status, "400");
+}
+
+/// On the virtual clock (crate::clock): nothing sleeps.
+#[tokio::test(start_paused = true)]
+async fn hellos_repeat_every_minute_and_stop_once_a_server_is_in() {
+    let emu = start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("hello port");
+    let port = listener.local_addr().expect("address").port();
+    let pki = ProvisioningPki::new(&format!("scs.{DOMAIN}"), LeafMarker::Ou, 5);
+    arm(
+        &emu,
+        ProvisioningServer {
+            address: "127.0.0.1".into(),
+            port,
+        },
+        vec![pki.root_sha256()],
+    )
+    .await;
+    let first = receive_hello(&listener).await;
+    assert_eq!(&first[4..8], &[0, 0, 0, 0]);
+    let started = tokio::time::Instant::now();
+    let second = receive_hello_within(&listener, Duration::from_secs(600)).await;
+    assert_eq!(&second[4..8], &[1, 0, 0, 0], "the retry count goes up");
+    assert!(
+        started.elapsed() >= Duration::from_secs(59),
+        "about a minute later"
+    );
+
+    let chain = vec![pki.leaf.clone(), pki.intermediate.clone(), pki.root.clone()];
+    assert!(emu.host().accept_pki_server(&chain));
+    let silent = tokio::time::timeout(Duration::from_secs(600), listener.accept()).await;
+    assert!(silent.is_err(), "no hello once a provisioning server is in");
 }
