@@ -19,6 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, DEVICE, WSMAN, BODY, PASSWORD, SHOTS, PROFILE = sys.argv[1:8]
@@ -64,7 +65,13 @@ def main():
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(WAIT)
-    wait = WebDriverWait(driver, WAIT)
+    # Form posts reload the page: an element read mid-reload is stale or
+    # not there yet, and the wait tries again.
+    wait = WebDriverWait(
+        driver,
+        WAIT,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    )
     try:
         step("the device list shows the fleet")
         driver.get(BASE + "/")
