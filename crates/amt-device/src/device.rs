@@ -132,6 +132,9 @@ pub struct Device {
     pub(crate) remote_access: RemoteAccess,
     pub(crate) audit_log: AuditLog,
     pub(crate) subscriptions: Subscriptions,
+    /// PKI remote configuration: the MEBx provisioning server setting and
+    /// whether a provisioning server has authenticated.
+    pub(crate) remote_configuration: crate::remote_configuration::RemoteConfiguration,
     pub(crate) psk_setup: crate::psk_setup::PskSetup,
     /// The host's serial port and screen (RAM: not persisted).
     pub(crate) console: HostConsole,
@@ -205,6 +208,7 @@ impl Device {
             remote_access: RemoteAccess::default(),
             audit_log: AuditLog::default(),
             subscriptions: Subscriptions::default(),
+            remote_configuration: Default::default(),
             psk_setup: Default::default(),
             console: HostConsole::default(),
             effects: Effects::default(),
@@ -419,6 +423,7 @@ impl Device {
         self.provisioning_state = ProvisioningState::PreProvisioning;
         self.control_mode = ControlMode::None;
         self.admin_password_ha1 = None;
+        self.remote_configuration.server_authenticated = false;
         self.psk_setup = Default::default();
         self.accounts.clear();
         self.tls = TlsSettings::factory(&self.profile);

@@ -109,6 +109,8 @@ struct DeviceImage {
     audit_log: AuditLog,
     #[serde(default)]
     subscriptions: Subscriptions,
+    #[serde(default)]
+    remote_configuration: crate::remote_configuration::RemoteConfiguration,
     #[serde(default, skip_serializing_if = "crate::psk_setup::PskSetup::is_unset")]
     psk_setup: crate::psk_setup::PskSetup,
 }
@@ -146,6 +148,7 @@ pub fn encode(device: &Device) -> Vec<u8> {
         remote_access: device.remote_access.clone(),
         audit_log: device.audit_log.clone(),
         subscriptions: device.subscriptions.clone(),
+        remote_configuration: device.remote_configuration.clone(),
         psk_setup: device.psk_setup.clone(),
     };
     // Serialising plain data into a Vec cannot fail.
@@ -294,6 +297,7 @@ fn from_image(image: DeviceImage, entropy: Entropy) -> Result<Device, DeviceErro
         remote_access: image.remote_access,
         audit_log: image.audit_log,
         subscriptions: image.subscriptions,
+        remote_configuration: image.remote_configuration,
         psk_setup: image.psk_setup,
         console: Default::default(),
         effects: crate::effects::Effects::default(),

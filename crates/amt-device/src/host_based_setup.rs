@@ -81,7 +81,7 @@ impl ProvisioningChain {
     }
 }
 
-fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
+pub(crate) fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
     match X509Certificate::from_der(der) {
         Ok((&[], c)) => Some(c),
         _ => None,
@@ -96,7 +96,7 @@ fn parse_ha1_hex(hex_password: &str) -> Option<[u8; 16]> {
 }
 
 /// Whether `leaf` is marked as an AMT provisioning certificate.
-fn has_provisioning_marker(leaf: &X509Certificate<'_>) -> bool {
+pub(crate) fn has_provisioning_marker(leaf: &X509Certificate<'_>) -> bool {
     let ou = leaf
         .subject()
         .iter_organizational_unit()
@@ -112,7 +112,7 @@ fn has_provisioning_marker(leaf: &X509Certificate<'_>) -> bool {
 }
 
 /// The leaf's domain: its CN (a host name).
-fn leaf_domain(leaf: &X509Certificate<'_>) -> Option<String> {
+pub(crate) fn leaf_domain(leaf: &X509Certificate<'_>) -> Option<String> {
     leaf.subject()
         .iter_common_name()
         .next()
@@ -120,7 +120,7 @@ fn leaf_domain(leaf: &X509Certificate<'_>) -> Option<String> {
         .map(|s| s.to_ascii_lowercase())
 }
 
-fn domain_matches(cn: &str, suffix: &str) -> bool {
+pub(crate) fn domain_matches(cn: &str, suffix: &str) -> bool {
     let suffix = suffix.trim_start_matches('.').to_ascii_lowercase();
     cn == suffix || cn.ends_with(&format!(".{suffix}"))
 }
@@ -341,11 +341,13 @@ impl Device {
             self.note_tls_changed();
         }
         self.secure_configuration = None;
+        self.remote_configuration.server_authenticated = false;
         Ok(())
     }
 
     pub(crate) fn complete_provisioning(&mut self, mode: ControlMode, ha1: [u8; 16]) {
         self.admin_password_ha1 = Some(ha1);
+        self.remote_configuration.server_authenticated = false;
         self.provisioning_state = ProvisioningState::PostProvisioning;
         self.control_mode = mode;
         self.chain = ProvisioningChain::default();

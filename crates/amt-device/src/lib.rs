@@ -60,6 +60,7 @@ pub mod psk_setup;
 pub mod public_key_management;
 pub mod redirection;
 pub mod remote_access;
+pub mod remote_configuration;
 pub mod remote_media;
 pub mod screen;
 pub mod self_signed;

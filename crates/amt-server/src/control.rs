@@ -87,6 +87,14 @@ struct SuffixBody {
     suffix: Option<String>,
 }
 
+/// MEBx "provisioning server": an address or host name, and a port
+/// (9971 when absent); `{"address": null}` clears it.
+#[derive(Deserialize)]
+struct ProvisioningServerBody {
+    address: Option<String>,
+    port: Option<u16>,
+}
+
 #[derive(Deserialize)]
 struct HashBody {
     #[serde(default = "default_hash_type")]
@@ -162,6 +170,26 @@ async fn route(
             Err(r) => Err(r),
             Ok(b) => add_hash(host, b).await,
         },
+        (&Method::PUT, ["api", "mebx", "provisioning-server"]) => {
+            match parse::<ProvisioningServerBody>(body) {
+                Err(r) => Err(r),
+                Ok(b) => {
+                    let server = b.address.filter(|a| !a.is_empty()).map(|address| {
+                        amt_device::remote_configuration::ProvisioningServer {
+                            address,
+                            port: b
+                                .port
+                                .unwrap_or(amt_device::remote_configuration::HELLO_PORT),
+                        }
+                    });
+                    change(host, move |d, _| {
+                        d.set_provisioning_server(server);
+                        Ok(())
+                    })
+                    .await
+                }
+            }
+        }
         (&Method::PUT, ["api", "mebx", "pki-dns-suffix"]) => match parse::<SuffixBody>(body) {
             Err(r) => Err(r),
             Ok(b) => {

@@ -7,6 +7,11 @@
 //! - `PUT /api/network`: the LAN and the settings held, a [`NetworkSpec`]
 //!   (the scenario's `[device.network]`).
 //!
+//! - `GET /api/network/hosts`, `PUT /api/network/hosts`
+//!   `{"provisionserver.corp.example": "127.0.0.1", ...}`: the emulated
+//!   network's name table, where the device looks up its provisioning
+//!   server before the system resolver (crate::pki_hello).
+//!
 //! Invalid input is 400 and changes nothing.
 
 use std::sync::Arc;
@@ -36,6 +41,29 @@ pub async fn route(
                 }
             }
         }
+        (&Method::GET, ["api", "network", "hosts"]) => (StatusCode::OK, hosts_json(host)),
+        (&Method::PUT, ["api", "network", "hosts"]) => {
+            match serde_json::from_slice::<std::collections::BTreeMap<String, std::net::IpAddr>>(
+                body,
+            ) {
+                Err(e) => bad_request(format!("invalid JSON body: {e}")),
+                Ok(hosts) => {
+                    let result = host
+                        .change_device_and_listeners(move |d, _| {
+                            d.set_network_hosts(hosts);
+                            Ok(())
+                        })
+                        .await;
+                    match result {
+                        Ok(()) => (StatusCode::OK, hosts_json(host)),
+                        Err(e) => (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            json!({ "error": e.to_string() }),
+                        ),
+                    }
+                }
+            }
+        }
         (&Method::PUT, ["api", "network"]) => match serde_json::from_slice::<NetworkSpec>(body) {
             Err(e) => bad_request(format!("invalid JSON body: {e}")),
             Ok(spec) => apply(host, move |d| d.set_network(&spec)).await,
@@ -47,6 +75,10 @@ pub async fn route(
 
 fn bad_request(message: String) -> (StatusCode, Value) {
     (StatusCode::BAD_REQUEST, json!({ "error": message }))
+}
+
+fn hosts_json(host: &DeviceHost) -> Value {
+    host.with_device(|d| json!(d.network_hosts()))
 }
 
 fn network_json(host: &DeviceHost) -> Value {

@@ -463,6 +463,7 @@ impl DeviceHost {
             trusted_cn: remote.trusted_cn.clone(),
         });
         self.tls.set_client_auth(auth)?;
+        self.tls.present_pki(device.pki_trust())?;
         self.tls.set_psk(device.tls_psk().map(|p| PskKey {
             identity: p.identity,
             key: p.key,
@@ -535,6 +536,24 @@ impl DeviceHost {
         crate::digest::challenge_header(st.device.digest_realm(), &nonce, stale)
     }
 
+    /// A provisioning server's TLS client chain, after the handshake
+    /// accepted it: whether the connection is a PKI provisioning session
+    /// (`admin` with an empty password while in provisioning). The device
+    /// stops saying hello once one is in.
+    pub fn accept_pki_server(&self, chain: &[Vec<u8>]) -> bool {
+        let mut st = self.lock();
+        match st.device.accept_pki_provisioning_server(chain) {
+            Ok(()) => {
+                tracing::info!("PKI provisioning server authenticated");
+                true
+            }
+            Err(refusal) => {
+                tracing::info!(%refusal, "client certificate is no provisioning server's");
+                false
+            }
+        }
+    }
+
     /// Checks an `Authorization` header, refusing every login while the
     /// device is locked after repeated failures (crate::lockout).
     pub fn authenticate(
@@ -544,12 +563,25 @@ impl DeviceHost {
         uri: &str,
         interface: Interface,
     ) -> Result<Principal, DigestError> {
+        self.authenticate_on(header, method, uri, interface, false)
+    }
+
+    /// [`Self::authenticate`] on a connection that may be a PKI
+    /// provisioning server's (`pki_session`).
+    pub fn authenticate_on(
+        &self,
+        header: &str,
+        method: &str,
+        uri: &str,
+        interface: Interface,
+        pki_session: bool,
+    ) -> Result<Principal, DigestError> {
         let now = crate::clock::monotonic();
         let mut lockout = self.lockout.lock().unwrap_or_else(|p| p.into_inner());
         if lockout.is_locked(now) {
             return Err(DigestError::LockedOut);
         }
-        let result = self.verify_digest(header, method, uri, interface);
+        let result = self.verify_digest(header, method, uri, interface, pki_session);
         match &result {
             Ok(_) => lockout.record_success(),
             Err(e) if e.counts_as_failed_login() => {
@@ -572,10 +604,20 @@ impl DeviceHost {
         method: &str,
         uri: &str,
         interface: Interface,
+        pki_session: bool,
     ) -> Result<Principal, DigestError> {
         let mut st = self.lock();
         let HostState { device, nonces, .. } = &mut *st;
-        let admin_ha1 = device.admin_password_ha1();
+        // A PKI provisioning server logs in as `admin` with an empty
+        // password over its mutual-TLS connection, until configuration
+        // completes.
+        let pki_login = pki_session
+            && device.provisioning_state() == amt_device::ProvisioningState::InProvisioning;
+        let admin_ha1 = if pki_login {
+            Some(device.digest_ha1(ADMIN_USER, ""))
+        } else {
+            device.admin_password_ha1()
+        };
         // The local system account exists only on the local interface.
         let local_ha1 = (interface == Interface::Local).then(|| {
             let (user, password) = device.local_system_account();

@@ -73,6 +73,11 @@ pub(crate) fn html_page(title: &str) -> String {
 
 pub use crate::vocabulary::{Interface, Via};
 
+/// Marks a request that arrived over a PKI provisioning server's
+/// mutual-TLS connection (its chain passed the device's checks).
+#[derive(Clone, Copy, Debug)]
+pub struct PkiSession;
+
 /// Serves one request. `slot` is the connection's place under the
 /// device's connection cap; the request marks it busy once its body is in.
 pub async fn serve(
@@ -84,6 +89,7 @@ pub async fn serve(
     let server = host.server_header();
     // Set by the connection's service (listener::serve_connection_via).
     let via = req.extensions().get::<Via>().copied().unwrap_or_default();
+    let pki_session = req.extensions().get::<PkiSession>().is_some();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
         // Everything else is the firmware's own web UI (or a 404 from it).
@@ -124,7 +130,14 @@ pub async fn serve(
         }
     }
 
-    let principal = match login(&host, authorization, &method, &target, interface) {
+    let principal = match login(
+        &host,
+        authorization,
+        &method,
+        &target,
+        interface,
+        pki_session,
+    ) {
         Ok(p) => p,
         Err(refusal) => return Ok(*refusal),
     };
@@ -218,11 +231,12 @@ pub(crate) fn login(
     method: &str,
     target: &str,
     interface: Interface,
+    pki_session: bool,
 ) -> Result<crate::device_host::Principal, Box<Response<ChunkedBody>>> {
     let auth = match authorization {
         None => Err(crate::digest::DigestError::Missing),
         Some(Err(_)) => Err(crate::digest::DigestError::Malformed),
-        Some(Ok(h)) => host.authenticate(&h, method, target, interface),
+        Some(Ok(h)) => host.authenticate_on(&h, method, target, interface, pki_session),
     };
     auth.map_err(|e| {
         if !matches!(e, crate::digest::DigestError::Missing) {

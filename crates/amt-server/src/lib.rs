@@ -28,6 +28,7 @@ pub mod limits;
 pub mod listener;
 pub mod listener_set;
 pub mod lockout;
+pub mod pki_hello;
 pub mod ports;
 pub mod redirection;
 pub mod rmcp;
@@ -332,6 +333,7 @@ impl Emulator {
         // Before the CIRA driver: a tunnel takes the handlers it finds.
         redirection::register_cira_handlers(&host);
         cira::spawn(&host);
+        pki_hello::spawn(&host);
         device_host::machine::spawn_ticker(&host);
         let control = match config.control_port {
             None => None,

@@ -215,11 +215,15 @@ async fn connection<S>(
     let limits = *host.limits();
     match transport {
         Transport::Plain => {
+            let marks = Marks {
+                via,
+                pki_session: false,
+            };
             serve_http(
                 TokioIo::new(stream),
                 peer,
                 interface,
-                via,
+                marks,
                 host,
                 slot,
                 &limits,
@@ -236,7 +240,23 @@ async fn connection<S>(
             match tokio::time::timeout(limits.handshake_timeout, accepting).await {
                 Ok(Ok((tls, facts))) => {
                     tracing::debug!(%peer, ?facts, "TLS handshake done");
-                    serve_http(TokioIo::new(tls), peer, interface, via, host, slot, &limits).await
+                    // A client chain the handshake let through on the
+                    // network face is a PKI provisioning server's.
+                    let pki_session = interface == Interface::Remote
+                        && !facts.peer_certificates.is_empty()
+                        && host.with_device(|d| d.pki_trust().is_some())
+                        && host.accept_pki_server(&facts.peer_certificates);
+                    let marks = Marks { via, pki_session };
+                    serve_http(
+                        TokioIo::new(tls),
+                        peer,
+                        interface,
+                        marks,
+                        host,
+                        slot,
+                        &limits,
+                    )
+                    .await
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -245,19 +265,31 @@ async fn connection<S>(
     }
 }
 
+/// What a connection's requests carry for the handlers: how it arrived,
+/// and whether it is a PKI provisioning server's.
+#[derive(Clone, Copy, Debug)]
+struct Marks {
+    via: Via,
+    pki_session: bool,
+}
+
 async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
     interface: Interface,
-    via: Via,
+    marks: Marks,
     host: Arc<DeviceHost>,
     slot: Arc<SlotGuard>,
     limits: &ServerLimits,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let Marks { via, pki_session } = marks;
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
+        if pki_session {
+            req.extensions_mut().insert(crate::http::PkiSession);
+        }
         serve(req, host.clone(), interface, Some(slot.clone()))
     });
     let mut builder = http1::Builder::new();

@@ -253,6 +253,11 @@ impl ProvisioningPki {
         sha2::Sha256::digest(&self.root).to_vec()
     }
 
+    /// The leaf's private key as PKCS#8 DER (for a TLS client certificate).
+    pub fn leaf_key_pkcs8(&self) -> Vec<u8> {
+        self.leaf_key.serialize_der()
+    }
+
     /// RSA PKCS#1 v1.5 SHA-256 signature with the leaf key (what a console
     /// sends as `DigitalSignature`).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {

@@ -30,6 +30,7 @@ use crate::vocabulary::Interface;
 mod openssl_backend;
 mod rustls_backend;
 mod rustls_odca;
+mod rustls_pki;
 
 pub use openssl_backend::OpensslBackend;
 pub use rustls_backend::{provider_name as rustls_provider_name, RustlsBackend};
@@ -124,6 +125,20 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
                 message: "no on-die CA chain support".into(),
             }),
         }
+    }
+
+    /// PKI remote configuration (AMT 2.2 to 18, in provisioning): asks
+    /// network clients for a certificate, lets one without through, and
+    /// accepts a chain only on [`PkiTrust::verdict`]; `None` stops asking.
+    /// A backend without it never asks (PKI configuration is then
+    /// unavailable, nothing else changes).
+    ///
+    /// [`PkiTrust::verdict`]: amt_device::remote_configuration::PkiTrust::verdict
+    fn present_pki(
+        &self,
+        _trust: Option<amt_device::remote_configuration::PkiTrust>,
+    ) -> Result<(), TlsError> {
+        Ok(())
     }
 
     /// Runs the server side of a handshake over `io`.

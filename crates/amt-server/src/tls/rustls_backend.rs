@@ -25,6 +25,7 @@ use tokio_rustls::TlsAcceptor;
 use amt_device::odca::OdcaChain;
 
 use super::rustls_odca as odca;
+use super::rustls_pki as pki;
 use super::{
     common_name, Accepting, ClientAuth, ExpectedClient, HandshakeFacts, TlsBackend, TlsError,
     TlsStream, TlsVersion,
@@ -99,6 +100,10 @@ pub struct RustlsBackend {
     /// certificate, on both interfaces (`odca.rs`).
     odca: ArcSwapOption<ServerConfig>,
     odca_face: Mutex<Option<odca::OdcaFace>>,
+    /// In provisioning with PKI remote configuration: the network face that
+    /// asks provisioning servers for their chain (`rustls_pki.rs`).
+    pki: ArcSwapOption<ServerConfig>,
+    pki_trust: Mutex<Option<amt_device::remote_configuration::PkiTrust>>,
     /// AMT 22: no AES-128 suites.
     refuse_aes_128: bool,
 }
@@ -122,6 +127,8 @@ impl RustlsBackend {
             client_auth: Mutex::new(None),
             odca: ArcSwapOption::empty(),
             odca_face: Mutex::new(None),
+            pki: ArcSwapOption::empty(),
+            pki_trust: Mutex::new(None),
             refuse_aes_128,
         })
     }
@@ -132,7 +139,10 @@ impl RustlsBackend {
             return odca;
         }
         match interface {
-            Interface::Remote => self.config.load_full(),
+            Interface::Remote => self
+                .pki
+                .load_full()
+                .unwrap_or_else(|| self.config.load_full()),
             Interface::Local => self.local_config.clone(),
         }
     }
@@ -195,6 +205,26 @@ impl TlsBackend for RustlsBackend {
             )?))),
         }
         *current = wanted;
+        Ok(())
+    }
+
+    fn present_pki(
+        &self,
+        trust: Option<amt_device::remote_configuration::PkiTrust>,
+    ) -> Result<(), TlsError> {
+        let mut current = self.pki_trust.lock().unwrap_or_else(|p| p.into_inner());
+        if *current == trust {
+            return Ok(());
+        }
+        match &trust {
+            None => self.pki.store(None),
+            Some(t) => self.pki.store(Some(Arc::new(pki::pki_config(
+                self.certificate.clone(),
+                t.clone(),
+                suites_provider(self.refuse_aes_128),
+            )?))),
+        }
+        *current = trust;
         Ok(())
     }
 

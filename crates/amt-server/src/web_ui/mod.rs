@@ -269,10 +269,11 @@ pub async fn serve(
             );
         }
     }
-    let principal = match crate::http::login(&host, authorization, &method, &target, interface) {
-        Ok(p) => p,
-        Err(refusal) => return *refusal,
-    };
+    let principal =
+        match crate::http::login(&host, authorization, &method, &target, interface, false) {
+            Ok(p) => p,
+            Err(refusal) => return *refusal,
+        };
     if !host.with_device(|d| may(principal, d, realm)) {
         tracing::info!(
             ?page,

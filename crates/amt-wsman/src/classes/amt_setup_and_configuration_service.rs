@@ -10,6 +10,9 @@
 //! - `CommitChanges`: staged TLS settings and credential context go into
 //!   force; the reply says the device changed, so the server writes flash
 //!   and reconciles its listeners (new handshakes see the new certificate).
+//!   In provisioning, after a PKI provisioning server authenticated and set
+//!   the admin password, it also completes configuration in admin control
+//!   mode (`amt_device::remote_configuration`).
 //! - `Unprovision(ProvisioningMode)`: full unprovision.
 //! - `PartialUnprovision`: 2066 UNSUPPORTED. The firmware keeps the admin
 //!   ACL, TLS-PSK, host/domain name and provisioning server; the device
@@ -112,7 +115,14 @@ impl ClassHandler for AmtSetupAndConfigurationService {
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         Ok(match method {
-            "CommitChanges" => method_outcome(device.commit_changes().map(|_| Vec::new()), true),
+            "CommitChanges" => method_outcome(
+                device.commit_changes().map(|_| {
+                    // From a PKI provisioning server: configuration completes.
+                    device.complete_pki_configuration(ctx.now);
+                    Vec::new()
+                }),
+                true,
+            ),
             "Unprovision" => method_outcome(
                 args.required_u32("ProvisioningMode")
                     .and_then(|mode| device.unprovision_request(mode, ctx.now))
