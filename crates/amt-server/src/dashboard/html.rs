@@ -5,20 +5,10 @@ use serde_json::Value;
 
 const PAGE: &str = include_str!("page.html");
 
-/// Escapes text for an HTML element or a quoted attribute.
+/// Escapes text for an HTML element or a quoted attribute (the web UI's
+/// escaping: one function for both faces).
 pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::web_ui::layout::escape(s)
 }
 
 /// A whole page: `title` is text, `body` HTML already escaped.
