@@ -636,8 +636,15 @@ where
     W: AsyncWrite + Unpin,
 {
     let now = OffsetDateTime::now_utc;
-    let (frame, mut generation) =
-        host.with_device(|d| (rfb_frame(d.kvm_frame(now())), d.kvm_generation(now())));
+    // A 1920x1080 frame takes milliseconds to draw: it is drawn from a copy
+    // of the device, so the state lock (digest checks, WS-Man) never waits
+    // on it.
+    let picture = |host: &DeviceHost| {
+        let device = host.with_device(amt_device::Device::clone);
+        rfb_frame(device.kvm_frame(now()))
+    };
+    let mut generation = host.with_device(|d| d.kvm_generation(now()));
+    let frame = picture(host);
     let Some(frame) = frame else {
         return "the screen has no valid frame".to_string();
     };
@@ -668,7 +675,7 @@ where
         let g = host.with_device(|d| d.kvm_generation(now()));
         if g != generation {
             generation = g;
-            if let Some(frame) = host.with_device(|d| rfb_frame(d.kvm_frame(now()))) {
+            if let Some(frame) = picture(host) {
                 rfb.frame_changed(&frame);
             }
         }

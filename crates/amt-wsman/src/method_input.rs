@@ -132,3 +132,33 @@ pub fn return_value(code: u32) -> MethodOutput {
         parameters: vec![("ReturnValue", Value::Text(code.to_string()))],
     }
 }
+
+/// `RequestStateChange(RequestedState)` of a class whose device call
+/// answers the class's return code itself: any other method is
+/// `ActionNotSupported`; a missing or malformed state answers `invalid`
+/// without calling `apply`. The device changed when `apply` asked for a
+/// flash write.
+pub fn request_state_change(
+    class: &ClassInfo,
+    method: &str,
+    input: Option<&Payload>,
+    device: &mut amt_device::Device,
+    invalid: u32,
+    apply: impl FnOnce(&mut amt_device::Device, u32) -> u32,
+) -> Result<Outcome<MethodOutput>, Fault> {
+    if method != "RequestStateChange" {
+        return Err(Fault::ActionNotSupported(format!(
+            "{}/{method}",
+            class.resource_uri
+        )));
+    }
+    let args = MethodInput::of(class, method, input)?;
+    let code = match args.u32("RequestedState") {
+        Some(state) => apply(device, state),
+        None => invalid,
+    };
+    Ok(Outcome {
+        value: return_value(code),
+        device_changed: device.pending_effects().persist,
+    })
+}

@@ -103,7 +103,9 @@ pub(super) fn machine_json(d: &Device) -> Value {
 
 /// The host's screen now, as PNG.
 pub(crate) fn screen_png(host: &DeviceHost) -> Result<Vec<u8>, png::EncodingError> {
-    let frame = host.with_device(|d| d.screen_frame(OffsetDateTime::now_utc()));
+    // Drawn from a copy, outside the device's state lock.
+    let device = host.with_device(amt_device::Device::clone);
+    let frame = device.screen_frame(OffsetDateTime::now_utc());
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, u32::from(frame.width), u32::from(frame.height));
     encoder.set_color(png::ColorType::Rgb);

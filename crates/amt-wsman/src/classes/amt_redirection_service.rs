@@ -18,7 +18,6 @@ use super::{
 use crate::checks::{instance_body, optional_boolean};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
-use crate::method_input::{return_value, MethodInput};
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_RedirectionService";
@@ -78,19 +77,13 @@ impl ClassHandler for AmtRedirectionService {
         _request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
-        if method != "RequestStateChange" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
-        }
-        let args = MethodInput::of(&self.info(), method, input)?;
-        let code = match args.u32("RequestedState") {
-            Some(state) => device.request_redirection_state(state),
-            None => amt_device::redirection::RSC_INVALID_PARAMETER,
-        };
-        Ok(Outcome {
-            value: return_value(code),
-            device_changed: device.pending_effects().persist,
-        })
+        crate::method_input::request_state_change(
+            &self.info(),
+            method,
+            input,
+            device,
+            amt_device::redirection::RSC_INVALID_PARAMETER,
+            |d, state| d.request_redirection_state(state),
+        )
     }
 }

@@ -14,7 +14,6 @@ use amt_device::Device;
 use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_CREATION_CLASS_NAME};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
-use crate::method_input::{return_value, MethodInput};
 use crate::references::MANAGED_SYSTEM_NAME;
 use crate::CallContext;
 
@@ -65,19 +64,13 @@ impl ClassHandler for CimKvmRedirectionSap {
         _request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
-        if method != "RequestStateChange" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
-        }
-        let args = MethodInput::of(&self.info(), method, input)?;
-        let code = match args.u32("RequestedState") {
-            Some(state) => device.request_kvm_state(state),
-            None => amt_device::redirection::RSC_INVALID_PARAMETER,
-        };
-        Ok(Outcome {
-            value: return_value(code),
-            device_changed: device.pending_effects().persist,
-        })
+        crate::method_input::request_state_change(
+            &self.info(),
+            method,
+            input,
+            device,
+            amt_device::redirection::RSC_INVALID_PARAMETER,
+            |d, state| d.request_kvm_state(state),
+        )
     }
 }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 pub const NOW: OffsetDateTime = datetime!(2026-11-29 10:00:00 UTC);
 
-/// `fixtures/` at the repository root (never ../shared: CI runs from a clone).
+/// `fixtures/` at the repository root (the project's own copy: CI runs from a clone).
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
