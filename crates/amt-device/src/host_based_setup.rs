@@ -143,7 +143,7 @@ impl Device {
         let Some(ha1) = parse_ha1_hex(network_admin_password) else {
             return HbsStatus::INVALID_PARAM;
         };
-        if self.begin_provisioning(now).is_err() {
+        if self.enter_in_provisioning(now).is_err() {
             return HbsStatus::INTERNAL_ERROR;
         }
         self.complete_provisioning(ControlMode::Client, ha1);
@@ -286,7 +286,7 @@ impl Device {
         if verdict != HbsStatus::SUCCESS {
             return verdict;
         }
-        if self.begin_provisioning(now).is_err() {
+        if self.enter_in_provisioning(now).is_err() {
             return HbsStatus::INTERNAL_ERROR;
         }
         self.complete_provisioning(ControlMode::Admin, ha1);
@@ -317,9 +317,30 @@ impl Device {
         HbsStatus::SUCCESS
     }
 
-    /// Provisioning starts: in-provisioning, and a fresh self-signed
-    /// certificate on a fresh key.
+    /// Provisioning starts and waits for a setup server (MEBx, or the
+    /// host's start-configuration call): in-provisioning, and a fresh
+    /// self-signed certificate on a fresh key. Before CSME 16.1 that
+    /// certificate exists only for PKI remote configuration: the TLS
+    /// session a provisioning server opens needs one ("AMT presents its
+    /// self-signed certificate", Intel's remote setup flow), and nothing
+    /// else uses it until a console configures TLS.
     pub fn begin_provisioning(&mut self, now: OffsetDateTime) -> Result<(), crate::DeviceError> {
+        let was_pre = self.provisioning_state == ProvisioningState::PreProvisioning;
+        self.enter_in_provisioning(now)?;
+        if was_pre
+            && !self.profile.mints_self_signed_certificate()
+            && self.has_pki_remote_configuration()
+        {
+            self.mint_self_signed_certificate(now)?;
+        }
+        Ok(())
+    }
+
+    /// Pre- to in-provisioning, minting the self-signed certificate where
+    /// the firmware mints it at provisioning start (CSME 16.1+). Host-based
+    /// setup passes through here and completes in the same call, so it
+    /// needs no setup-session certificate on older firmware.
+    fn enter_in_provisioning(&mut self, now: OffsetDateTime) -> Result<(), crate::DeviceError> {
         if self.provisioning_state == ProvisioningState::PreProvisioning {
             self.provisioning_state = ProvisioningState::InProvisioning;
             if self.profile.mints_self_signed_certificate() {

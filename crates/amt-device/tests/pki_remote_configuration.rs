@@ -144,3 +144,43 @@ fn wrong_root_missing_marker_and_wrong_suffix_are_refused_by_rule() {
     assert!(!d.complete_pki_configuration(NOW));
     assert_eq!(d.provisioning_state(), ProvisioningState::InProvisioning);
 }
+
+/// Before CSME 16.1 the firmware has no certificate until a console
+/// configures TLS; remote PKI configuration needs one for the provisioning
+/// server's TLS session, so starting provisioning mints the self-signed
+/// certificate (by the same rules as 16.1+) and the network side presents
+/// it. Host-based setup, which completes at once, mints nothing there.
+#[test]
+fn before_16_1_provisioning_start_mints_the_setup_certificate_and_host_based_setup_does_not() {
+    for version in ["3.2.1", "8.1.71", "15.0.23"] {
+        let mut d = factory(version, 3);
+        assert!(d.active_tls_certificate().is_none(), "{version}");
+        d.begin_provisioning(NOW).unwrap();
+        let (cert, _) = d.active_tls_certificate().expect("a setup certificate");
+        let (_, x509) = x509_parser::parse_x509_certificate(&cert.der).unwrap();
+        let names: Vec<_> = x509.subject().iter_attributes().collect();
+        assert!(!names.is_empty(), "{version}");
+        assert!(
+            names.iter().all(|a| a.as_str() == Ok("Unknown")),
+            "{version}: every DN field is Unknown"
+        );
+        assert!(d.pki_trust().is_some(), "{version}");
+
+        if version.starts_with("3.") {
+            // Host-based setup came with AMT 7.0.
+            continue;
+        }
+        let mut hbs = factory(version, 4);
+        let pw = hex::encode(hbs.digest_ha1("admin", "P@ssw0rd"));
+        assert_eq!(
+            hbs.host_based_setup(2, &pw, NOW),
+            amt_device::HbsStatus::SUCCESS,
+            "{version}"
+        );
+        assert!(hbs.cert_store().certificates().is_empty(), "{version}");
+    }
+    // 2.0 and 2.1 have no PKI remote configuration, hence no certificate.
+    let mut d = factory("2.1.0", 5);
+    d.begin_provisioning(NOW).unwrap();
+    assert!(d.active_tls_certificate().is_none());
+}

@@ -256,6 +256,11 @@ impl DeviceHost {
         self.tls.as_ref()
     }
 
+    /// Which TLS stack serves this device (`rustls` or `openssl`).
+    pub fn tls_backend_name(&self) -> &'static str {
+        self.tls.name()
+    }
+
     /// The limits of this device's listeners.
     pub fn limits(&self) -> &ServerLimits {
         &self.limits

@@ -37,10 +37,13 @@ impl PortPolicy {
         let up = device.network_access_enabled();
         let http = up && tls.remote_plain_http_open();
         // TLS needs a certificate to present, or a PSK setup waiting for
-        // its setup server.
+        // its setup server. A device in provisioning with PKI remote
+        // configuration listens for its provisioning server even where TLS
+        // is off (before CSME 16.1).
         let tls = up
             && ((tls.remote_tls_open() && presents_certificate(device))
-                || device.tls_psk().is_some());
+                || device.tls_psk().is_some()
+                || (device.pki_trust().is_some() && presents_certificate(device)));
         let mut policy = PortPolicy::with_rmcp(device, http, tls);
         // The redirection ports follow the WS-Man ones (the same TLS
         // settings and firmware rules: no remote plain from CSME 16.1), and

@@ -5,7 +5,12 @@
 //! and configures the device as `admin` with an empty password, with the
 //! requests Intel's wsman-messages builds. Chains to a root whose hash is
 //! not enabled, without the provisioning OID/OU, or outside the DNS suffix
-//! fail the handshake.
+//! fail the handshake. On 16.1+ that is the rustls backend; before 16.1 the
+//! OpenSSL one, with each generation's TLS (8.1: TLS 1.0, static RSA).
+//!
+//! No packaged provisioning server speaks this flow: the hello listener is
+//! a plain TCP accept written against the byte layout
+//! (docs/firmware-versions.md), and curl plays the server's TLS client.
 
 mod support;
 
@@ -26,8 +31,12 @@ const PASSWORD: &str = "P@ssw0rd!1";
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn start() -> RunningEmulator {
+    start_firmware("16.1.25").await
+}
+
+async fn start_firmware(firmware: &str) -> RunningEmulator {
     Emulator::start(EmulatorConfig {
-        firmware: Some("16.1.25".parse().expect("firmware version")),
+        firmware: Some(firmware.parse().expect("firmware version")),
         ..EmulatorConfig::default()
     })
     .await
@@ -78,6 +87,21 @@ async fn call_as_provisioning_server(
     method: &str,
     args: &str,
 ) -> (bool, String, String) {
+    call_with_tls(emu, pki, &[], namespace, class, method, args).await
+}
+
+/// As [`call_as_provisioning_server`], with curl's TLS options for the
+/// firmware generation (`tls`).
+async fn call_with_tls(
+    emu: &RunningEmulator,
+    pki: &ProvisioningPki,
+    tls: &[&str],
+    namespace: &str,
+    class: &str,
+    method: &str,
+    args: &str,
+) -> (bool, String, String) {
+    let tls: Vec<String> = tls.iter().map(|a| a.to_string()).collect();
     let url = format!("https://{}/wsman", emu.tls_addr().expect("TLS listener"));
     let chain = [
         pem("CERTIFICATE", &pki.leaf),
@@ -97,7 +121,9 @@ async fn call_as_provisioning_server(
         let cert = write_file(dir.path(), "chain.pem", chain.as_bytes());
         let key = write_file(dir.path(), "key.pem", key.as_bytes());
         let body = wsman_messages_request(&namespace, &class, &method, &args);
-        curl_wsman_with(&url, "", &body, &["-k", "--cert", &cert, "--key", &key])
+        let mut extra = vec!["-k", "--cert", &cert, "--key", &key];
+        extra.extend(tls.iter().map(String::as_str));
+        curl_wsman_with(&url, "", &body, &extra)
     })
     .await
     .expect("client task")
@@ -324,4 +350,114 @@ async fn hellos_repeat_every_minute_and_stop_once_a_server_is_in() {
     assert!(emu.host().accept_pki_server(&chain));
     let silent = tokio::time::timeout(Duration::from_secs(600), listener.accept()).await;
     assert!(silent.is_err(), "no hello once a provisioning server is in");
+}
+
+/// Before CSME 16.1 the device has no certificate and no TLS until a
+/// console configures them; in provisioning with PKI remote configuration
+/// it mints its self-signed certificate and opens 16993 for the
+/// provisioning server, on the OpenSSL backend and with the generation's
+/// TLS; once configured, 16993 closes again (TLS is off on these
+/// generations until a console turns it on) and the password works on
+/// 16992.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_16_1_pki_configuration_runs_over_each_generations_tls() {
+    const LEGACY: &[&str] = &["--tlsv1.0", "--ciphers", "AES128-SHA@SECLEVEL=0"];
+    for (n, (firmware, tls)) in [
+        ("8.1.71", LEGACY),
+        ("12.0.45", &[][..]),
+        ("15.0.23", &[][..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let emu = start_firmware(firmware).await;
+        assert_eq!(emu.host().tls_backend_name(), "openssl", "{firmware}");
+        assert!(emu.tls_addr().is_none(), "{firmware}: no TLS before setup");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("hello port");
+        let port = listener.local_addr().expect("address").port();
+        let seed = 10 + 2 * n as u64;
+        let pki = ProvisioningPki::new(&format!("scs.{DOMAIN}"), LeafMarker::Ou, seed);
+        let unmarked = ProvisioningPki::new(&format!("scs.{DOMAIN}"), LeafMarker::None, seed + 1);
+        arm(
+            &emu,
+            ProvisioningServer {
+                address: "127.0.0.1".into(),
+                port,
+            },
+            vec![pki.root_sha256(), unmarked.root_sha256()],
+        )
+        .await;
+        let hello = receive_hello(&listener).await;
+        assert_eq!(&hello[2..4], &[3, 0], "{firmware}: a hello");
+        assert!(
+            emu.tls_addr().is_some(),
+            "{firmware}: 16993 waits for the server"
+        );
+
+        // The certificate presented is the firmware's own, all "Unknown".
+        let addr = emu.tls_addr().expect("TLS listener").to_string();
+        let legacy = tls == LEGACY;
+        let (_, out) = tokio::task::spawn_blocking(move || {
+            let mut args = vec!["s_client", "-connect", addr.as_str()];
+            if legacy {
+                args.extend(["-tls1", "-cipher", "AES128-SHA@SECLEVEL=0"]);
+            }
+            support::openssl(&args, b"")
+        })
+        .await
+        .expect("client task");
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.contains("subject=C=Unknown") || out.contains("subject=C = Unknown"),
+            "{firmware}: {out}"
+        );
+
+        let (ok, status, body) =
+            call_with_tls(&emu, &unmarked, tls, "AMT", "GeneralSettings", "Get", "").await;
+        assert!(!ok, "{firmware}: no OU/OID, no handshake: {status} {body}");
+
+        let realm = emu.host().with_device(|d| d.digest_realm().to_string());
+        let digest = base64::engine::general_purpose::STANDARD
+            .encode(md5(&format!("admin:{realm}:{PASSWORD}")));
+        let (ok, status, body) = call_with_tls(
+            &emu,
+            &pki,
+            tls,
+            "AMT",
+            "AuthorizationService",
+            "SetAdminACLEntryEx",
+            &format!(r#"["admin","{digest}"]"#),
+        )
+        .await;
+        assert!(ok && status == "200", "{firmware}: {status}: {body}");
+        assert!(body.contains("ReturnValue>0<"), "{firmware}: {body}");
+        let (ok, status, body) = call_with_tls(
+            &emu,
+            &pki,
+            tls,
+            "AMT",
+            "SetupAndConfigurationService",
+            "CommitChanges",
+            "",
+        )
+        .await;
+        assert!(ok && status == "200", "{firmware}: {status}: {body}");
+        let (state, mode) = emu
+            .host()
+            .with_device(|d| (d.provisioning_state(), d.control_mode()));
+        assert_eq!(state, ProvisioningState::PostProvisioning, "{firmware}");
+        assert_eq!(mode, ControlMode::Admin, "{firmware}");
+        assert!(
+            emu.tls_addr().is_none(),
+            "{firmware}: TLS off once configured"
+        );
+
+        let url = format!("http://{}/wsman", emu.http_addr().expect("16992"));
+        let get = wsman_messages_request("AMT", "GeneralSettings", "Get", "");
+        let (status, body) =
+            tokio::task::spawn_blocking(move || curl_wsman(&url, "admin", PASSWORD, &get))
+                .await
+                .expect("client task");
+        assert_eq!(status, "200", "{firmware}: {body}");
+    }
 }

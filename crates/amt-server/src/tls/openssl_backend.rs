@@ -8,6 +8,13 @@
 //! A certificate or client-auth change builds new `SslContext`s and swaps
 //! them in; each handshake takes the context current at its start. The PSK
 //! is read by the PSK callback at handshake time.
+//!
+//! PKI remote configuration (in provisioning, AMT 2.2 to 16.0 on this
+//! backend): the network context asks for a client certificate without
+//! requiring one, and the verify callback hands the chain OpenSSL built from
+//! what the client sent to `PkiTrust::verdict`, which alone decides (the
+//! firmware's rules, not OpenSSL's: no trust store, no purpose or date
+//! checks), as the rustls backend does.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +33,7 @@ use super::{
     Accepting, ClientAuth, HandshakeFacts, PskKey, TlsBackend, TlsError, TlsStream, TlsVersion,
 };
 use crate::vocabulary::Interface;
+use amt_device::remote_configuration::PkiTrust;
 use amt_device::TlsOffer;
 
 const NAME: &str = "openssl";
@@ -71,6 +79,8 @@ struct Inputs {
     /// DER of the certificate, to skip needless rebuilds.
     loaded: Option<Vec<u8>>,
     client_auth: Option<ClientAuth>,
+    /// While set, network clients are asked for a provisioning chain.
+    pki: Option<PkiTrust>,
 }
 
 /// The OpenSSL stack of one device.
@@ -134,6 +144,7 @@ impl TlsBackend for OpensslBackend {
             certificate: None,
             loaded: None,
             client_auth: inputs.client_auth.clone(),
+            pki: inputs.pki.clone(),
         };
         if let Some((cert_der, key_pkcs8)) = cert {
             let x509 = X509::from_der(cert_der).map_err(config_error)?;
@@ -154,6 +165,19 @@ impl TlsBackend for OpensslBackend {
         let previous = std::mem::replace(&mut inputs.client_auth, auth);
         if let Err(e) = self.rebuild(&inputs) {
             inputs.client_auth = previous;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn present_pki(&self, trust: Option<PkiTrust>) -> Result<(), TlsError> {
+        let mut inputs = self.lock();
+        if inputs.pki == trust {
+            return Ok(());
+        }
+        let previous = std::mem::replace(&mut inputs.pki, trust);
+        if let Err(e) = self.rebuild(&inputs) {
+            inputs.pki = previous;
             return Err(e);
         }
         Ok(())
@@ -306,6 +330,29 @@ fn build_context(
     }
 
     match (&inputs.client_auth, remote) {
+        _ if remote && inputs.pki.is_some() => {
+            let trust = inputs.pki.clone();
+            // Asked, not required: a console without a certificate still
+            // connects, as before.
+            b.set_verify_callback(SslVerifyMode::PEER, move |_ok, ctx| {
+                if ctx.error_depth() != 0 {
+                    // The verdict on the whole chain comes at the leaf.
+                    return true;
+                }
+                let chain: Vec<Vec<u8>> = ctx
+                    .chain()
+                    .map(|c| c.iter().filter_map(|x| x.to_der().ok()).collect())
+                    .unwrap_or_default();
+                match trust.as_ref().map(|t| t.verdict(&chain)) {
+                    Some(Ok(())) => true,
+                    Some(Err(refusal)) => {
+                        tracing::info!(%refusal, "provisioning server chain refused");
+                        false
+                    }
+                    None => false,
+                }
+            });
+        }
         (Some(auth), true) => {
             let mut store = X509StoreBuilder::new().map_err(config_error)?;
             for der in &auth.trusted_roots {
