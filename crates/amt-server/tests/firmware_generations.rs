@@ -439,6 +439,103 @@ async fn amt_19_presents_the_odca_chain_before_provisioning_and_its_certificate_
     emu.shutdown().await;
 }
 
+/// rpc-go's admin-control-mode activation on CSME 19+ (`activate --acm`,
+/// local TLS enforced), step by step: StartConfigurationHBased with the
+/// provisioning leaf's hash; over LMS mutual TLS with that certificate, the
+/// local system account reads the realm and sets the admin password
+/// (`UpdateAMTPassword`, i.e. SetAdminAclEntryEx); then `admin` with the
+/// new password commits, and the device is in admin control mode.
+#[tokio::test(flavor = "multi_thread")]
+async fn amt_19_secure_host_based_configuration_completes_in_admin_control_mode() {
+    let emu = start("19.0.5", None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("Provisioning CA");
+    let (cert, key, der) = client_files(dir.path(), "rps-provisioning", &ca);
+    let lms = emu.lms_addrs().tls.expect("LMS 16993");
+    let url = format!("https://{lms}/wsman");
+    let (status, body) = control(
+        &emu,
+        "POST",
+        "/api/host/start-configuration-hbased",
+        Some(&format!(
+            r#"{{"server_hash_algorithm":"sha256","server_cert_hash":"{}"}}"#,
+            hex::encode(Sha256::digest(&der))
+        )),
+    );
+    assert_eq!(status, "200", "{body}");
+    let (lsa_user, lsa_password) = emu.host().with_device(|d| {
+        let (u, p) = d.local_system_account();
+        (u.to_string(), p.to_string())
+    });
+    let call = |user: String, password: String, body: String| {
+        let (u, c, k) = (url.clone(), cert.clone(), key.clone());
+        blocking(move || curl_call(&u, &user, &password, &body, Some((&c, &k))))
+    };
+
+    let get = blocking(|| wsman_messages_request("AMT", "GeneralSettings", "Get", "")).await;
+    let (_, status, body) = call(lsa_user.clone(), lsa_password.clone(), get).await;
+    assert_eq!(status, "200", "{body}");
+    let realm = text_of(&body, "DigestRealm").expect("DigestRealm");
+    let update = {
+        use base64::Engine;
+        let ha1 = hex::decode(ha1_hex("admin", &realm, PASSWORD)).expect("hex");
+        let digest = base64::engine::general_purpose::STANDARD.encode(ha1);
+        blocking(move || {
+            wsman_messages_request(
+                "AMT",
+                "AuthorizationService",
+                "SetAdminACLEntryEx",
+                &format!(r#"["admin","{digest}"]"#),
+            )
+        })
+        .await
+    };
+    let (_, status, body) = call(lsa_user, lsa_password, update).await;
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains(":ReturnValue>0<"), "{body}");
+    assert_eq!(
+        emu.host().with_device(|d| d.provisioning_state()),
+        amt_device::ProvisioningState::InProvisioning,
+        "not before CommitChanges"
+    );
+
+    let commit = blocking(|| {
+        wsman_messages_request("AMT", "SetupAndConfigurationService", "CommitChanges", "")
+    })
+    .await;
+    let (_, status, body) = call("admin".into(), PASSWORD.into(), commit).await;
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains(":ReturnValue>0<"), "{body}");
+    let (state, mode) = emu
+        .host()
+        .with_device(|d| (d.provisioning_state(), d.control_mode()));
+    assert_eq!(state, amt_device::ProvisioningState::PostProvisioning);
+    assert_eq!(mode, amt_device::ControlMode::Admin);
+
+    // The remote interface now takes the new password.
+    let remote = emu.tls_addr().expect("remote 16993");
+    let get = blocking(|| wsman_messages_request("AMT", "GeneralSettings", "Get", "")).await;
+    let (_, status, body) = blocking(move || {
+        curl_call(
+            &format!("https://{remote}/wsman"),
+            "admin",
+            PASSWORD,
+            &get,
+            None,
+        )
+    })
+    .await;
+    assert_eq!(status, "200", "{body}");
+    emu.shutdown().await;
+}
+
+/// The text of the first element named `local` (any prefix).
+fn text_of(xml: &str, local: &str) -> Option<String> {
+    let start = xml.find(&format!(":{local}>"))? + local.len() + 2;
+    let end = xml[start..].find('<')? + start;
+    Some(xml[start..end].to_string())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn start_configuration_hbased_is_refused_where_the_firmware_refuses_it() {
     let emu = start("16.1.25", None).await;

@@ -117,8 +117,12 @@ impl ClassHandler for AmtSetupAndConfigurationService {
         Ok(match method {
             "CommitChanges" => method_outcome(
                 device.commit_changes().map(|_| {
-                    // From a PKI provisioning server: configuration completes.
-                    device.complete_pki_configuration(ctx.now);
+                    // From a PKI provisioning server, or at the end of a
+                    // secure host-based configuration (19+): configuration
+                    // completes.
+                    if !device.complete_pki_configuration(ctx.now) {
+                        device.complete_secure_configuration(ctx.now);
+                    }
                     Vec::new()
                 }),
                 true,
