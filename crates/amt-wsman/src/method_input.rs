@@ -7,6 +7,8 @@
 //! here yields `None` for the caller to turn into that status. Only a body
 //! that is not this method's input element at all is a schema fault.
 
+use std::ops::RangeInclusive;
+
 use amt_device::PtStatus;
 use base64::Engine;
 
@@ -133,17 +135,36 @@ pub fn return_value(code: u32) -> MethodOutput {
     }
 }
 
-/// `RequestStateChange(RequestedState)` of a class whose device call
-/// answers the class's return code itself: any other method is
-/// `ActionNotSupported`; a missing or malformed state answers `invalid`
-/// without calling `apply`. The device changed when `apply` asked for a
-/// flash write.
+/// What one class's `RequestStateChange(RequestedState)` takes.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestedStates<'a> {
+    /// The states the class takes; only these reach the device.
+    pub accepted: &'a [RangeInclusive<u32>],
+    /// The class's `ReturnValue` for any other state, and for one that is
+    /// missing or not a number.
+    pub unsupported: u32,
+}
+
+impl RequestedStates<'_> {
+    /// `input`'s `RequestedState`, if the class takes it.
+    fn of(&self, input: &MethodInput<'_>) -> Option<u32> {
+        input
+            .u32("RequestedState")
+            .filter(|s| self.accepted.iter().any(|r| r.contains(s)))
+    }
+}
+
+/// `RequestStateChange(RequestedState)`, the one way every class reads it:
+/// any other method is `ActionNotSupported`; a state outside `states`
+/// answers `states.unsupported` without calling `apply`, which otherwise
+/// answers the class's `ReturnValue` (0, or the class's own refusal). The
+/// device changed when it asked for a flash write.
 pub fn request_state_change(
     class: &ClassInfo,
     method: &str,
     input: Option<&Payload>,
     device: &mut amt_device::Device,
-    invalid: u32,
+    states: &RequestedStates<'_>,
     apply: impl FnOnce(&mut amt_device::Device, u32) -> u32,
 ) -> Result<Outcome<MethodOutput>, Fault> {
     if method != "RequestStateChange" {
@@ -153,9 +174,9 @@ pub fn request_state_change(
         )));
     }
     let args = MethodInput::of(class, method, input)?;
-    let code = match args.u32("RequestedState") {
+    let code = match states.of(&args) {
         Some(state) => apply(device, state),
-        None => invalid,
+        None => states.unsupported,
     };
     Ok(Outcome {
         value: return_value(code),

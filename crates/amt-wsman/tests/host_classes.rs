@@ -465,6 +465,32 @@ fn bad_boot_input_is_refused_and_changes_nothing() {
     assert_eq!(amt_device::flash::encode(&h.device), flash);
 }
 
+#[test]
+fn boot_service_state_changes_only_to_the_recovery_states() {
+    let mut h = Host::new();
+    assert_eq!(values(&h.get("CIM_BootService"), "EnabledState"), ["2"]);
+    let change = |h: &mut Host, state: &str| {
+        let r = h.invoke(
+            "CIM_BootService",
+            "RequestStateChange",
+            &format!("<h:RequestedState>{state}</h:RequestedState>"),
+        );
+        return_value(&r)
+    };
+    assert_eq!(change(&mut h, "32769"), "0");
+    assert_eq!(values(&h.get("CIM_BootService"), "EnabledState"), ["32769"]);
+    let flash = amt_device::flash::encode(&h.device);
+    for refused in ["2", "32772", "4294967296", "on", ""] {
+        assert_eq!(change(&mut h, refused), "5", "{refused:?}");
+    }
+    assert_eq!(
+        return_value(&h.invoke("CIM_BootService", "RequestStateChange", "")),
+        "5"
+    );
+    assert_eq!(values(&h.get("CIM_BootService"), "EnabledState"), ["32769"]);
+    assert_eq!(amt_device::flash::encode(&h.device), flash);
+}
+
 fn add_alarm(h: &mut Host, id: &str, start: &str) -> String {
     let s = uri("IPS_AlarmClockOccurrence");
     let params = format!(

@@ -552,6 +552,12 @@ fn wifi_port_state_changes_as_rps_asks() {
     let mut wired = legacy_device();
     let r = ok(run(&mut s, &mut wired, &change(32769)));
     assert!(r.contains("<g:ReturnValue>1</g:ReturnValue>"));
+    // The missing radio is answered before the state is judged; a value
+    // the property cannot hold is refused before either.
+    assert!(ok(run(&mut s, &mut wired, &change(7))).contains("<g:ReturnValue>1</g:ReturnValue>"));
+    assert!(
+        ok(run(&mut s, &mut wired, &change(70000))).contains("<g:ReturnValue>5</g:ReturnValue>")
+    );
     assert!(!pull(&mut s, &mut wired, PORT_URI).contains("WiFi Port 0"));
 
     // The wireless port settings: RPS sets the TCP retransmissions; DHCP only.

@@ -18,6 +18,7 @@ use super::{
 use crate::checks::{instance_body, optional_boolean};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
+use crate::method_input::RequestedStates;
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_RedirectionService";
@@ -25,6 +26,12 @@ pub const RESOURCE_URI: &str = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_R
 pub const NAME: &str = "Intel(r) AMT Redirection Service";
 
 pub struct AmtRedirectionService;
+
+/// `RequestStateChange`: 32768 + 1 (IDE-R) + 2 (SOL).
+const STATES: RequestedStates<'static> = RequestedStates {
+    accepted: &[32768..=32771],
+    unsupported: amt_device::redirection::RSC_INVALID_PARAMETER,
+};
 
 impl ClassHandler for AmtRedirectionService {
     fn info(&self) -> ClassInfo {
@@ -82,7 +89,7 @@ impl ClassHandler for AmtRedirectionService {
             method,
             input,
             device,
-            amt_device::redirection::RSC_INVALID_PARAMETER,
+            &STATES,
             |d, state| d.request_redirection_state(state),
         )
     }

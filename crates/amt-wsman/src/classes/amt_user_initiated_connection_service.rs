@@ -5,12 +5,13 @@
 //! `RequestStateChange` takes one of those (RPS sends 32771) and answers
 //! `ReturnValue` 0; any other value is 5, the CIM "invalid parameter".
 
+use amt_device::remote_access::{USER_INITIATED_BIOS_AND_OS, USER_INITIATED_DISABLED};
 use amt_device::Device;
 
 use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
-use crate::method_input::{return_value, MethodInput};
+use crate::method_input::{request_state_change, RequestedStates};
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "AMT_UserInitiatedConnectionService";
@@ -20,6 +21,11 @@ pub const NAME: &str = "Intel(r) AMT User Initiated Connection Service";
 
 /// CIM `RequestStateChange`: invalid parameter.
 const CIM_INVALID_PARAMETER: u32 = 5;
+
+const STATES: RequestedStates<'static> = RequestedStates {
+    accepted: &[USER_INITIATED_DISABLED..=USER_INITIATED_BIOS_AND_OS],
+    unsupported: CIM_INVALID_PARAMETER,
+};
 
 pub struct AmtUserInitiatedConnectionService;
 
@@ -55,17 +61,11 @@ impl ClassHandler for AmtUserInitiatedConnectionService {
         _request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
-        if method != "RequestStateChange" {
-            return Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}")));
-        }
-        let args = MethodInput::of(&self.info(), method, input)?;
-        let changed = match args.u32("RequestedState") {
-            Some(state) => device.set_user_initiated_state(state).is_ok(),
-            None => false,
-        };
-        Ok(Outcome {
-            value: return_value(if changed { 0 } else { CIM_INVALID_PARAMETER }),
-            device_changed: changed,
+        request_state_change(&self.info(), method, input, device, &STATES, |d, state| {
+            match d.set_user_initiated_state(state) {
+                Ok(()) => 0,
+                Err(_) => CIM_INVALID_PARAMETER,
+            }
         })
     }
 }

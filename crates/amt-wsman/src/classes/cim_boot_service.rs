@@ -16,7 +16,7 @@ use super::cim_boot_config_setting::{
 use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_CREATION_CLASS_NAME, SYSTEM_NAME};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
-use crate::method_input::{return_value, MethodInput};
+use crate::method_input::{request_state_change, return_value, MethodInput, RequestedStates};
 use crate::references::{names_class, selector};
 use crate::CallContext;
 
@@ -25,6 +25,12 @@ pub const RESOURCE_URI: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/
 pub const NAME: &str = "Intel(r) AMT Boot Service";
 
 pub struct CimBootService;
+
+/// `RequestStateChange`: One-Click Recovery / remote platform erase.
+const STATES: RequestedStates<'static> = RequestedStates {
+    accepted: &[32768..=32771],
+    unsupported: INVALID_PARAMETER,
+};
 
 fn outcome(code: u32) -> Outcome<MethodOutput> {
     Outcome {
@@ -92,13 +98,17 @@ impl ClassHandler for CimBootService {
                 device.set_boot_config_next();
                 Ok(outcome(COMPLETED))
             }
-            "RequestStateChange" => match args.u32("RequestedState") {
-                Some(state @ 32768..=32771) => {
-                    device.set_boot_service_state(state as u16);
-                    Ok(outcome(COMPLETED))
-                }
-                _ => Ok(outcome(INVALID_PARAMETER)),
-            },
+            "RequestStateChange" => {
+                request_state_change(&self.info(), method, input, device, &STATES, |d, state| {
+                    match u16::try_from(state) {
+                        Ok(state) => {
+                            d.set_boot_service_state(state);
+                            COMPLETED
+                        }
+                        Err(_) => INVALID_PARAMETER,
+                    }
+                })
+            }
             _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
         }
     }

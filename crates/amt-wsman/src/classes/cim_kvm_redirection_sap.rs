@@ -14,6 +14,7 @@ use amt_device::Device;
 use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_CREATION_CLASS_NAME};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
+use crate::method_input::RequestedStates;
 use crate::references::MANAGED_SYSTEM_NAME;
 use crate::CallContext;
 
@@ -25,6 +26,12 @@ pub const NAME: &str = "KVM Redirection Service Access Point";
 const KVM_PROTOCOL_RFB: u8 = 4;
 
 pub struct CimKvmRedirectionSap;
+
+/// `RequestStateChange`: 2 enable, 3 disable.
+const STATES: RequestedStates<'static> = RequestedStates {
+    accepted: &[2..=3],
+    unsupported: amt_device::redirection::RSC_INVALID_PARAMETER,
+};
 
 impl ClassHandler for CimKvmRedirectionSap {
     fn info(&self) -> ClassInfo {
@@ -69,7 +76,7 @@ impl ClassHandler for CimKvmRedirectionSap {
             method,
             input,
             device,
-            amt_device::redirection::RSC_INVALID_PARAMETER,
+            &STATES,
             |d, state| d.request_kvm_state(state),
         )
     }

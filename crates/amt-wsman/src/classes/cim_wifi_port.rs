@@ -14,12 +14,24 @@ use amt_device::{Device, PtStatus};
 use super::{ClassHandler, ClassInfo, Instance, MethodOutput, Outcome, SYSTEM_NAME};
 use crate::envelope::{Payload, Request};
 use crate::fault::Fault;
-use crate::method_input::{return_value, MethodInput};
+use crate::method_input::{request_state_change, RequestedStates};
 use crate::CallContext;
 
 pub const CLASS_NAME: &str = "CIM_WiFiPort";
 pub const RESOURCE_URI: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_WiFiPort";
 const DEVICE_ID: &str = "WiFi Port 0";
+
+/// CIM `RequestStateChange`: invalid parameter.
+const CIM_INVALID_PARAMETER: u32 = 5;
+/// CIM `RequestStateChange`: not supported (no Wi-Fi on the board).
+const CIM_NOT_SUPPORTED: u32 = 1;
+
+/// Any state the property can hold reaches the device: a board without
+/// Wi-Fi answers 1 before it judges the state (3, 32768 or 32769).
+const STATES: RequestedStates<'static> = RequestedStates {
+    accepted: &[0..=0xFFFF],
+    unsupported: CIM_INVALID_PARAMETER,
+};
 
 pub struct CimWiFiPort;
 
@@ -74,26 +86,15 @@ impl ClassHandler for CimWiFiPort {
         _request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
-        if method != "RequestStateChange" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
-        }
-        let args = MethodInput::of(&self.info(), method, input)?;
-        let code = match args
-            .u32("RequestedState")
-            .and_then(|s| u16::try_from(s).ok())
-        {
-            None => 5,
-            Some(state) => match device.set_wifi_port_state(state) {
+        request_state_change(&self.info(), method, input, device, &STATES, |d, state| {
+            let Ok(state) = u16::try_from(state) else {
+                return CIM_INVALID_PARAMETER;
+            };
+            match d.set_wifi_port_state(state) {
                 Ok(()) => 0,
-                Err(PtStatus::UNSUPPORTED) => 1,
-                Err(_) => 5,
-            },
-        };
-        Ok(Outcome {
-            value: return_value(code),
-            device_changed: code == 0,
+                Err(PtStatus::UNSUPPORTED) => CIM_NOT_SUPPORTED,
+                Err(_) => CIM_INVALID_PARAMETER,
+            }
         })
     }
 }
