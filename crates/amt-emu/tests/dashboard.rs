@@ -12,80 +12,24 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::{clients_dir, run, wsman_messages, Emu, CLIENT_TIMEOUT, PASSWORD};
+use support::{clients_dir, run, wsman_messages, Emu, Fleet, CLIENT_TIMEOUT, PASSWORD};
 
 const CONTROL: &str = "127.0.0.1:31290";
 /// Device 7 of the fleet (loopback addressing: first address + 7).
 const DEVICE: &str = "dev-00007";
 const DEVICE_TLS: &str = "127.1.43.8:31293";
 
-/// A running fleet, killed on drop.
-struct FleetProcess {
-    child: Child,
-    _state: tempfile::TempDir,
-}
-
-impl Drop for FleetProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_fleet() -> FleetProcess {
-    let state = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
-        .args([
-            "fleet",
-            "--count",
-            "20",
-            "--seed",
-            "16",
-            "--listen",
-            "127.1.43.1",
-        ])
-        .args(["--port-offset", "14300", "--control", CONTROL])
-        .args(["--admin-password", PASSWORD])
-        .arg("--state-dir")
-        .arg(state.path().join("fleet"))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amt-emu fleet");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let fleet = FleetProcess {
-        child,
-        _state: state,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut log = String::new();
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("fleet ready") {
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return fleet;
-        }
-    }
-    panic!("the fleet did not become ready:\n{log}");
+fn start_fleet() -> Fleet {
+    #[rustfmt::skip]
+    let fleet_args = [
+        "--count", "20", "--seed", "16", "--listen", "127.1.43.1",
+        "--port-offset", "14300", "--control", CONTROL, "--admin-password", PASSWORD,
+    ];
+    Fleet::start(&fleet_args, &[])
 }
 
 #[test]

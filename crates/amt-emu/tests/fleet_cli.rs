@@ -7,65 +7,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::{openssl_peer_certificate, run, CLIENT_TIMEOUT};
-
-/// A running fleet, killed on drop.
-struct FleetProcess {
-    child: Child,
-    _state: tempfile::TempDir,
-}
-
-impl Drop for FleetProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{openssl_peer_certificate, run, Fleet, CLIENT_TIMEOUT};
 
 /// Starts `amt-emu fleet` with `env` and waits for "fleet ready".
-fn start(env: &[(&str, &str)]) -> FleetProcess {
-    let state = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
-        .arg("fleet")
-        .env("AMT_EMU_STATE_DIR", state.path().join("fleet"))
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amt-emu fleet");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let fleet = FleetProcess {
-        child,
-        _state: state,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut log = String::new();
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("fleet ready") {
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return fleet;
-        }
-    }
-    panic!("the fleet did not become ready:\n{log}");
+fn start(env: &[(&str, &str)]) -> Fleet {
+    Fleet::start(&[], env)
 }
 
 fn get(url: &str) -> (String, serde_json::Value) {

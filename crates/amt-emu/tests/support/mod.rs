@@ -494,3 +494,29 @@ impl Process {
 pub fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
+
+/// A running `amt-emu fleet` with a state directory of its own; killed on
+/// drop (before the directory goes).
+pub struct Fleet {
+    pub process: Process,
+    _state: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// Starts `amt-emu fleet ARGS` with `env`, its state in a fresh
+    /// directory (by `AMT_EMU_STATE_DIR`), and waits for "fleet ready".
+    pub fn start(fleet_args: &[&str], env: &[(&str, &str)]) -> Fleet {
+        let state = tempfile::tempdir().expect("temp dir");
+        let mut all_env = vec![(
+            "AMT_EMU_STATE_DIR".to_string(),
+            state.path().join("fleet").display().to_string(),
+        )];
+        all_env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut all_args = args(&["fleet"]);
+        all_args.extend(args(fleet_args));
+        Fleet {
+            process: Process::start(&all_args, &all_env, "fleet ready"),
+            _state: state,
+        }
+    }
+}
