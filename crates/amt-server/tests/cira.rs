@@ -73,6 +73,16 @@ impl Mps {
             channels: Default::default(),
         })
     }
+
+    /// The next device connection with its tunnel up: user `uuid`'s
+    /// password login and its port forwards accepted, `keepalive` (interval,
+    /// timeout) granted.
+    async fn tunnel(&self, uuid: &str, keepalive: (u32, u32)) -> Apf {
+        let mut apf = self.accept().await.expect("the device trusts the MPS");
+        apf.until_userauth(uuid).await;
+        apf.accept_login_and_forwards(keepalive).await;
+        apf
+    }
 }
 
 /// One APF connection, MPS side.
@@ -434,9 +444,7 @@ async fn channels_to_a_port_without_a_handler_are_refused_until_one_serves_them(
     let mps = Mps::start(&ca).await;
     let emu = device(&ca.der, mps.port(), MPS_PASS).await;
     let uuid = emu.host().with_device(|d| d.uuid());
-    let mut apf = mps.accept().await.unwrap();
-    apf.until_userauth(&uuid).await;
-    apf.accept_login_and_forwards((30, 0)).await;
+    let mut apf = mps.tunnel(&uuid, (30, 0)).await;
     // 664 has no handler (the redirection listener registers 16994,
     // 16995 and 5900): connect failed, as for a closed port.
     apf.send(&[Message::ChannelOpen {
@@ -470,9 +478,7 @@ async fn channels_to_a_port_without_a_handler_are_refused_until_one_serves_them(
     });
     emu.host().cira_shared().set_port_handler(664, handler);
     drop(apf);
-    let mut apf = mps.accept().await.unwrap();
-    apf.until_userauth(&uuid).await;
-    apf.accept_login_and_forwards((30, 0)).await;
+    let mut apf = mps.tunnel(&uuid, (30, 0)).await;
     let ch = apf.open_channel(8, 664).await;
     apf.send(&[Message::ChannelData {
         recipient: ch,
@@ -496,9 +502,7 @@ async fn a_periodic_tunnel_ends_when_its_lifetime_runs_out() {
     let mps = Mps::start(&ca).await;
     let emu = device_with_lifetime(&ca.der, mps.port(), MPS_PASS, 1).await;
     let uuid = emu.host().with_device(|d| d.uuid());
-    let mut apf = mps.accept().await.unwrap();
-    apf.until_userauth(&uuid).await;
-    apf.accept_login_and_forwards((30, 0)).await;
+    let mut apf = mps.tunnel(&uuid, (30, 0)).await;
     // The device closes the tunnel itself, by application (11).
     assert_eq!(
         apf.recv_skipping_keepalives().await,
@@ -621,9 +625,7 @@ async fn inside_the_intranet_the_device_does_not_dial_and_the_button_is_reported
     // Stop the first dial: move inside before it connects is racy, so
     // let it connect, then move inside and watch it leave.
     let uuid = emu.host().with_device(|d| d.uuid());
-    let mut apf = mps.accept().await.unwrap();
-    apf.until_userauth(&uuid).await;
-    apf.accept_login_and_forwards((30, 0)).await;
+    let mut apf = mps.tunnel(&uuid, (30, 0)).await;
     until(&emu, |v| v["state"] == "connected").await;
     emu.host()
         .change_device(|d, _| {
@@ -682,9 +684,7 @@ async fn sol_runs_through_the_tunnel() {
             Ok(())
         })
         .unwrap();
-    let mut apf = mps.accept().await.unwrap();
-    apf.until_userauth(&uuid).await;
-    apf.accept_login_and_forwards((30, 0)).await;
+    let mut apf = mps.tunnel(&uuid, (30, 0)).await;
     until(&emu, |v| v["state"] == "connected").await;
 
     // What MeshCentral relays for a SOL session: start, user/password,
@@ -694,14 +694,12 @@ async fn sol_runs_through_the_tunnel() {
         recipient: ch,
         data,
     };
-    apf.send(&[send(b"\x10\x00\x00\x00SOL ".to_vec())]).await;
+    apf.send(&[send(support::start_session_message(b"SOL ", 0))])
+        .await;
     let reply = channel_bytes(&mut apf, 13).await;
     assert_eq!(reply[..2], [0x11, 0]);
-    let mut auth = vec![0x13, 0, 0, 0, 1, 15, 0, 0, 0, 5];
-    auth.extend_from_slice(b"admin");
-    auth.push(8);
-    auth.extend_from_slice(PASSWORD.as_bytes());
-    apf.send(&[send(auth)]).await;
+    apf.send(&[send(support::user_password("admin", PASSWORD))])
+        .await;
     assert_eq!(channel_bytes(&mut apf, 9).await[..2], [0x14, 0]);
     let start_sol = hex::decode("2000000000000000102764000000102764000000000000000000").unwrap();
     apf.send(&[send(start_sol[..24].to_vec())]).await;

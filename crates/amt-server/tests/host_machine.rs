@@ -7,36 +7,9 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use amt_server::{EmulatorConfig, RunningEmulator};
+use amt_server::EmulatorConfig;
 use serde_json::Value;
-use support::curl_wsman;
-
-async fn control(
-    emu: &RunningEmulator,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> (u16, Value) {
-    let url = format!("http://{}{path}", emu.control_addr().unwrap());
-    let method = method.to_string();
-    let body = body.map(str::to_string);
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-w", "\n%{http_code}", "-X", &method, &url]);
-        if let Some(b) = &body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
-        }
-        let out = cmd.stdin(Stdio::null()).output().expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (json, code) = text.rsplit_once('\n').expect("status line");
-        (
-            code.parse().expect("status"),
-            serde_json::from_str(json).unwrap_or(Value::Null),
-        )
-    })
-    .await
-    .unwrap()
-}
+use support::{control, curl_wsman};
 
 fn node_request(namespace: &str, class: &str, method: &str, args: &str) -> String {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,9 +6,12 @@
 //! after 0x41; SOL carries the serial port until an injected drop; the
 //! listener closes with `ListenerEnabled` off.
 
+mod support;
+
 use std::time::Duration;
 
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
+use support::{admin_session, read_n, start_session, user_password};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -29,34 +32,23 @@ async fn start(dir: &std::path::Path) -> RunningEmulator {
     .unwrap()
 }
 
-async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut buf))
-        .await
-        .expect("an answer in time")
-        .expect("the answer");
-    buf
-}
-
-/// StartRedirectionSession for `tag`: the 13-byte reply's status.
-async fn start_session(addr: std::net::SocketAddr, tag: &[u8; 4], flags: u8) -> (TcpStream, u8) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut msg = vec![0x10, flags, 0, 0];
-    msg.extend_from_slice(tag);
-    s.write_all(&msg).await.unwrap();
-    let reply = read_n(&mut s, 13).await;
-    assert_eq!(reply[0], 0x11);
-    (s, reply[1])
-}
-
-fn user_password(user: &str, password: &str) -> Vec<u8> {
-    let mut m = vec![0x13, 0, 0, 0, 1];
-    m.extend_from_slice(&((user.len() + password.len() + 2) as u32).to_le_bytes());
-    m.push(user.len() as u8);
-    m.extend_from_slice(user.as_bytes());
-    m.push(password.len() as u8);
-    m.extend_from_slice(password.as_bytes());
-    m
+/// Waits (20 s at most) until the audit log holds every (AppID, EventID).
+async fn until_audited(host: &amt_server::DeviceHost, wanted: &[(u16, u16)]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<(u16, u16)> = host.with_device(|d| {
+            d.audit_log()
+                .records()
+                .iter()
+                .map(|r| (r.app_id, r.event_id))
+                .collect()
+        });
+        if wanted.iter().all(|w| ids.contains(w)) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -107,21 +99,7 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
     drop(s);
 
     // Audit log: IDE-R session opened (18/0) and closed (18/1) by admin.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ids: Vec<(u16, u16)> = host.with_device(|d| {
-            d.audit_log()
-                .records()
-                .iter()
-                .map(|r| (r.app_id, r.event_id))
-                .collect()
-        });
-        if ids.contains(&(18, 0)) && ids.contains(&(18, 1)) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_audited(&host, &[(18, 0), (18, 1)]).await;
 
     // ListenerEnabled off closes 16994.
     host.change_device_and_listeners(|d, _| {
@@ -158,12 +136,7 @@ async fn sol_carries_the_serial_port_until_an_injected_drop() {
         fired: 0,
     });
 
-    let (mut s, status) = start_session(addr, b"SOL ", 0).await;
-    assert_eq!(status, 0);
-    s.write_all(&user_password("admin", PASSWORD))
-        .await
-        .unwrap();
-    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
     // MeshCommander's StartSOLRedirection (heartbeat 0: it sends its own).
     s.write_all(&hex(
         "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
@@ -206,12 +179,7 @@ async fn the_host_boots_from_the_consoles_iso_through_16994() {
     })
     .unwrap();
 
-    let (mut s, status) = start_session(addr, b"IDER", 0).await;
-    assert_eq!(status, 0);
-    s.write_all(&user_password("admin", PASSWORD))
-        .await
-        .unwrap();
-    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    let mut s = admin_session(addr, b"IDER", 0, PASSWORD).await;
     let iso = media::iso9660("AMTEMU_TEST", ElTorito::Bootable);
     let mut console = IderConsole::new(Some(iso), None);
     s.write_all(&console.open()).await.unwrap();
@@ -282,12 +250,7 @@ async fn kvm_runs_rfb_after_0x41() {
         Ok(())
     })
     .unwrap();
-    let (mut s, status) = start_session(addr, b"KVMR", 1).await;
-    assert_eq!(status, 0);
-    s.write_all(&user_password("admin", PASSWORD))
-        .await
-        .unwrap();
-    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    let mut s = admin_session(addr, b"KVMR", 1, PASSWORD).await;
     s.write_all(&hex("40000000 00000000")).await.unwrap();
     let start = read_n(&mut s, 8 + 12).await;
     assert_eq!(start[..2], [0x41, 0]);
@@ -308,21 +271,7 @@ async fn kvm_runs_rfb_after_0x41() {
     let (_, status) = start_session(addr, b"KVMR", 1).await;
     assert_eq!(status, 2);
     drop(s);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ids: Vec<(u16, u16)> = host.with_device(|d| {
-            d.audit_log()
-                .records()
-                .iter()
-                .map(|r| (r.app_id, r.event_id))
-                .collect()
-        });
-        if ids.contains(&(18, 8)) && ids.contains(&(18, 9)) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_audited(&host, &[(18, 8), (18, 9)]).await;
     emu.shutdown().await;
 }
 

@@ -8,7 +8,6 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 
 use amt_server::{EmulatorConfig, RunningEmulator};
 use serde_json::Value;
@@ -31,30 +30,9 @@ async fn device(firmware: &str) -> RunningEmulator {
         .expect("device starts")
 }
 
+/// A control API POST with curl: (HTTP status, JSON body).
 async fn control(emu: &RunningEmulator, path: &str, body: &str) -> (u16, Value) {
-    let url = format!("http://{}{path}", emu.control_addr().unwrap());
-    let body = body.to_string();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "-X", "POST", &url])
-            .args([
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                &body,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (json, code) = text.rsplit_once('\n').expect("status line");
-        (
-            code.parse().expect("status"),
-            serde_json::from_str(json).unwrap_or(Value::Null),
-        )
-    })
-    .await
-    .unwrap()
+    support::control(emu, "POST", path, Some(body)).await
 }
 
 /// One request over a TLS-PSK connection made by `openssl s_client`;

@@ -425,3 +425,101 @@ pub fn curl_wsman_with(
     let (reply, status) = text.rsplit_once('\n').unwrap_or(("", &text));
     (out.status.success(), status.to_string(), reply.to_string())
 }
+
+/// One control API call with curl: (HTTP status, JSON body; `Null` when
+/// the body is not JSON).
+pub async fn control(
+    emu: &amt_server::RunningEmulator,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let url = format!("http://{}{path}", emu.control_addr().unwrap());
+    let method = method.to_string();
+    let body = body.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-w", "\n%{http_code}", "-X", &method, &url]);
+        if let Some(b) = &body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = cmd.stdin(Stdio::null()).output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (json, code) = text.rsplit_once('\n').expect("status line");
+        (
+            code.parse().expect("status"),
+            serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+// ---- The redirection protocol (16994) as consoles open it. The messages
+// are written out byte by byte, as MeshCommander and kvm-pilot send them,
+// not through the emulator's own codec. ----
+
+/// Reads exactly `n` bytes (20 s at most).
+pub async fn read_n(s: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; n];
+    tokio::time::timeout(std::time::Duration::from_secs(20), s.read_exact(&mut buf))
+        .await
+        .expect("an answer in time")
+        .expect("the answer");
+    buf
+}
+
+/// StartRedirectionSession (0x10) for `tag` (`b"SOL "`, `b"IDER"`,
+/// `b"KVMR"`).
+pub fn start_session_message(tag: &[u8; 4], flags: u8) -> Vec<u8> {
+    let mut msg = vec![0x10, flags, 0, 0];
+    msg.extend_from_slice(tag);
+    msg
+}
+
+/// StartRedirectionSession for `tag` on a new connection: the 13-byte
+/// reply's status.
+pub async fn start_session(
+    addr: SocketAddr,
+    tag: &[u8; 4],
+    flags: u8,
+) -> (tokio::net::TcpStream, u8) {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(&start_session_message(tag, flags))
+        .await
+        .unwrap();
+    let reply = read_n(&mut s, 13).await;
+    assert_eq!(reply[0], 0x11);
+    (s, reply[1])
+}
+
+/// AuthenticateSession (0x13) with user name and password (method 1).
+pub fn user_password(user: &str, password: &str) -> Vec<u8> {
+    let mut m = vec![0x13, 0, 0, 0, 1];
+    m.extend_from_slice(&((user.len() + password.len() + 2) as u32).to_le_bytes());
+    m.push(user.len() as u8);
+    m.extend_from_slice(user.as_bytes());
+    m.push(password.len() as u8);
+    m.extend_from_slice(password.as_bytes());
+    m
+}
+
+/// A session for `tag` started and authenticated as `admin`, both
+/// answered with status 0.
+pub async fn admin_session(
+    addr: SocketAddr,
+    tag: &[u8; 4],
+    flags: u8,
+    password: &str,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let (mut s, status) = start_session(addr, tag, flags).await;
+    assert_eq!(status, 0, "StartRedirectionSession {tag:?}");
+    s.write_all(&user_password("admin", password))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0], "authentication");
+    s
+}
