@@ -14,32 +14,11 @@ use amt_wsman::access::acl_user_may;
 use amt_wsman::classes::class_for;
 use amt_wsman::namespaces::AMT_SCHEMA;
 use amt_wsman::{CallContext, Principal, WsmanReply, WsmanService};
-use base64::Engine;
 use support::structure::assert_same_structure;
 use support::*;
 
 const AUTH: &str = "AMT_AuthorizationService";
 const AUTH_URI: &str = amt_wsman::classes::amt_authorization_service::RESOURCE_URI;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// A request in wsman-messages' spelling.
-fn envelope(action: &str, resource_uri: &str, selectors: &str, body: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?><Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns="http://www.w3.org/2003/05/soap-envelope"><Header><a:Action>{action}</a:Action><a:To>/wsman</a:To><w:ResourceURI>{resource_uri}</w:ResourceURI><a:MessageID>1</a:MessageID><a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><w:OperationTimeout>PT60S</w:OperationTimeout>{selectors}</Header><Body>{body}</Body></Envelope>"#
-    )
-}
-
-fn invoke(resource_uri: &str, method: &str, params: &[(&str, &str)]) -> String {
-    let mut body = format!(r#"<h:{method}_INPUT xmlns:h="{resource_uri}">"#);
-    for (name, value) in params {
-        body.push_str(&format!("<h:{name}>{value}</h:{name}>"));
-    }
-    body.push_str(&format!("</h:{method}_INPUT>"));
-    envelope(&format!("{resource_uri}/{method}"), resource_uri, "", &body)
-}
 
 fn run(device: &mut Device, body: &str, ctx: &CallContext) -> WsmanReply {
     WsmanService::new().handle(device, body.as_bytes(), ctx)

@@ -145,3 +145,28 @@ pub fn with_header(request: &str, header_xml: &str) -> String {
 pub fn instance_id_selector(id: &str) -> String {
     format!(r#"<w:SelectorSet><w:Selector Name="InstanceID">{id}</w:Selector></w:SelectorSet>"#)
 }
+
+/// Standard base64, as the consoles send binary parameters.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A request in the console libraries' spelling (wsman-messages), with
+/// `header_extra` (selectors and the like) closing its header.
+pub fn envelope(action: &str, resource_uri: &str, header_extra: &str, body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns="http://www.w3.org/2003/05/soap-envelope"><Header><a:Action>{action}</a:Action><a:To>/wsman</a:To><w:ResourceURI>{resource_uri}</w:ResourceURI><a:MessageID>1</a:MessageID><a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo><w:OperationTimeout>PT60S</w:OperationTimeout>{header_extra}</Header><Body>{body}</Body></Envelope>"#
+    )
+}
+
+/// A method call in that spelling, with `params` as `(name, value)` in
+/// order.
+pub fn invoke(resource_uri: &str, method: &str, params: &[(&str, &str)]) -> String {
+    let mut body = format!(r#"<h:{method}_INPUT xmlns:h="{resource_uri}">"#);
+    for (name, value) in params {
+        body.push_str(&format!("<h:{name}>{value}</h:{name}>"));
+    }
+    body.push_str(&format!("</h:{method}_INPUT>"));
+    envelope(&format!("{resource_uri}/{method}"), resource_uri, "", &body)
+}
