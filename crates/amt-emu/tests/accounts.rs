@@ -8,47 +8,18 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use base64::Engine;
 use md5::{Digest, Md5};
 use support::*;
-
-/// `curl -s --digest -u USER:PW --data-binary @file URL`: (status, body).
-fn curl_as(
-    url: &str,
-    user: &str,
-    password: &str,
-    xml: &str,
-    dir: &Path,
-    n: usize,
-) -> (u16, String) {
-    let file = dir.join(format!("request-{n}.xml"));
-    std::fs::write(&file, xml).expect("write request");
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "--max-time", "20", "--digest", "-u"])
-        .arg(format!("{user}:{password}"))
-        .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
-        .arg("--data-binary")
-        .arg(format!("@{}", file.display()))
-        .args(["-w", "\n%{http_code}"])
-        .arg(url);
-    let out = run(cmd, CLIENT_TIMEOUT);
-    assert!(out.success, "curl failed: {}", out.stderr);
-    let (body, code) = out.stdout.rsplit_once('\n').expect("a status code");
-    (code.trim().parse().expect("a number"), body.to_string())
-}
 
 #[test]
 fn an_acl_user_logs_in_with_curl_and_is_held_to_its_realm() {
     let emu = Emu::start(9630, &["--firmware", "15.0.23"]);
     let url = format!("http://{}/wsman", emu.addr("Plain", "Remote"));
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut n = 0;
-    let mut post = |user: &str, password: &str, xml: &str| {
-        n += 1;
-        curl_as(&url, user, password, xml, dir.path(), n)
+    let post = |user: &str, password: &str, xml: &str| {
+        let r = post_as(&url, user, password, xml, dir.path());
+        (r.status, r.body)
     };
 
     let general = wsman_messages("AMT", "GeneralSettings", "Get", None);

@@ -1,8 +1,12 @@
 //! The `amt-emu` binary as a user runs it.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::strip_ansi;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_amt-emu"))
@@ -44,20 +48,6 @@ fn serve(args: &[&str]) -> (Child, String) {
     let _ = child.kill();
     let _ = child.wait();
     panic!("amt-emu serve did not report a TLS listener");
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut esc = false;
-    for c in s.chars() {
-        match (esc, c) {
-            (false, '\x1b') => esc = true,
-            (true, 'm') => esc = false,
-            (true, _) => {}
-            (false, c) => out.push(c),
-        }
-    }
-    out
 }
 
 fn interrupt_and_wait(mut child: Child) -> std::process::ExitStatus {

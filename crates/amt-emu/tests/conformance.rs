@@ -345,22 +345,8 @@ impl Wsl {
             cmd.env("WSNOSSL", "1");
         }
         let out = run(cmd, CLIENT_TIMEOUT);
-        (out.success, strip_colours(&out.stdout))
+        (out.success, strip_ansi(&out.stdout))
     }
-}
-
-fn strip_colours(s: &str) -> String {
-    let mut out = String::new();
-    let mut esc = false;
-    for c in s.chars() {
-        match (esc, c) {
-            (false, '\x1b') => esc = true,
-            (true, 'm') => esc = false,
-            (true, _) => {}
-            (false, c) => out.push(c),
-        }
-    }
-    out
 }
 
 /// The text of every `<tag>` in wsl's pretty-printed output.

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use amt_record::layout::{Exchange, Index, INDEX_FILE};
 use amt_testkit::{DevicePublicKey, TestCa};
-use support::{args, post, run, text, wsman_messages, Process, CLIENT_TIMEOUT, PASSWORD};
+use support::{args, post, post_as, run, text, wsman_messages, Process, CLIENT_TIMEOUT, PASSWORD};
 
 const DEVICE_OFFSET: u16 = 9610;
 const RECORDER_OFFSET: u16 = 9620;
@@ -29,26 +29,8 @@ fn bin() -> &'static str {
 
 /// `curl --digest -u USER:PASSWORD` of `xml` to `url`: (status, body).
 fn curl_as(url: &str, user: &str, password: &str, xml: &str, dir: &Path) -> (u16, String) {
-    let file = dir.join(format!("req-{}.xml", rand_suffix()));
-    std::fs::write(&file, xml).expect("write");
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-k", "--max-time", "20", "--digest", "-u"])
-        .arg(format!("{user}:{password}"))
-        .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
-        .arg("--data-binary")
-        .arg(format!("@{}", file.display()))
-        .args(["-w", "\n%{http_code}"])
-        .arg(url);
-    let out = run(cmd, CLIENT_TIMEOUT);
-    assert!(out.success, "curl: {}", out.stderr);
-    let (body, code) = out.stdout.rsplit_once('\n').expect("status code");
-    (code.trim().parse().expect("a status"), body.to_string())
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+    let r = post_as(url, user, password, xml, dir);
+    (r.status, r.body)
 }
 
 fn return_value(reply: &(u16, String)) -> u32 {

@@ -163,7 +163,8 @@ impl Emu {
     }
 }
 
-fn strip_ansi(s: &str) -> String {
+/// `s` without its ANSI colour sequences.
+pub fn strip_ansi(s: &str) -> String {
     let mut out = String::new();
     let mut esc = false;
     for c in s.chars() {
@@ -252,10 +253,15 @@ impl Reply {
 /// --data-binary @body URL`, as console guides show it. `dir` holds
 /// curl's header dump.
 pub fn curl_digest(url: &str, body: &Path, dir: &Path) -> Reply {
+    curl_digest_as(url, "admin", PASSWORD, body, dir)
+}
+
+/// [`curl_digest`] as another user.
+pub fn curl_digest_as(url: &str, user: &str, password: &str, body: &Path, dir: &Path) -> Reply {
     let headers = dir.join(format!("headers-{}.txt", unique()));
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "--max-time", "20", "--digest", "-u"])
-        .arg(format!("admin:{PASSWORD}"))
+        .arg(format!("{user}:{password}"))
         .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
         .arg("--data-binary")
         .arg(format!("@{}", body.display()))
@@ -281,9 +287,14 @@ pub fn curl_digest(url: &str, body: &Path, dir: &Path) -> Reply {
 
 /// Posts `xml` with [`curl_digest`] (through a file, as a user would).
 pub fn post(url: &str, xml: &str, dir: &Path) -> Reply {
+    post_as(url, "admin", PASSWORD, xml, dir)
+}
+
+/// [`post`] as another user.
+pub fn post_as(url: &str, user: &str, password: &str, xml: &str, dir: &Path) -> Reply {
     let file = dir.join(format!("req-{}.xml", unique()));
     std::fs::write(&file, xml).expect("write request");
-    curl_digest(url, &file, dir)
+    curl_digest_as(url, user, password, &file, dir)
 }
 
 fn unique() -> u64 {
