@@ -10,25 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use amt_server::http::LOGON_FAILED_HTML;
-use amt_server::{Emulator, EmulatorConfig, RunningEmulator, ServerLimits};
+use amt_server::ServerLimits;
 use support::{
     assert_console_works, console_request, curl, digest_header, digest_response, fetch_challenge,
-    raw_exchange, wsman_post, Outcome, ADMIN_PASSWORD,
+    http_device, raw_exchange, wsman_post, Outcome, ADMIN_PASSWORD,
 };
-
-/// A provisioned AMT 15 device on plain HTTP, with the lockout as given.
-async fn device(limits: ServerLimits) -> (RunningEmulator, SocketAddr, String) {
-    let emu = Emulator::start(EmulatorConfig {
-        firmware: Some("15.0.23".parse().unwrap()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        limits,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
-    let addr = emu.http_addr().expect("16992 is open on AMT 15");
-    (emu, addr, format!("http://{addr}/wsman"))
-}
 
 /// Attack tests send many wrong responses on purpose; the lockout has its
 /// own test, so here it stays out of the way.
@@ -95,7 +81,7 @@ fn assert_accepted(out: &Outcome, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cve_2017_5689_empty_prefix_and_malformed_responses_are_refused() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let right = a.right_response("00000001");
     let variants = [
@@ -133,7 +119,7 @@ async fn cve_2017_5689_empty_prefix_and_malformed_responses_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nonce_and_count_replayed_on_another_connection_are_refused() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let h = a.header("00000001", &a.right_response("00000001"));
     // Each send is its own TCP connection.
@@ -146,7 +132,7 @@ async fn a_nonce_and_count_replayed_on_another_connection_are_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nonce_count_going_backwards_is_refused() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let login = |nc: &str| a.header(nc, &a.right_response(nc));
     assert_accepted(&a.send(addr, &login("00000005")).await, "nc 5");
@@ -161,7 +147,7 @@ async fn a_nonce_count_going_backwards_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_realm_uri_method_or_user_is_refused() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let nc = "00000001";
 
@@ -250,7 +236,7 @@ async fn wrong_realm_uri_method_or_user_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn basic_auth_is_answered_with_a_digest_challenge() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let user = format!("admin:{ADMIN_PASSWORD}");
     let u = url.clone();
     let (ok, code) = tokio::task::spawn_blocking(move || {
@@ -286,7 +272,7 @@ async fn repeated_failures_lock_every_login_for_a_while() {
         lockout_duration: Duration::from_secs(2),
         ..ServerLimits::default()
     };
-    let (emu, addr, url) = device(limits).await;
+    let (emu, addr, url) = http_device(limits).await;
 
     // The normal first probe (no Authorization) never counts.
     for _ in 0..12 {
@@ -374,7 +360,7 @@ async fn no_secret_reaches_the_logs() {
         lockout_duration: Duration::from_millis(500),
         ..ServerLimits::default()
     };
-    let (emu, addr, url) = device(limits).await;
+    let (emu, addr, url) = http_device(limits).await;
     let a = Attempt::new(addr).await;
     let mut secrets = vec![ADMIN_PASSWORD.to_string()];
 
@@ -481,7 +467,7 @@ fn challenge_stale(out: &Outcome) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_good_login_gets_the_wsman_reply() {
-    let (emu, addr, _url) = device(no_lockout()).await;
+    let (emu, addr, _url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let h = a.header("00000001", &a.right_response("00000001"));
     let out = raw_exchange(addr, &wsman_post_with_body(&h, &general_settings_get())).await;
@@ -501,7 +487,7 @@ async fn a_good_login_gets_the_wsman_reply() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_refused_with_a_fresh_challenge() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     for wrong in ["wrong", "p@ssw0rd", "P@ssw0rd ", ""] {
         let r = digest_response("admin", &a.realm, wrong, &a.nonce, "1", "POST", "/wsman");
@@ -522,7 +508,7 @@ async fn a_wrong_password_is_refused_with_a_fresh_challenge() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_or_other_qop_is_refused() {
-    let (emu, addr, url) = device(no_lockout()).await;
+    let (emu, addr, url) = http_device(no_lockout()).await;
     let a = Attempt::new(addr).await;
     let right = a.right_response("00000001");
 
@@ -565,7 +551,7 @@ async fn a_stale_nonce_is_refused_with_stale_true() {
         nonce_lifetime: Duration::from_secs(1),
         ..no_lockout()
     };
-    let (emu, addr, url) = device(limits).await;
+    let (emu, addr, url) = http_device(limits).await;
     let a = Attempt::new(addr).await;
     assert_accepted(
         &a.send(addr, &a.header("1", &a.right_response("1"))).await,

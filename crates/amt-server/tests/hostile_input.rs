@@ -12,25 +12,11 @@ use amt_server::http::MAX_BODY_BYTES;
 use amt_server::listener::MAX_HEAD_BYTES;
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator, ServerLimits};
 use support::{
-    assert_console_works, client_hello_bytes, raw_exchange, read_until_closed, wsman_post,
-    ADMIN_PASSWORD,
+    assert_console_works, client_hello_bytes, http_device, raw_exchange, read_until_closed,
+    wsman_post, ADMIN_PASSWORD,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-/// A provisioned AMT 15 device: plain HTTP on 16992, no TLS yet.
-async fn http_device(limits: ServerLimits) -> (RunningEmulator, SocketAddr, String) {
-    let emu = Emulator::start(EmulatorConfig {
-        firmware: Some("15.0.23".parse().unwrap()),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        limits,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
-    let addr = emu.http_addr().expect("16992 is open on AMT 15");
-    (emu, addr, format!("http://{addr}/wsman"))
-}
 
 /// A provisioned CSME 16.1 device: TLS only.
 async fn tls_device(limits: ServerLimits) -> (RunningEmulator, SocketAddr, String) {

@@ -523,3 +523,20 @@ pub async fn admin_session(
     assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0], "authentication");
     s
 }
+
+/// A provisioned AMT 15 device with `limits`: plain HTTP on 16992, no TLS
+/// yet. (The emulator, 16992's address, its `/wsman` URL.)
+pub async fn http_device(
+    limits: amt_server::ServerLimits,
+) -> (amt_server::RunningEmulator, SocketAddr, String) {
+    let emu = amt_server::Emulator::start(amt_server::EmulatorConfig {
+        firmware: Some("15.0.23".parse().unwrap()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        limits,
+        ..amt_server::EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = emu.http_addr().expect("16992 is open on AMT 15");
+    (emu, addr, format!("http://{addr}/wsman"))
+}
