@@ -475,6 +475,11 @@ mod tests {
         }
     }
 
+    /// `header` on a POST to /wsman, now, with the admin account.
+    fn post(t: &mut NonceTracker, header: &str) -> Result<Authenticated, DigestError> {
+        t.verify(header, "POST", "/wsman", REALM, NOW, lookup)
+    }
+
     fn tracker() -> (NonceTracker, String) {
         let mut t = NonceTracker::new();
         let n = t.issue([7; 24], NOW);
@@ -484,50 +489,16 @@ mod tests {
     #[test]
     fn good_login_with_quoted_and_bare_parameters() {
         let (mut t, n) = tracker();
-        assert!(t
-            .verify(
-                &header(&n, "00000001", "P@ssw0rd", "/wsman", true),
-                "POST",
-                "/wsman",
-                REALM,
-                NOW,
-                lookup
-            )
-            .is_ok());
-        assert!(t
-            .verify(
-                &header(&n, "00000002", "P@ssw0rd", "/wsman", false),
-                "POST",
-                "/wsman",
-                REALM,
-                NOW,
-                lookup
-            )
-            .is_ok());
+        assert!(post(&mut t, &header(&n, "00000001", "P@ssw0rd", "/wsman", true)).is_ok());
+        assert!(post(&mut t, &header(&n, "00000002", "P@ssw0rd", "/wsman", false)).is_ok());
         // MeshCentral sends nc="1" and counts up without padding.
-        assert!(t
-            .verify(
-                &header(&n, "3", "P@ssw0rd", "/wsman", true),
-                "POST",
-                "/wsman",
-                REALM,
-                NOW,
-                lookup
-            )
-            .is_ok());
+        assert!(post(&mut t, &header(&n, "3", "P@ssw0rd", "/wsman", true)).is_ok());
     }
 
     #[test]
     fn wrong_password_is_refused() {
         let (mut t, n) = tracker();
-        let r = t.verify(
-            &header(&n, "00000001", "nope", "/wsman", true),
-            "POST",
-            "/wsman",
-            REALM,
-            NOW,
-            lookup,
-        );
+        let r = post(&mut t, &header(&n, "00000001", "nope", "/wsman", true));
         assert_eq!(r, Err(DigestError::BadResponse));
     }
 
@@ -540,26 +511,21 @@ mod tests {
         for bad in ["", &resp[..1], &resp[..31], "zz", &format!("{resp}0")] {
             let h = good.replace(resp, bad);
             assert_eq!(
-                t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
+                post(&mut t, &h),
                 Err(DigestError::BadResponse),
                 "response {bad:?}"
             );
         }
         // A refused attempt does not burn the nonce count.
-        assert!(t
-            .verify(&good, "POST", "/wsman", REALM, NOW, lookup)
-            .is_ok());
+        assert!(post(&mut t, &good).is_ok());
     }
 
     #[test]
     fn replayed_nc_is_refused() {
         let (mut t, n) = tracker();
         let h = header(&n, "00000001", "P@ssw0rd", "/wsman", true);
-        assert!(t.verify(&h, "POST", "/wsman", REALM, NOW, lookup).is_ok());
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::ReplayedNonceCount)
-        );
+        assert!(post(&mut t, &h).is_ok());
+        assert_eq!(post(&mut t, &h), Err(DigestError::ReplayedNonceCount));
     }
 
     /// A quoted header from `cnonce` (what a console relay sends on each
@@ -580,12 +546,10 @@ mod tests {
     #[test]
     fn a_reused_nonce_with_a_fresh_cnonce_starts_its_own_count() {
         let (mut t, n) = tracker();
-        let verify =
-            |t: &mut NonceTracker, h: &str| t.verify(h, "POST", "/wsman", REALM, NOW, lookup);
-        assert!(verify(&mut t, &header_with_cnonce(&n, "00000001", "first")).is_ok());
-        assert!(verify(&mut t, &header_with_cnonce(&n, "00000002", "first")).is_ok());
+        assert!(post(&mut t, &header_with_cnonce(&n, "00000001", "first")).is_ok());
+        assert!(post(&mut t, &header_with_cnonce(&n, "00000002", "first")).is_ok());
         // The relay's next connection: same nonce, new cnonce, nc 1 again.
-        assert!(verify(&mut t, &header_with_cnonce(&n, "00000001", "second")).is_ok());
+        assert!(post(&mut t, &header_with_cnonce(&n, "00000001", "second")).is_ok());
         // An exact replay of either is refused, and so is a lower count.
         for (nc, cnonce) in [
             ("00000001", "second"),
@@ -593,14 +557,14 @@ mod tests {
             ("00000001", "first"),
         ] {
             assert_eq!(
-                verify(&mut t, &header_with_cnonce(&n, nc, cnonce)),
+                post(&mut t, &header_with_cnonce(&n, nc, cnonce)),
                 Err(DigestError::ReplayedNonceCount),
                 "{nc} {cnonce}"
             );
         }
         // Each cnonce keeps counting from where it was.
-        assert!(verify(&mut t, &header_with_cnonce(&n, "00000003", "first")).is_ok());
-        assert!(verify(&mut t, &header_with_cnonce(&n, "00000002", "second")).is_ok());
+        assert!(post(&mut t, &header_with_cnonce(&n, "00000003", "first")).is_ok());
+        assert!(post(&mut t, &header_with_cnonce(&n, "00000002", "second")).is_ok());
     }
 
     #[test]
@@ -608,25 +572,20 @@ mod tests {
         let (mut t, n) = tracker();
         for i in 0..MAX_CNONCES_PER_NONCE {
             let h = header_with_cnonce(&n, "1", &format!("c{i}"));
-            assert!(t.verify(&h, "POST", "/wsman", REALM, NOW, lookup).is_ok());
+            assert!(post(&mut t, &h).is_ok());
         }
         // One more would push a remembered count out: the client is told
         // to take a fresh nonce instead.
         let h = header_with_cnonce(&n, "1", "one-more");
-        let e = t
-            .verify(&h, "POST", "/wsman", REALM, NOW, lookup)
-            .unwrap_err();
+        let e = post(&mut t, &h).unwrap_err();
         assert_eq!(e, DigestError::NonceExhausted);
         assert!(e.is_stale() && !e.counts_as_failed_login());
         // Known cnonces still work.
         let h = header_with_cnonce(&n, "2", "c0");
-        assert!(t.verify(&h, "POST", "/wsman", REALM, NOW, lookup).is_ok());
+        assert!(post(&mut t, &h).is_ok());
         let long = "x".repeat(MAX_CNONCE_LEN + 1);
         let h = header_with_cnonce(&n, "1", &long);
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::BadClientNonce)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::BadClientNonce));
     }
 
     #[test]
@@ -639,10 +598,7 @@ mod tests {
             "/wsman",
             true,
         );
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::UnknownNonce)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::UnknownNonce));
         let later = NOW + NONCE_LIFETIME + Duration::seconds(1);
         let h = header(&n, "00000001", "P@ssw0rd", "/wsman", true);
         let e = t
@@ -656,15 +612,9 @@ mod tests {
         let (mut t, n) = tracker();
         let h = header(&n, "00000001", "P@ssw0rd", "/wsman", true)
             .replace(REALM, "Digest:00000000000000000000000000000000");
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::WrongRealm)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::WrongRealm));
         let h = header(&n, "00000001", "P@ssw0rd", "/other", true);
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::WrongUri)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::WrongUri));
         let h = header(&n, "00000001", "P@ssw0rd", "/wsman", true);
         assert_eq!(
             t.verify(&h, "GET", "/wsman", REALM, NOW, lookup),
@@ -672,26 +622,17 @@ mod tests {
         );
         let h = header(&n, "00000002", "P@ssw0rd", "/wsman", true)
             .replace("username=\"admin\"", "username=\"root\"");
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::UnknownUser)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::UnknownUser));
     }
 
     #[test]
     fn missing_fields_are_named() {
         let (mut t, n) = tracker();
         let h = header(&n, "00000001", "P@ssw0rd", "/wsman", true).replace(",qop=\"auth\"", "");
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::MissingField("qop"))
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::MissingField("qop")));
         let h =
             header(&n, "00000001", "P@ssw0rd", "/wsman", true).replace(",cnonce=\"abc123\"", "");
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::MissingField("cnonce"))
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::MissingField("cnonce")));
     }
 
     #[test]
@@ -705,10 +646,7 @@ mod tests {
             "Digest a=\"unterminated",
             "Digest nc=1, nc=2",
         ] {
-            assert!(
-                t.verify(h, "POST", "/wsman", REALM, NOW, lookup).is_err(),
-                "{h:?}"
-            );
+            assert!(post(&mut t, h).is_err(), "{h:?}");
         }
         assert_eq!(
             parse_authorization("Basic xyz"),
@@ -738,9 +676,6 @@ mod tests {
         }
         assert_eq!(t.len(), MAX_NONCES);
         let h = header(&first, "1", "P@ssw0rd", "/wsman", true);
-        assert_eq!(
-            t.verify(&h, "POST", "/wsman", REALM, NOW, lookup),
-            Err(DigestError::UnknownNonce)
-        );
+        assert_eq!(post(&mut t, &h), Err(DigestError::UnknownNonce));
     }
 }
