@@ -116,35 +116,37 @@ impl TestCa {
     /// A TLS server certificate (`CN` and DNS SAN `cn`) and its PKCS#8
     /// key: a server the device connects to (a test MPS).
     pub fn issue_server(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
-        let key = KeyPair::generate().expect("ECDSA key");
-        let mut params = CertificateParams::new(vec![cn.to_string()]).expect("SAN");
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.not_before = datetime!(2020-01-01 00:00:00 UTC);
-        params.not_after = datetime!(2040-01-01 00:00:00 UTC);
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let der = params
-            .signed_by(&key, &issuer)
-            .expect("CA signs server")
-            .der()
-            .to_vec();
-        (der, key.serialize_der())
+        let params = CertificateParams::new(vec![cn.to_string()]).expect("SAN");
+        self.issue(params, cn, ExtendedKeyUsagePurpose::ServerAuth)
     }
 
     /// A client certificate and its PKCS#8 key (for mutual TLS tests).
     pub fn issue_client(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        self.issue(
+            CertificateParams::default(),
+            cn,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )
+    }
+
+    /// A certificate for a new ECDSA key, `CN` `cn`, for `purpose`, valid
+    /// 2020–2040, signed by this CA; and the key (PKCS#8).
+    fn issue(
+        &self,
+        mut params: CertificateParams,
+        cn: &str,
+        purpose: ExtendedKeyUsagePurpose,
+    ) -> (Vec<u8>, Vec<u8>) {
         let key = KeyPair::generate().expect("ECDSA key");
-        let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, cn);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![purpose];
         params.not_before = datetime!(2020-01-01 00:00:00 UTC);
         params.not_after = datetime!(2040-01-01 00:00:00 UTC);
         let issuer = Issuer::from_params(&self.params, &self.key);
         let der = params
             .signed_by(&key, &issuer)
-            .expect("CA signs client")
+            .expect("the CA signs")
             .der()
             .to_vec();
         (der, key.serialize_der())
