@@ -132,15 +132,9 @@ fn main() -> ExitCode {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if let Some(s) = config.soak {
         if !args.json {
@@ -154,21 +148,7 @@ fn main() -> ExitCode {
         }
     }
     match runtime.block_on(amt_bench::run(config)) {
-        Ok(report) => {
-            if args.json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(j) => println!("{j}"),
-                    Err(e) => eprintln!("amt-bench: {e}"),
-                }
-            } else {
-                println!("{report}");
-            }
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Ok(report) => finish(&report, args.json, report.passed()),
         Err(e) => {
             eprintln!("amt-bench: {e:#}");
             ExitCode::from(2)
@@ -177,15 +157,9 @@ fn main() -> ExitCode {
 }
 
 fn fleet(args: &Args, count: u32) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let password = args
         .password
@@ -243,21 +217,7 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
         tls_versions: tls_versions(args.tls),
     };
     match runtime.block_on(amt_bench::fleet::run_fleet(config)) {
-        Ok(report) => {
-            if args.json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(j) => println!("{j}"),
-                    Err(e) => eprintln!("amt-bench: {e}"),
-                }
-            } else {
-                println!("{report}");
-            }
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Ok(report) => finish(&report, args.json, report.passed()),
         Err(e) => {
             eprintln!("amt-bench: {e:#}");
             ExitCode::from(2)
@@ -266,6 +226,18 @@ fn fleet(args: &Args, count: u32) -> ExitCode {
 }
 
 /// Prints a report (text or JSON); the exit status says whether it passed.
+/// The multi-threaded runtime every bench runs on, or the exit code for
+/// a machine that cannot give one.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
+            ExitCode::from(2)
+        })
+}
+
 fn finish<R: serde::Serialize + std::fmt::Display>(
     report: &R,
     json: bool,
@@ -325,15 +297,9 @@ fn handshakes(args: &Args, seconds: u64) -> ExitCode {
         eprintln!("amt-bench: --handshakes must be between 1 and 600 s");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("amt-bench: cannot start the tokio runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(amt_bench::handshakes::run(
         args.clients,
