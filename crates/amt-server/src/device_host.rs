@@ -515,6 +515,7 @@ impl DeviceHost {
     /// Stops every listener without waiting (for drop); a listener busy
     /// being reconciled at that moment is left to finish.
     pub fn signal_stop_listeners(&self) {
+        self.redirection.end_all();
         for face in &self.faces {
             if let Ok(mut set) = face.set.try_lock() {
                 set.signal_stop();
@@ -525,6 +526,8 @@ impl DeviceHost {
 
     /// Closes every listener.
     pub async fn close_listeners(&self) {
+        // The firmware going down ends its redirection sessions too.
+        self.redirection.end_all();
         for face in &self.faces {
             let mut set = face.set.lock().await;
             set.close().await;
