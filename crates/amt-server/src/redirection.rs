@@ -225,17 +225,34 @@ where
         host: host.clone(),
         kind: SessionKind::Kvm,
     };
-    let device_session = DeviceSession::start(
-        &host,
-        RedirectionKind::Kvm,
-        RedirectionUser::KvmDefaultPort,
-    );
-    journal(&host, peer, None, "KVM session started (5900)");
+    // The session is the device's once the VNC password was right.
+    let mut device_session = None;
     let (mut rd, mut wr) = tokio::io::split(io);
     let ending = host.redirection_sessions().ending();
-    let reason = run_rfb(&mut rd, &mut wr, config, Vec::new(), Vec::new(), &host, ending).await;
-    drop(device_session);
+    let mut authenticated = || {
+        device_session = Some(DeviceSession::start(
+            &host,
+            RedirectionKind::Kvm,
+            RedirectionUser::KvmDefaultPort,
+        ));
+        journal(&host, peer, None, "KVM session started (5900)");
+    };
+    let reason = run_rfb(
+        &mut rd,
+        &mut wr,
+        config,
+        (Vec::new(), Vec::new()),
+        &host,
+        ending,
+        &mut authenticated,
+    )
+    .await;
+    let started = device_session.take().is_some();
     drop(registered);
+    if !started {
+        journal(&host, peer, None, &format!("5900 login failed: {reason}"));
+        return;
+    }
     journal(
         &host,
         peer,
@@ -703,22 +720,25 @@ where
         name: "Intel(r) AMT KVM".to_string(),
     };
     let reply = vec![0x41, 0, 0, 0, 0, 0, 0, 0];
-    run_rfb(rd, wr, config, reply, rest, host, ending).await
+    // The digest login already made the session the device's.
+    run_rfb(rd, wr, config, (reply, rest), host, ending, &mut || {}).await
 }
 
 /// Drives one RFB session (`amt-rfb`) over `rd`/`wr`: keys and pointer to
 /// the device (`kvm_key`, `host_pointer`), the KVM picture
 /// (`kvm_frame`: the consent form until consent allows, then the host's
-/// screen) whenever its generation changes. `prefix` goes out in the same
-/// write as the first bytes (the 0x41 before the banner).
+/// screen) whenever its generation changes. Of `(prefix, first)`, `prefix`
+/// goes out in the same write as the first bytes (the 0x41 before the
+/// banner) and `first` is what the viewer already sent;
+/// `authenticated` runs when the RFB security handshake succeeds.
 async fn run_rfb<R, W>(
     rd: &mut R,
     wr: &mut W,
     config: amt_rfb::ServerConfig,
-    mut prefix: Vec<u8>,
-    first: Vec<u8>,
+    (mut prefix, first): (Vec<u8>, Vec<u8>),
     host: &DeviceHost,
     mut ending: tokio::sync::watch::Receiver<u64>,
+    authenticated: &mut (dyn FnMut() + Send),
 ) -> String
 where
     R: AsyncRead + Unpin,
@@ -756,6 +776,7 @@ where
                 amt_rfb::RfbEvent::Pointer { x, y, buttons } => {
                     host.update_device(|d, _| d.host_pointer(x, y, buttons));
                 }
+                amt_rfb::RfbEvent::Authenticated => authenticated(),
                 amt_rfb::RfbEvent::Closed(reason) => closing = Some(reason.to_string()),
                 other => tracing::debug!(?other, "RFB event"),
             }
