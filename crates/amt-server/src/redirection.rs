@@ -526,8 +526,11 @@ where
     };
     if let Some((kind, user, bytes)) = handover {
         if kind != SessionKind::Sol {
-            let device =
-                DeviceSession::start(&host, device_kind(kind), RedirectionUser::Digest(user.clone()));
+            let device = DeviceSession::start(
+                &host,
+                device_kind(kind),
+                RedirectionUser::Digest(user.clone()),
+            );
             let what = match kind {
                 SessionKind::Ider => "IDE-R session opened",
                 _ => "KVM session started",

@@ -350,7 +350,10 @@ api.shutdown()
 
 /// A WS-Man call built by wsman-messages, posted with curl as admin.
 async fn wsman(url: &str, ns: &str, class: &str, method: &str, args: &str) -> String {
-    let (url, body) = (url.to_string(), wsman_messages_request(ns, class, method, args));
+    let (url, body) = (
+        url.to_string(),
+        wsman_messages_request(ns, class, method, args),
+    );
     let (status, reply) =
         tokio::task::spawn_blocking(move || curl_wsman(&url, "admin", PASSWORD, &body))
             .await
@@ -366,7 +369,10 @@ fn value(xml: &str, name: &str) -> String {
 }
 
 async fn opt_in_state(url: &str) -> String {
-    value(&wsman(url, "IPS", "OptInService", "Get", "").await, "OptInState")
+    value(
+        &wsman(url, "IPS", "OptInService", "Get", "").await,
+        "OptInState",
+    )
 }
 
 /// Every audit record, read with `AMT_AuditLog.ReadRecords` pages as
@@ -415,13 +421,15 @@ async fn disable_redirection_audit(url: &str, events: &[u16]) {
     let template = wsman_messages_request("AMT", "AuditLog", "ReadRecords", "[1]");
     let body_at = template.find("<Body>").unwrap() + "<Body>".len();
     let body_end = template.find("</Body>").unwrap();
-    let request = format!(
-        "{}{input}{}",
-        &template[..body_at],
-        &template[body_end..]
-    )
-    .replace("AMT_AuditLog/ReadRecords", "AMT_AuditPolicyRule/SetAuditPolicyBulk")
-    .replace("amt-schema/1/AMT_AuditLog<", "amt-schema/1/AMT_AuditPolicyRule<");
+    let request = format!("{}{input}{}", &template[..body_at], &template[body_end..])
+        .replace(
+            "AMT_AuditLog/ReadRecords",
+            "AMT_AuditPolicyRule/SetAuditPolicyBulk",
+        )
+        .replace(
+            "amt-schema/1/AMT_AuditLog<",
+            "amt-schema/1/AMT_AuditPolicyRule<",
+        );
     let u = url.to_string();
     let (status, reply) =
         tokio::task::spawn_blocking(move || curl_wsman(&u, "admin", PASSWORD, &request))
@@ -478,8 +486,15 @@ async fn a_kvm_session_after_consent_is_in_session_and_audited_as_the_policy_all
     let viewer = tokio::task::spawn_blocking(move || HeldViewer::open(port, RFB_PASSWORD, &s))
         .await
         .unwrap();
-    assert!(share(&shot, desktop) > 0.5, "the host's desktop, not the form");
-    assert_eq!(opt_in_state(&url).await, "4", "in session while the viewer is open");
+    assert!(
+        share(&shot, desktop) > 0.5,
+        "the host's desktop, not the form"
+    );
+    assert_eq!(
+        opt_in_state(&url).await,
+        "4",
+        "in session while the viewer is open"
+    );
     tokio::task::spawn_blocking(move || viewer.close())
         .await
         .unwrap();
@@ -524,6 +539,9 @@ async fn a_kvm_session_after_consent_is_in_session_and_audited_as_the_policy_all
         .into_iter()
         .filter(|r| r.0 == 18)
         .collect();
-    assert_eq!(kvm_after, kvm, "no KVM session records once the policy drops them");
+    assert_eq!(
+        kvm_after, kvm,
+        "no KVM session records once the policy drops them"
+    );
     emu.shutdown().await;
 }

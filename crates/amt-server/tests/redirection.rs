@@ -248,7 +248,10 @@ async fn a_firmware_restart_ends_an_open_sol_session_and_records_its_end() {
     host.power_cycle().await.unwrap();
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "the restart closed the session's connection");
+    assert!(
+        closed.is_ok(),
+        "the restart closed the session's connection"
+    );
     assert_eq!(
         wait_for_records(&host, &[(18, 5)]).await,
         [(18, 4), (18, 5)]
@@ -456,5 +459,56 @@ async fn port_5900_asks_for_the_rfb_password() {
     });
     use amt_device::audit_log::AuditInitiator::KvmDefaultPort;
     assert_eq!(records, [(8, KvmDefaultPort), (9, KvmDefaultPort)]);
+    emu.shutdown().await;
+}
+
+/// Debian's amtterm opens SOL on 16994: the session's start (18/4) and end
+/// (18/5, after ^]) are audited with its login as initiator, and SOL, which
+/// never needs consent, leaves `OptInState` alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn amtterm_sol_session_is_audited_with_its_user() {
+    use amt_device::audit_log::AuditInitiator;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32770), 0);
+        Ok(())
+    })
+    .unwrap();
+    let mut amtterm = Command::new("timeout")
+        .args(["60", "amtterm", "-u", "admin", "-p", PASSWORD, "127.0.0.1"])
+        .arg(addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("amtterm (see .ci/install-clients)");
+    wait_for_records(&host, &[(18, 4)]).await;
+    let state = host.with_device(|d| d.consent_state(time::OffsetDateTime::now_utc()));
+    assert_eq!(state.value(), 0, "SOL holds no consent");
+    // ^] ends the session (EndSOLRedirection, EndRedirectionSession).
+    let mut stdin = amtterm.stdin.take().unwrap();
+    stdin.write_all(b"\x1d").unwrap();
+    stdin.flush().unwrap();
+    let status = tokio::task::spawn_blocking(move || amtterm.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "amtterm ended cleanly: {status}");
+    wait_for_records(&host, &[(18, 5)]).await;
+    let records: Vec<_> = host.with_device(|d| {
+        d.audit_log()
+            .records()
+            .iter()
+            .filter(|r| r.app_id == 18)
+            .map(|r| (r.event_id, r.initiator.clone()))
+            .collect()
+    });
+    let admin = AuditInitiator::DigestUser("admin".into());
+    assert_eq!(records, [(4, admin.clone()), (5, admin)]);
     emu.shutdown().await;
 }
