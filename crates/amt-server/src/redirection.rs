@@ -848,5 +848,6 @@ fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) 
         response_body: None,
         answered_by: None,
         via: None,
+        ..JournalEntry::default()
     });
 }
