@@ -34,25 +34,6 @@ async fn start(dir: &std::path::Path) -> RunningEmulator {
     .unwrap()
 }
 
-/// Waits (20 s at most) until the audit log holds every (AppID, EventID).
-async fn until_audited(host: &amt_server::DeviceHost, wanted: &[(u16, u16)]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ids: Vec<(u16, u16)> = host.with_device(|d| {
-            d.audit_log()
-                .records()
-                .iter()
-                .map(|r| (r.app_id, r.event_id))
-                .collect()
-        });
-        if wanted.iter().all(|w| ids.contains(w)) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,7 +82,7 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
     drop(s);
 
     // Audit log: IDE-R session opened (18/0) and closed (18/1) by admin.
-    until_audited(&host, &[(18, 0), (18, 1)]).await;
+    wait_for_records(&host, &[(18, 0), (18, 1)]).await;
 
     // ListenerEnabled off closes 16994.
     host.change_device_and_listeners(|d, _| {
@@ -204,12 +185,7 @@ async fn a_firmware_restart_ends_an_open_sol_session_and_records_its_end() {
         Ok(())
     })
     .unwrap();
-    let (mut s, status) = start_session(addr, b"SOL ", 0).await;
-    assert_eq!(status, 0);
-    s.write_all(&user_password("admin", PASSWORD))
-        .await
-        .unwrap();
-    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
     s.write_all(&hex(
         "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
     ))
@@ -340,7 +316,7 @@ async fn kvm_runs_rfb_after_0x41() {
     let (_, status) = start_session(addr, b"KVMR", 1).await;
     assert_eq!(status, 2);
     drop(s);
-    until_audited(&host, &[(18, 8), (18, 9)]).await;
+    wait_for_records(&host, &[(18, 8), (18, 9)]).await;
     emu.shutdown().await;
 }
 
