@@ -90,6 +90,11 @@ pub async fn serve(
     // Set by the connection's service (listener::serve_connection_via).
     let via = req.extensions().get::<Via>().copied().unwrap_or_default();
     let pki_session = req.extensions().get::<PkiSession>().is_some();
+    let connection = req
+        .extensions()
+        .get::<crate::faults::ConnectionFacts>()
+        .copied()
+        .unwrap_or_default();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
         // Everything else is the firmware's own web UI (or a 404 from it).
@@ -143,7 +148,10 @@ pub async fn serve(
     };
 
     let (status, reply_body, content_type) =
-        match host.wsman(principal, interface, via, &body).await {
+        match host
+            .wsman_on(principal, interface, via, connection, &body)
+            .await
+        {
             WsmanOutcome::Reply {
                 status,
                 body,

@@ -411,7 +411,7 @@ impl RunningEmulator {
         if let Some(c) = self.control.take() {
             c.stop().await;
         }
-        self.host.close_listeners().await;
+        self.host.shut_down_listeners().await;
     }
 }
 

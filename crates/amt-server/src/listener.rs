@@ -218,6 +218,7 @@ async fn connection<S>(
             let marks = Marks {
                 via,
                 pki_session: false,
+                tls_version: None,
             };
             serve_http(
                 TokioIo::new(stream),
@@ -246,7 +247,11 @@ async fn connection<S>(
                         && !facts.peer_certificates.is_empty()
                         && host.with_device(|d| d.pki_trust().is_some())
                         && host.accept_pki_server(&facts.peer_certificates);
-                    let marks = Marks { via, pki_session };
+                    let marks = Marks {
+                        via,
+                        pki_session,
+                        tls_version: facts.version,
+                    };
                     serve_http(
                         TokioIo::new(tls),
                         peer,
@@ -266,11 +271,13 @@ async fn connection<S>(
 }
 
 /// What a connection's requests carry for the handlers: how it arrived,
-/// and whether it is a PKI provisioning server's.
+/// whether it is a PKI provisioning server's, and the TLS version its
+/// handshake settled (for fault rules scoped by it).
 #[derive(Clone, Copy, Debug)]
 struct Marks {
     via: Via,
     pki_session: bool,
+    tls_version: Option<crate::tls::TlsVersion>,
 }
 
 async fn serve_http<I>(
@@ -284,9 +291,21 @@ async fn serve_http<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let Marks { via, pki_session } = marks;
+    let Marks {
+        via,
+        pki_session,
+        tls_version,
+    } = marks;
+    // Requests served so far on this connection, for rules scoped to its
+    // first request.
+    let served = std::sync::atomic::AtomicU32::new(0);
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
+        let request_index = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        req.extensions_mut().insert(crate::faults::ConnectionFacts {
+            request_index,
+            tls_version,
+        });
         if pki_session {
             req.extensions_mut().insert(crate::http::PkiSession);
         }

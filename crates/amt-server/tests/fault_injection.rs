@@ -64,6 +64,7 @@ fn rule(
         scope: FaultScope {
             class: class.map(str::to_string),
             operation: operation.map(str::to_string),
+            ..FaultScope::default()
         },
         kind,
         times,
