@@ -554,7 +554,10 @@ impl DeviceHost {
             let mut st = self.port_stack();
             st.down_until = Some(st.down_until.map_or(until, |u| u.max(until)));
         }
-        tracing::info!(seconds, "port stack restarting (injected fault): every listener closed");
+        tracing::info!(
+            seconds,
+            "port stack restarting (injected fault): every listener closed"
+        );
         self.close_listeners().await;
         // Weak: a device dropped meanwhile is not kept alive to reopen.
         let weak = Arc::downgrade(self);

@@ -491,7 +491,11 @@ mod tests {
         };
         assert_eq!(f.take(&get(0, None)), None, "plain connections never match");
         assert_eq!(f.take(&get(0, Some(TlsVersion::Tls1_2))), None);
-        assert_eq!(f.take(&get(1, Some(TlsVersion::Tls1_3))), None, "not the first");
+        assert_eq!(
+            f.take(&get(1, Some(TlsVersion::Tls1_3))),
+            None,
+            "not the first"
+        );
         assert_eq!(
             f.take(&get(0, Some(TlsVersion::Tls1_3)).fault_facts()),
             Some(FaultKind::DropBeforeResponse)

@@ -147,20 +147,19 @@ pub async fn serve(
         Err(refusal) => return Ok(*refusal),
     };
 
-    let (status, reply_body, content_type) =
-        match host
-            .wsman_on(principal, interface, via, connection, &body)
-            .await
-        {
-            WsmanOutcome::Reply {
-                status,
-                body,
-                content_type,
-            } => (status, body, content_type),
-            // An error from the service makes hyper close the connection
-            // without writing a response.
-            WsmanOutcome::Drop => return Err(DropConnection),
-        };
+    let (status, reply_body, content_type) = match host
+        .wsman_on(principal, interface, via, connection, &body)
+        .await
+    {
+        WsmanOutcome::Reply {
+            status,
+            body,
+            content_type,
+        } => (status, body, content_type),
+        // An error from the service makes hyper close the connection
+        // without writing a response.
+        WsmanOutcome::Drop => return Err(DropConnection),
+    };
     let mut r = Response::new(ChunkedBody::new(reply_body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
