@@ -384,24 +384,29 @@ async fn amt_21_drops_the_first_request_of_a_tls_1_3_connection_and_a_retry_is_a
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn first_on_connection_spares_the_later_requests_of_a_connection() {
+async fn first_on_connection_matches_every_authenticated_request_as_each_has_its_own_connection() {
     // Every reply closes its connection (`Connection: close`, as the
     // firmware answers), so curl opens one per request, even given two
-    // URLs; each authenticated request is the first on its connection
-    // and an uncounted rule drops every one of them.
+    // URLs at once; each authenticated request is the first on its
+    // connection and an uncounted rule drops every one of them.
     let emu = start().await;
     let mut rule = rule(None, Some("Get"), FaultKind::DropBeforeResponse, None);
     rule.scope.first_on_connection = true;
     emu.host().faults().add(rule);
     let url = emu.wsman_tls_url().unwrap();
-    let (exit, _, _, trace) = curl(&url, GET_GENERAL, 20, &["-v"]).await;
+    // Two URLs in one invocation: curl would reuse the connection if the
+    // device let it.
+    let (exit, _, _, trace) = curl(&url, GET_GENERAL, 20, &["-v", &url]).await;
     assert_eq!(exit, CURL_EMPTY_REPLY, "{trace}");
+    assert_eq!(
+        trace.matches("Empty reply from server").count(),
+        2,
+        "both requests dropped: {trace}"
+    );
     assert!(
         !trace.contains("Re-using existing connection"),
-        "the digest retry came on a new connection: {trace}"
+        "each request came on a new connection: {trace}"
     );
-    let (exit, _, _, _) = curl(&url, GET_GENERAL, 20, &[]).await;
-    assert_eq!(exit, CURL_EMPTY_REPLY, "again the first on its connection");
     assert_eq!(emu.host().faults().rules()[0].fired, 2);
     emu.shutdown().await;
 }
