@@ -34,6 +34,12 @@ impl ChunkedBody {
             data: Some(data.into()),
         }
     }
+
+    /// The bytes not yet sent (all of them before hyper writes the body),
+    /// for the journal.
+    pub fn unsent(&self) -> Option<&Bytes> {
+        self.data.as_ref()
+    }
 }
 
 impl Body for ChunkedBody {
@@ -71,7 +77,7 @@ pub(crate) fn html_page(title: &str) -> String {
     )
 }
 
-pub use crate::vocabulary::{Interface, Via};
+pub use crate::vocabulary::{Interface, Transport, Via};
 
 /// Marks a request that arrived over a PKI provisioning server's
 /// mutual-TLS connection (its chain passed the device's checks).
@@ -89,6 +95,7 @@ pub async fn serve(
     let server = host.server_header();
     // Set by the connection's service (listener::serve_connection_via).
     let via = req.extensions().get::<Via>().copied().unwrap_or_default();
+    let transport = req.extensions().get::<Transport>().copied();
     let pki_session = req.extensions().get::<PkiSession>().is_some();
     let connection = req
         .extensions()
@@ -148,7 +155,7 @@ pub async fn serve(
     };
 
     let (status, reply_body, content_type) = match host
-        .wsman_on(principal, interface, via, connection, &body)
+        .wsman_on(principal, interface, via, transport, connection, &body)
         .await
     {
         WsmanOutcome::Reply {

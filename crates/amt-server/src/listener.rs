@@ -217,6 +217,7 @@ async fn connection<S>(
         Transport::Plain => {
             let marks = Marks {
                 via,
+                transport,
                 pki_session: false,
                 tls_version: None,
             };
@@ -249,6 +250,7 @@ async fn connection<S>(
                         && host.accept_pki_server(&facts.peer_certificates);
                     let marks = Marks {
                         via,
+                        transport,
                         pki_session,
                         tls_version: facts.version,
                     };
@@ -270,12 +272,14 @@ async fn connection<S>(
     }
 }
 
-/// What a connection's requests carry for the handlers: how it arrived,
-/// whether it is a PKI provisioning server's, and the TLS version its
-/// handshake settled (for fault rules scoped by it).
+/// What a connection's requests carry for the handlers: how it arrived
+/// (directly or through CIRA, plain or TLS, for the journal), whether it
+/// is a PKI provisioning server's, and the TLS version its handshake
+/// settled (for fault rules scoped by it).
 #[derive(Clone, Copy, Debug)]
 struct Marks {
     via: Via,
+    transport: Transport,
     pki_session: bool,
     tls_version: Option<crate::tls::TlsVersion>,
 }
@@ -293,6 +297,7 @@ async fn serve_http<I>(
 {
     let Marks {
         via,
+        transport,
         pki_session,
         tls_version,
     } = marks;
@@ -301,6 +306,7 @@ async fn serve_http<I>(
     let served = std::sync::atomic::AtomicU32::new(0);
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
+        req.extensions_mut().insert(transport);
         let request_index = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         req.extensions_mut().insert(crate::faults::ConnectionFacts {
             request_index,
