@@ -226,6 +226,9 @@ pub struct Member {
     dormant_addrs: Mutex<ListenerAddrs>,
     wake: Notify,
     stop: watch::Sender<bool>,
+    /// The dormant member's task, which owns its bound sockets until the
+    /// device is made.
+    dormant_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     running: Mutex<Option<RunningEmulator>>,
     /// Shared by the fleet: how many devices are made at once (each mints
     /// an RSA key), so a burst of first connections is served in arrival
@@ -390,6 +393,16 @@ impl Member {
     /// Stops the member: listeners close, a dormant one never starts.
     pub async fn remove(&self) {
         self.stop.send_replace(true);
+        // Its sockets are closed when this returns (a fleet started again
+        // on the same addresses can bind them).
+        let task = self
+            .dormant_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         self.shutdown_running().await;
         self.state.send_replace(MemberState::Removed);
     }
@@ -698,6 +711,7 @@ impl FleetInner {
             dormant_addrs: Mutex::new(ListenerAddrs::default()),
             wake: Notify::new(),
             stop,
+            dormant_task: Mutex::new(None),
             running: Mutex::new(None),
             makers: self.makers.clone(),
         })
@@ -770,8 +784,15 @@ async fn open_member(member: Arc<Member>) -> Result<Arc<Member>, FleetError> {
     // A scenario may change what the pong says (network settings,
     // provisioning): such a member answers pings once it is made, never
     // with a guess.
-    let mut responders = Vec::new();
-    if !shaped {
+    //
+    // Only 623 is bound while dormant. 664 opens with 16993 (on every
+    // factory CSME 16.1+ device), but the emulator's 664 drops every
+    // datagram (RSP is not modelled), so a dormant socket there would
+    // change nothing a console sees but the ICMP "port unreachable" while
+    // doubling the descriptors of a default 10,000-device fleet (one per
+    // member today, docs/decisions.md). The live device binds it on wake.
+    let mut responder = None;
+    if let Some(port) = ports.rmcp.filter(|_| policy.rmcp && !shaped) {
         let presence = crate::rmcp::presence_of(
             GeneralNetworkSettings::default().rmcp_ping_response_enabled,
             profile.version(),
@@ -782,37 +803,22 @@ async fn open_member(member: Arc<Member>) -> Result<Arc<Member>, FleetError> {
             },
             addrs,
         );
-        for (want, port, secure) in [
-            (policy.rmcp, ports.rmcp, false),
-            (policy.rmcp_secure, ports.rmcp_secure, true),
-        ] {
-            let Some(port) = port.filter(|_| want) else {
-                continue;
-            };
-            let addr = SocketAddr::new(listen, port);
-            let responder = match UdpSocket::bind(addr).await {
-                Ok(socket) => {
-                    RmcpResponder::on_socket(socket, secure, PresenceSource::Fixed(presence))
-                }
-                Err(e) => Err(e),
-            };
-            // As a live device: discovery never stops a member from serving.
-            match responder {
-                Ok(r) => {
-                    let bound = Some(r.local_addr());
-                    if secure {
-                        addrs.rmcp_secure = bound;
-                    } else {
-                        addrs.rmcp = bound;
-                    }
-                    responders.push((secure, r));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                    tracing::debug!(device = %member.id, %addr, "RMCP port not opened (privileged; use a port offset)");
-                }
-                Err(e) => {
-                    tracing::warn!(device = %member.id, %addr, error = %e, "RMCP port not opened")
-                }
+        let addr = SocketAddr::new(listen, port);
+        let started = match UdpSocket::bind(addr).await {
+            Ok(socket) => RmcpResponder::on_socket(socket, false, PresenceSource::Fixed(presence)),
+            Err(e) => Err(e),
+        };
+        // As a live device: discovery never stops a member from serving.
+        match started {
+            Ok(r) => {
+                addrs.rmcp = Some(r.local_addr());
+                responder = Some(r);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                tracing::debug!(device = %member.id, %addr, "RMCP port not opened (privileged; use a port offset)");
+            }
+            Err(e) => {
+                tracing::warn!(device = %member.id, %addr, error = %e, "RMCP port not opened")
             }
         }
     }
@@ -820,7 +826,11 @@ async fn open_member(member: Arc<Member>) -> Result<Arc<Member>, FleetError> {
         .dormant_addrs
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = addrs;
-    tokio::spawn(dormant(member.clone(), sockets, responders));
+    let task = tokio::spawn(dormant(member.clone(), sockets, responder));
+    *member
+        .dormant_task
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(task);
     Ok(member)
 }
 
@@ -853,30 +863,21 @@ fn bind_error(id: &str, addr: SocketAddr, source: std::io::Error) -> FleetError 
 /// its first connection (or a wake-up from the control API), then makes
 /// the device and serves that connection.
 ///
-/// The UDP sockets are handed over to the live device rather than closed
+/// The UDP 623 socket is handed over to the live device rather than closed
 /// and bound again: between the dormant responder's stop and the live
 /// one's start no ping is answered, but none is lost either (it waits in
 /// the socket and the live device answers it), no pong ever comes from the
 /// factory guess once the device can have changed, and no other process
 /// can take the port in between.
-async fn dormant(
-    member: Arc<Member>,
-    mut sockets: BoundSockets,
-    responders: Vec<(bool, RmcpResponder)>,
-) {
+async fn dormant(member: Arc<Member>, mut sockets: BoundSockets, rmcp: Option<RmcpResponder>) {
     let mut stop = member.stop.subscribe();
     let first = tokio::select! {
         _ = stop.wait_for(|s| *s) => None,
         _ = member.wake.notified() => Some(None),
         accepted = accept_any(&sockets.tcp) => Some(Some(accepted)),
     };
-    for (secure, responder) in responders {
-        let socket = responder.into_socket().await;
-        if secure {
-            sockets.rmcp_secure = socket;
-        } else {
-            sockets.rmcp = socket;
-        }
+    if let Some(responder) = rmcp {
+        sockets.rmcp = responder.into_socket().await;
     }
     let Some(first) = first else {
         return;

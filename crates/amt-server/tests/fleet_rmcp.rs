@@ -199,6 +199,8 @@ async fn dormant_members_answer_presence_pings_and_hand_the_socket_to_the_live_d
     // CSME 16.1 closes 623 remotely with 16992: nothing listens there.
     let tls_only = &in_group("tls-only")[0];
     assert_eq!(tls_only.addrs().rmcp, None);
+    // Its 664 (open with 16993) waits for the live device: it only drops.
+    assert_eq!(tls_only.addrs().rmcp_secure, None);
     assert!(tls_only.addrs().http.is_none());
     assert!(udp_free(SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(127, 91, 0, 21)),
