@@ -1,9 +1,13 @@
 //! The web UI's form parsing (`amt_server::web_ui::form::parse`,
 //! `parse_remote_form`) and page lookup (`Page::of_path`): any bytes are
 //! a form body or a path; a refusal is an error value, never a panic.
-//! What parses is re-encoded and parsed again to the same fields.
+//! What parses is re-encoded and parsed again to the same fields. The
+//! journal's form redaction (`amt_server::journal::redact_form`) takes any
+//! text, masks a secret field however its name is escaped, and is stable
+//! (masking twice is masking once).
 #![no_main]
 
+use amt_server::journal::{redact_form, REDACTED};
 use amt_server::web_ui::{form, parse_remote_form, Page};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,7 +29,17 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert_eq!(form::parse(again.join("&").as_bytes()).ok(), Some(fields));
     }
-    if let Ok(path) = std::str::from_utf8(data) {
-        let _ = Page::of_path(path);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Page::of_path(text);
+        let masked = redact_form(text);
+        assert_eq!(redact_form(&masked), masked);
+        // A password field, however it is escaped, keeps no value.
+        if let Ok(fields) = form::parse(masked.as_bytes()) {
+            for (name, value) in fields {
+                if name.to_ascii_lowercase().contains("password") && !value.is_empty() {
+                    assert_eq!(value, REDACTED, "{text:?}");
+                }
+            }
+        }
     }
 });

@@ -17,10 +17,14 @@
 //! (InitiatorType 2) before a change from the host side (control API);
 //! with no call named, the local platform.
 //!
+//! Redirection sessions name their own initiator (the redirection login,
+//! or the KVM default port for a VNC viewer on 5900) through
+//! `audit_as`, leaving the call in progress alone.
+//!
 //! Record layout (MeshCommander's and go-wsman-messages' decoders, the
 //! canned `ReadRecords` reply in go-wsman-messages): AuditAppID u16 BE,
 //! EventID u16 BE, InitiatorType u8 (0 digest user: u8 length + name;
-//! 2 local), TimeStamp u32 BE (seconds), MCLocationType u8, u8 length +
+//! 2 local; 3 KVM default port), TimeStamp u32 BE (seconds), MCLocationType u8, u8 length +
 //! NetAddress, u8 length + ExtendedData. The network address of the caller
 //! is not known to the device (MCLocationType 2, empty address, as in the
 //! canned records).
@@ -71,7 +75,7 @@ pub enum AuditedEvent {
     PowerAction(u16),
     /// Redirection Manager 18 / n: 0 IDE-R session opened, 1 closed, 4 SOL
     /// session opened, 5 closed, 8 KVM session started, 9 ended (MPS's
-    /// audit string table).
+    /// audit string table; `RedirectionKind::audit_event_ids`).
     RedirectionManager(u16),
     /// Event Manager 24 / 0: an alert subscription was made.
     AlertSubscribed,
@@ -115,6 +119,9 @@ pub enum AuditInitiator {
     DigestUser(String),
     /// InitiatorType 2: the local platform.
     Local,
+    /// InitiatorType 3: the KVM default port (a VNC viewer on 5900, which
+    /// logs in with the RFB password and no user name).
+    KvmDefaultPort,
 }
 
 /// One record, as kept.
@@ -142,6 +149,7 @@ impl AuditRecord {
                 out.extend_from_slice(name);
             }
             AuditInitiator::Local => out.push(2),
+            AuditInitiator::KvmDefaultPort => out.push(3),
         }
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         // MCLocationType 2 with no address: the device is not told where
@@ -278,18 +286,32 @@ impl Device {
 
     /// Records an audited event (the hook; see the module documentation).
     pub(crate) fn audit(&mut self, now: Option<OffsetDateTime>, event: AuditedEvent) {
+        let initiator = self
+            .audit_log
+            .call
+            .as_ref()
+            .map(|(_, i)| i.clone())
+            .unwrap_or(AuditInitiator::Local);
+        self.audit_as(now, initiator, event);
+    }
+
+    /// [`Device::audit`] with the initiator named by the caller.
+    pub(crate) fn audit_as(
+        &mut self,
+        now: Option<OffsetDateTime>,
+        initiator: AuditInitiator,
+        event: AuditedEvent,
+    ) {
         let (app_id, event_id) = event.ids();
         if !self.audit_log.audits(app_id, event_id) {
             return;
         }
-        let call = self.audit_log.call.clone();
-        let host_now = now.or(call.as_ref().map(|(t, _)| *t));
+        let host_now = now.or(self.audit_log.call.as_ref().map(|(t, _)| *t));
         let bios = match host_now {
             Some(t) => self.bios_clock.certificate_time(t),
             None => crate::clock::UNSET_BIOS_TIME,
         };
         let timestamp = u32::try_from(bios.unix_timestamp().max(0)).unwrap_or(u32::MAX);
-        let initiator = call.map(|(_, i)| i).unwrap_or(AuditInitiator::Local);
         let log = &mut self.audit_log.records;
         if log.len() >= MAX_RECORDS {
             log.remove(0);
@@ -450,5 +472,12 @@ mod tests {
             ..r
         };
         assert_eq!(local.encode(), [0, 16, 0, 19, 2, 1, 2, 3, 4, 2, 0, 0]);
+        let vnc = AuditRecord {
+            app_id: 18,
+            event_id: 8,
+            initiator: AuditInitiator::KvmDefaultPort,
+            ..local
+        };
+        assert_eq!(vnc.encode(), [0, 18, 0, 8, 3, 1, 2, 3, 4, 2, 0, 0]);
     }
 }

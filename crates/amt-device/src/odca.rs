@@ -15,9 +15,10 @@
 //! a device keeps its chain across restarts and a `--seed` device has the
 //! same keys every time; the leaf key also depends on how many times
 //! configuration was started (the leaf changes on every
-//! `StartConfigurationHBased`, as real firmware does). ECDSA signatures
-//! take their nonce from ring's generator, so signature bytes (and the
-//! leaf hash) differ between runs.
+//! `StartConfigurationHBased`, as real firmware does). The certificates
+//! are signed with deterministic ECDSA (RFC 6979, the `p384` crate; ring
+//! only signs with random nonces), so the chain, and the leaf hash
+//! `StartConfigurationHBased` answers, are the same bytes on every run.
 
 use rand::rngs::ChaCha20Rng;
 use rand::{Rng, SeedableRng};
@@ -60,7 +61,8 @@ pub struct OdcaChain {
     /// The emulator's test on-die root (self-signed, not sent).
     pub root: Vec<u8>,
     leaf_key: Vec<u8>,
-    /// The issuing (AMT) CA's key and common name, to sign a new leaf.
+    /// The issuing (AMT) CA's private scalar and common name, to sign a
+    /// new leaf.
     amt_ca_key: Vec<u8>,
     amt_ca_cn: String,
 }
@@ -90,21 +92,62 @@ impl OdcaChain {
     }
 }
 
+/// A P-384 key of the emulated on-die CAs: rcgen's key pair for the
+/// public half and the PKCS#8 export, and the same scalar for RFC 6979
+/// signatures.
+struct OdcaKey {
+    pair: KeyPair,
+    signer: p384::ecdsa::SigningKey,
+    scalar: Vec<u8>,
+}
+
+impl OdcaKey {
+    /// The key whose private scalar is `scalar` (48 bytes, big-endian);
+    /// `None` if it is not a valid scalar.
+    fn from_scalar(scalar: &[u8]) -> Option<OdcaKey> {
+        use ring::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_ASN1_SIGNING};
+        let signer = p384::ecdsa::SigningKey::from_slice(scalar).ok()?;
+        // ring takes key material only through its own random trait; this
+        // fixed-bytes source is how a caller hands it the scalar.
+        #[allow(deprecated)]
+        let fixed = ring::test::rand::FixedSliceRandom { bytes: scalar };
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &fixed).ok()?;
+        let der = PrivatePkcs8KeyDer::from(doc.as_ref().to_vec());
+        let pair = KeyPair::from_pkcs8_der_and_sign_algo(&der, &PKCS_ECDSA_P384_SHA384).ok()?;
+        Some(OdcaKey {
+            pair,
+            signer,
+            scalar: scalar.to_vec(),
+        })
+    }
+}
+
+impl rcgen::PublicKeyData for OdcaKey {
+    fn der_bytes(&self) -> &[u8] {
+        self.pair.der_bytes()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P384_SHA384
+    }
+}
+
+impl rcgen::SigningKey for OdcaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        use p384::ecdsa::signature::Signer;
+        let signature: p384::ecdsa::Signature = self.signer.sign(msg);
+        Ok(signature.to_der().as_bytes().to_vec())
+    }
+}
+
 /// A P-384 key from 48 bytes of `rng` (drawn again in the unlikely case
 /// they are not a valid scalar).
-fn p384_key(rng: &mut ChaCha20Rng) -> Result<KeyPair, DeviceError> {
-    use ring::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_ASN1_SIGNING};
+fn p384_key(rng: &mut ChaCha20Rng) -> Result<OdcaKey, DeviceError> {
     for _ in 0..8 {
         let mut scalar = [0u8; 48];
         rng.fill_bytes(&mut scalar);
-        // ring takes key material only through its own random trait; this
-        // fixed-bytes source is how a caller hands it seeded bytes.
-        #[allow(deprecated)]
-        let fixed = ring::test::rand::FixedSliceRandom { bytes: &scalar };
-        if let Ok(doc) = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &fixed) {
-            let der = PrivatePkcs8KeyDer::from(doc.as_ref().to_vec());
-            return KeyPair::from_pkcs8_der_and_sign_algo(&der, &PKCS_ECDSA_P384_SHA384)
-                .map_err(|e| DeviceError::KeyGeneration(e.to_string()));
+        if let Some(key) = OdcaKey::from_scalar(&scalar) {
+            return Ok(key);
         }
     }
     Err(DeviceError::KeyGeneration(
@@ -208,7 +251,7 @@ pub fn generate(
         let params = ca_params(name, &mut ca_rng);
         let cert = params.signed_by(&key, &issuer).map_err(cert_err)?;
         cas.push(cert.der().to_vec());
-        issuer_key_der = key.serialize_der();
+        issuer_key_der = key.scalar.clone();
         issuer = Issuer::new(params, key);
     }
     drop(issuer);
@@ -235,11 +278,8 @@ impl OdcaChain {
         leaf_index: u32,
         not_before: OffsetDateTime,
     ) -> Result<(), DeviceError> {
-        let ca_key = KeyPair::from_pkcs8_der_and_sign_algo(
-            &PrivatePkcs8KeyDer::from(self.amt_ca_key.clone()),
-            &PKCS_ECDSA_P384_SHA384,
-        )
-        .map_err(|e| DeviceError::InvalidKey(e.to_string()))?;
+        let ca_key = OdcaKey::from_scalar(&self.amt_ca_key)
+            .ok_or_else(|| DeviceError::InvalidKey("the AMT CA scalar".into()))?;
         let mut ca_params = CertificateParams::default();
         ca_params.distinguished_name = dn(&[(DnType::CommonName, &self.amt_ca_cn)]);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -271,7 +311,7 @@ impl OdcaChain {
             Some(first) => *first = der.der().to_vec(),
             None => self.certificates.push(der.der().to_vec()),
         }
-        self.leaf_key = leaf_key.serialize_der();
+        self.leaf_key = leaf_key.pair.serialize_der();
         Ok(())
     }
 }
@@ -358,8 +398,11 @@ mod tests {
         assert_eq!(spki(a.leaf()), spki(b.leaf()));
         assert_eq!(spki(&a.root), spki(&c.root));
         assert_ne!(spki(a.leaf()), spki(c.leaf()));
+        // Deterministic signatures: the same identity gives the same bytes.
+        assert_eq!(a, b, "byte-identical chains");
         let mut renewed = a.clone();
         renewed.renew_leaf(&[1; 16], 1, t).unwrap();
+        assert_eq!(renewed, c, "a renewed leaf is the leaf of that index");
         assert_eq!(renewed.certificates[1..], a.certificates[1..], "same CAs");
         assert_eq!(spki(renewed.leaf()), spki(c.leaf()));
         let (_, leaf) = X509Certificate::from_der(renewed.leaf()).unwrap();

@@ -8,31 +8,58 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit_log::{AuditInitiator, AuditedEvent};
 use crate::device::Device;
 use crate::status::PtStatus;
-use crate::user_consent::OptInRequired;
+use crate::user_consent::{ConsentFeature, OptInRequired};
 
-/// A redirection session opening or closing, as the audit log records it.
+/// A redirection session's kind, as consent and the audit log see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RedirectionSessionEvent {
-    IderOpened,
-    IderClosed,
-    SolOpened,
-    SolClosed,
-    KvmStarted,
-    KvmEnded,
+pub enum RedirectionKind {
+    Sol,
+    Ider,
+    /// Over 16994/16995 or the standard RFB port 5900.
+    Kvm,
 }
 
-impl RedirectionSessionEvent {
-    /// The Redirection Manager (AuditAppID 18) event id.
-    pub fn event_id(self) -> u16 {
+impl RedirectionKind {
+    /// The Redirection Manager (AuditAppID 18) events of the session's
+    /// start and end (the SDK's audit event list, MPS's `AMTAuditStringTable`:
+    /// 1800/1801 IDE-R session opened/closed, 1804/1805 SoL session
+    /// opened/closed, 1808/1809 KVM session started/ended).
+    pub fn audit_event_ids(self) -> (u16, u16) {
         match self {
-            RedirectionSessionEvent::IderOpened => 0,
-            RedirectionSessionEvent::IderClosed => 1,
-            RedirectionSessionEvent::SolOpened => 4,
-            RedirectionSessionEvent::SolClosed => 5,
-            RedirectionSessionEvent::KvmStarted => 8,
-            RedirectionSessionEvent::KvmEnded => 9,
+            RedirectionKind::Ider => (0, 1),
+            RedirectionKind::Sol => (4, 5),
+            RedirectionKind::Kvm => (8, 9),
+        }
+    }
+
+    /// The feature consent knows the session as.
+    pub fn consent_feature(self) -> ConsentFeature {
+        match self {
+            RedirectionKind::Sol => ConsentFeature::Sol,
+            RedirectionKind::Ider => ConsentFeature::StorageRedirection,
+            RedirectionKind::Kvm => ConsentFeature::Kvm,
+        }
+    }
+}
+
+/// Who opened a redirection session, as its audit records name them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedirectionUser {
+    /// The digest (or type-1) login of the redirection protocol.
+    Digest(String),
+    /// A VNC viewer on port 5900, which has no user name (InitiatorType 3,
+    /// "KVM default port", in the record).
+    KvmDefaultPort,
+}
+
+impl RedirectionUser {
+    fn audit_initiator(&self) -> AuditInitiator {
+        match self {
+            RedirectionUser::Digest(name) => AuditInitiator::DigestUser(name.clone()),
+            RedirectionUser::KvmDefaultPort => AuditInitiator::KvmDefaultPort,
         }
     }
 }
@@ -217,21 +244,48 @@ impl Device {
         }
     }
 
-    /// Records a redirection session opening or closing in the audit log,
-    /// with the digest user who opened it as the initiator.
-    pub fn record_redirection_session(
+    /// A redirection session opened (the server calls this once the
+    /// session is authenticated and of its kind: SOL open, IDE-R or KVM
+    /// handed over; whether it may open was asked before, e.g.
+    /// [`Device::ider_session_allowed`]). Consent it needs and was
+    /// received is IN SESSION from now on (`crate::user_consent`), and the
+    /// audit log records the start (18/0, 18/4, 18/8 as the audit policy
+    /// allows) with `user` as the initiator. Answers whether the session
+    /// holds consent. Every call is matched by one
+    /// [`Device::redirection_session_ended`].
+    pub fn redirection_session_started(
         &mut self,
-        event: RedirectionSessionEvent,
-        user: &str,
+        kind: RedirectionKind,
+        user: &RedirectionUser,
+        now: time::OffsetDateTime,
+    ) -> bool {
+        let held = self.consent_session_opened(kind.consent_feature(), now);
+        let (started, _) = kind.audit_event_ids();
+        self.audit_as(
+            Some(now),
+            user.audit_initiator(),
+            AuditedEvent::RedirectionManager(started),
+        );
+        held
+    }
+
+    /// A redirection session reported to
+    /// [`Device::redirection_session_started`] ended, whatever ended it:
+    /// the audit log records the end (18/1, 18/5, 18/9), and once no open
+    /// session holds consent, IN SESSION is RECEIVED again for
+    /// `OptInCodeTimeout`.
+    pub fn redirection_session_ended(
+        &mut self,
+        kind: RedirectionKind,
+        user: &RedirectionUser,
         now: time::OffsetDateTime,
     ) {
-        self.begin_audited_call(
-            now,
-            crate::audit_log::AuditInitiator::DigestUser(user.to_string()),
-        );
-        self.audit(
+        self.consent_session_closed(kind.consent_feature(), now);
+        let (_, ended) = kind.audit_event_ids();
+        self.audit_as(
             Some(now),
-            crate::audit_log::AuditedEvent::RedirectionManager(event.event_id()),
+            user.audit_initiator(),
+            AuditedEvent::RedirectionManager(ended),
         );
     }
 

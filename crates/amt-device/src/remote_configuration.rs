@@ -183,11 +183,10 @@ fn smbios_order(uuid: [u8; 16]) -> [u8; 16] {
 }
 
 impl Device {
-    /// Whether this firmware has PKI remote configuration (from 2.2 to 18;
-    /// AMT 19 replaced it with the on-die CA flow).
+    /// Whether this firmware has PKI remote configuration (2.2, 2.6 and
+    /// later up to 18; AMT 19 replaced it with the on-die CA flow).
     pub fn has_pki_remote_configuration(&self) -> bool {
-        let v = self.profile.version();
-        v.at_least(2, 2) && !self.profile.presents_odca_chain()
+        self.profile.pki_remote_configuration_era()
     }
 
     /// Whether the device is saying hello: in provisioning, on a firmware

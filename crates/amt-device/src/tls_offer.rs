@@ -171,10 +171,23 @@ impl FirmwareProfile {
         self.version().major < 11
     }
 
-    /// AMT 2.0 to 2.6 know no other setup than PSK, and set up nothing
-    /// while the MEBx password is still the factory default.
+    /// AMT 2.0, 2.1 and 2.5 know no other setup than PSK, and set up
+    /// nothing while the MEBx password is still the factory default.
     pub fn psk_only_setup(&self) -> bool {
-        self.version().major == 2
+        self.version().major == 2 && !self.pki_remote_configuration_era()
+    }
+
+    /// TLS-PKI remote configuration came with AMT 2.2 and 2.6 (the 2.5
+    /// line kept PSK only) and is in every release from 3.0; AMT 19
+    /// replaced it with the on-die CA flow. 2.3 and 2.4, of which nothing
+    /// is known, are taken as PSK-only like their neighbours.
+    pub fn pki_remote_configuration_era(&self) -> bool {
+        let v = self.version();
+        match v.major {
+            0..=1 => false,
+            2 => v.minor == 2 || v.minor >= 6,
+            _ => !self.presents_odca_chain(),
+        }
     }
 }
 
@@ -184,6 +197,21 @@ mod tests {
 
     fn offer(v: &str) -> TlsOffer {
         FirmwareProfile::new(v.parse().expect("version")).tls_offer()
+    }
+
+    #[test]
+    fn pki_remote_configuration_on_2_2_2_6_and_3_to_18() {
+        let pki = |v: &str| FirmwareProfile::new(v.parse().expect("version"));
+        for v in ["2.2.10", "2.6.0", "3.2.1", "8.1.71", "18.0.5"] {
+            assert!(pki(v).pki_remote_configuration_era(), "{v}");
+            assert!(!pki(v).psk_only_setup(), "{v}");
+        }
+        for v in ["2.0.0", "2.1.0", "2.5.3", "19.0.5"] {
+            assert!(!pki(v).pki_remote_configuration_era(), "{v}");
+        }
+        for v in ["2.0.0", "2.1.0", "2.5.3"] {
+            assert!(pki(v).psk_only_setup(), "{v}");
+        }
     }
 
     #[test]

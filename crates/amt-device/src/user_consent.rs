@@ -16,6 +16,14 @@
 //! - DISPLAYED lasts `OptInDisplayTimeout` seconds; RECEIVED lasts
 //!   `OptInCodeTimeout` seconds without a redirection session (a session
 //!   makes it IN SESSION, and closing the last restarts that clock).
+//! - IN SESSION: consent was given and a redirection session that needs it
+//!   is open — one that opened after the code was received, or a KVM
+//!   session that was already open when the code arrived (typed into the
+//!   consent form or sent with `SendOptInCode`). It does not time out: the
+//!   code timeout that would have run out mid-session starts again when the
+//!   last such session closes ("no new code is needed until
+//!   `OptInCodeTimeout` without a redirection session"), so the state is
+//!   RECEIVED then, and NOT STARTED once that runs out.
 //! - `CancelOptIn` from any state but NOT STARTED ends the consent.
 //! - In client control mode consent is always required: `OptInRequired`
 //!   cannot be set to none.
@@ -136,6 +144,27 @@ pub struct UserConsent {
     /// A restart ends any consent in progress.
     #[serde(skip)]
     pub(crate) session: ConsentSession,
+    /// The redirection sessions open now that consent can apply to (RAM:
+    /// the server reports them, see [`Device::redirection_session_started`]).
+    #[serde(skip)]
+    pub(crate) open: OpenRedirection,
+}
+
+/// Open redirection sessions by the feature consent knows them as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OpenRedirection {
+    kvm: u32,
+    storage: u32,
+}
+
+impl OpenRedirection {
+    fn count_mut(&mut self, feature: ConsentFeature) -> Option<&mut u32> {
+        match feature {
+            ConsentFeature::Kvm => Some(&mut self.kvm),
+            ConsentFeature::StorageRedirection => Some(&mut self.storage),
+            ConsentFeature::BootOptions | ConsentFeature::Sol => None,
+        }
+    }
 }
 
 impl Default for UserConsent {
@@ -145,6 +174,7 @@ impl Default for UserConsent {
             code_timeout: DEFAULT_CODE_TIMEOUT,
             display_timeout: DEFAULT_DISPLAY_TIMEOUT,
             session: ConsentSession::default(),
+            open: OpenRedirection::default(),
         }
     }
 }
@@ -156,10 +186,9 @@ pub(crate) struct ConsentSession {
     /// The code on the host's screen while DISPLAYED.
     code: Option<u32>,
     wrong_codes: u8,
-    /// When the current state ends by itself (DISPLAYED, RECEIVED).
+    /// When the current state ends by itself (DISPLAYED, RECEIVED; IN
+    /// SESSION never does).
     expires_at: Option<OffsetDateTime>,
-    /// Open redirection sessions (IN SESSION while non-zero).
-    open_sessions: u32,
 }
 
 /// `IPS_OptInService` Put, as parsed from the body (absent keeps).
@@ -207,7 +236,9 @@ impl UserConsent {
     /// The session as it stands at `now` (timeouts applied).
     fn session_at(&self, now: OffsetDateTime) -> ConsentSession {
         match self.session.expires_at {
-            Some(t) if now >= t && self.session.open_sessions == 0 => ConsentSession::default(),
+            Some(t) if now >= t && self.session.state != OptInState::InSession => {
+                ConsentSession::default()
+            }
             _ => self.session.clone(),
         }
     }
@@ -282,7 +313,7 @@ impl Device {
             display_timeout: self.user_consent.display_timeout,
             expires_in: s
                 .expires_at
-                .filter(|_| s.open_sessions == 0)
+                .filter(|_| s.state != OptInState::InSession)
                 .map(|t| (t - now).whole_seconds().max(0)),
         }
     }
@@ -319,7 +350,6 @@ impl Device {
             code: Some(code),
             wrong_codes: 0,
             expires_at: Some(now + Duration::seconds(i64::from(self.user_consent.display_timeout))),
-            open_sessions: 0,
         });
         OptInStatus::Success
     }
@@ -335,14 +365,20 @@ impl Device {
             // Audited as User Opt-In 30 / 1 (consent code sent); the other
             // consent steps have no event ID we could source.
             self.audit(None, crate::audit_log::AuditedEvent::UserOptIn(1));
+            // A KVM session already open (the code typed into its consent
+            // form) holds the consent at once.
+            let state = if self.consent_holding_sessions() > 0 {
+                OptInState::InSession
+            } else {
+                OptInState::Received
+            };
             self.set_consent_session(ConsentSession {
-                state: OptInState::Received,
+                state,
                 code: None,
                 wrong_codes: 0,
                 expires_at: Some(
                     now + Duration::seconds(i64::from(self.user_consent.code_timeout)),
                 ),
-                open_sessions: 0,
             });
             return OptInStatus::Success;
         }
@@ -365,46 +401,61 @@ impl Device {
         OptInStatus::Success
     }
 
-    /// A redirection session of `feature` is opening (for the redirection
-    /// protocol): when it needs consent, RECEIVED becomes IN SESSION and the
-    /// answer is `Ok(true)`, and the session must later be reported to
-    /// [`Device::consent_session_closed`]; `Ok(false)` means it needed no
-    /// consent. Refused with USER_CONSENT_REQUIRED (2081) when consent is
-    /// needed and not there.
-    pub fn consent_session_opened(
+    /// Open redirection sessions that need consent under the policy in
+    /// force (what holds IN SESSION).
+    fn consent_holding_sessions(&self) -> u32 {
+        let open = self.user_consent.open;
+        [
+            (ConsentFeature::Kvm, open.kvm),
+            (ConsentFeature::StorageRedirection, open.storage),
+        ]
+        .into_iter()
+        .filter(|(f, _)| self.consent_needed_for(*f))
+        .map(|(_, n)| n)
+        .fold(0, u32::saturating_add)
+    }
+
+    /// A redirection session of `feature` opened (called by
+    /// [`Device::redirection_session_started`]; whether it may open is
+    /// [`Device::consent_allows`]'s answer, asked before): when it needs
+    /// consent and consent was received, the state becomes IN SESSION.
+    /// Answers whether the session holds consent.
+    pub(crate) fn consent_session_opened(
         &mut self,
         feature: ConsentFeature,
         now: OffsetDateTime,
-    ) -> Result<bool, PtStatus> {
+    ) -> bool {
         self.expire_user_consent(now);
+        if let Some(n) = self.user_consent.open.count_mut(feature) {
+            *n = n.saturating_add(1);
+        }
         if !self.consent_needed_for(feature) {
-            return Ok(false);
+            return false;
         }
         let mut s = self.user_consent.session.clone();
         match s.state {
             OptInState::Received | OptInState::InSession => {
                 s.state = OptInState::InSession;
-                s.open_sessions = s.open_sessions.saturating_add(1);
                 self.set_consent_session(s);
-                Ok(true)
+                true
             }
-            _ => Err(PtStatus::USER_CONSENT_REQUIRED),
+            _ => false,
         }
     }
 
-    /// A session for which [`Device::consent_session_opened`] answered
-    /// `Ok(true)` closed: after the last one, consent lasts
-    /// `OptInCodeTimeout` more seconds.
-    pub fn consent_session_closed(&mut self, now: OffsetDateTime) {
+    /// A redirection session of `feature` closed: once no open session
+    /// holds consent, IN SESSION is RECEIVED again for `OptInCodeTimeout`
+    /// seconds from `now`.
+    pub(crate) fn consent_session_closed(&mut self, feature: ConsentFeature, now: OffsetDateTime) {
+        if let Some(n) = self.user_consent.open.count_mut(feature) {
+            *n = n.saturating_sub(1);
+        }
         let mut s = self.user_consent.session.clone();
-        if s.state != OptInState::InSession {
+        if s.state != OptInState::InSession || self.consent_holding_sessions() > 0 {
             return;
         }
-        s.open_sessions = s.open_sessions.saturating_sub(1);
-        if s.open_sessions == 0 {
-            s.state = OptInState::Received;
-            s.expires_at = Some(now + Duration::seconds(i64::from(self.user_consent.code_timeout)));
-        }
+        s.state = OptInState::Received;
+        s.expires_at = Some(now + Duration::seconds(i64::from(self.user_consent.code_timeout)));
         self.set_consent_session(s);
     }
 
@@ -455,7 +506,11 @@ impl Device {
 
     /// Factory consent settings (unprovision).
     pub(crate) fn reset_user_consent(&mut self) {
-        self.user_consent = UserConsent::default();
+        // The sessions stay open (the server ends them, not the settings).
+        self.user_consent = UserConsent {
+            open: self.user_consent.open,
+            ..UserConsent::default()
+        };
     }
 
     /// Six decimal digits, uniformly drawn from the device's RNG (a seeded
@@ -475,6 +530,7 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redirection::{RedirectionKind, RedirectionUser};
     use crate::{DeviceConfig, Entropy, FirmwareProfile};
     use time::macros::datetime;
 
@@ -566,30 +622,125 @@ mod tests {
         assert_eq!(d.consent_state(gone), OptInState::NotStarted);
     }
 
+    fn admin() -> RedirectionUser {
+        RedirectionUser::Digest("admin".into())
+    }
+
+    fn audited(d: &Device) -> Vec<(u16, u16)> {
+        d.audit_log()
+            .records()
+            .iter()
+            .map(|r| (r.app_id, r.event_id))
+            .collect()
+    }
+
     #[test]
     fn a_session_holds_consent_and_closing_it_restarts_the_clock() {
         let mut d = device();
         d.start_opt_in(T0);
         let c = code(&d, T0);
         d.send_opt_in_code(c, T0);
-        assert_eq!(d.consent_session_opened(ConsentFeature::Kvm, T0), Ok(true));
+        assert!(d.redirection_session_started(RedirectionKind::Kvm, &admin(), T0));
+        // The code timeout runs out mid-session: the session holds consent.
         let much_later = T0 + Duration::hours(5);
         assert_eq!(d.consent_state(much_later), OptInState::InSession);
-        d.consent_session_closed(much_later);
+        assert_eq!(d.consent_view(much_later).expires_in, None);
+        d.redirection_session_ended(RedirectionKind::Kvm, &admin(), much_later);
         assert_eq!(d.consent_state(much_later), OptInState::Received);
         assert_eq!(
             d.consent_state(much_later + Duration::seconds(120)),
             OptInState::NotStarted
         );
+        assert!(!d.consent_allows(ConsentFeature::Kvm, much_later + Duration::seconds(120)));
         assert_eq!(
-            d.consent_session_opened(ConsentFeature::Kvm, much_later + Duration::seconds(120)),
-            Err(PtStatus::USER_CONSENT_REQUIRED)
+            audited(&d),
+            [(30, 1), (18, 8), (18, 9)],
+            "code sent, KVM session started and ended"
         );
-        // SOL never needs consent.
+        // SOL never needs consent, and holds none.
+        let later = much_later + Duration::seconds(120);
+        assert!(!d.redirection_session_started(RedirectionKind::Sol, &admin(), later));
+        assert_eq!(d.consent_state(later), OptInState::NotStarted);
+        d.redirection_session_ended(RedirectionKind::Sol, &admin(), later);
+        assert_eq!(audited(&d)[3..], [(18, 4), (18, 5)]);
+    }
+
+    #[test]
+    fn a_code_typed_into_an_open_kvm_session_is_in_session_at_once() {
+        let mut d = device();
+        // KVM opens before consent (the viewer sees the consent form).
+        assert!(!d.redirection_session_started(RedirectionKind::Kvm, &admin(), T0));
+        assert_eq!(d.consent_state(T0), OptInState::NotStarted);
+        d.start_opt_in(T0);
+        let c = code(&d, T0);
+        assert_eq!(d.send_opt_in_code(c, T0), OptInStatus::Success);
+        assert_eq!(d.consent_state(T0), OptInState::InSession);
+        // Cancelling mid-session ends consent; the session stays open and a
+        // new code holds it again.
+        assert_eq!(d.cancel_opt_in(T0), OptInStatus::Success);
+        assert_eq!(d.consent_state(T0), OptInState::NotStarted);
+        d.start_opt_in(T0);
+        let c = code(&d, T0);
+        d.send_opt_in_code(c, T0);
+        assert_eq!(d.consent_state(T0), OptInState::InSession);
+        d.redirection_session_ended(RedirectionKind::Kvm, &admin(), T0);
+        assert_eq!(d.consent_state(T0), OptInState::Received);
+        // A closed session no longer counts: the next code is RECEIVED.
+        d.cancel_opt_in(T0);
+        d.start_opt_in(T0);
+        let c = code(&d, T0);
+        d.send_opt_in_code(c, T0);
+        assert_eq!(d.consent_state(T0), OptInState::Received);
+    }
+
+    #[test]
+    fn in_session_lasts_until_the_last_holding_session_closes() {
+        let mut d = device();
+        d.put_opt_in_service(OptInPut {
+            required: Some(u32::MAX),
+            ..OptInPut::default()
+        })
+        .unwrap();
+        d.start_opt_in(T0);
+        let c = code(&d, T0);
+        d.send_opt_in_code(c, T0);
+        assert!(d.redirection_session_started(RedirectionKind::Ider, &admin(), T0));
+        assert!(d.redirection_session_started(RedirectionKind::Kvm, &admin(), T0));
+        d.redirection_session_ended(RedirectionKind::Ider, &admin(), T0);
+        assert_eq!(d.consent_state(T0), OptInState::InSession);
+        d.redirection_session_ended(RedirectionKind::Kvm, &admin(), T0);
+        assert_eq!(d.consent_state(T0), OptInState::Received);
+    }
+
+    #[test]
+    fn session_records_follow_the_audit_policy_and_name_the_initiator() {
+        use crate::audit_log::{AuditInitiator, AuditPolicyChange};
+        let mut d = device();
+        d.redirection_session_started(RedirectionKind::Kvm, &RedirectionUser::KvmDefaultPort, T0);
+        d.redirection_session_ended(RedirectionKind::Kvm, &RedirectionUser::KvmDefaultPort, T0);
+        let initiators: Vec<_> = d
+            .audit_log()
+            .records()
+            .iter()
+            .map(|r| r.initiator.clone())
+            .collect();
         assert_eq!(
-            d.consent_session_opened(ConsentFeature::Sol, much_later),
-            Ok(false)
+            initiators,
+            [
+                AuditInitiator::KvmDefaultPort,
+                AuditInitiator::KvmDefaultPort
+            ]
         );
+        let off = |event_id| AuditPolicyChange {
+            enable: false,
+            app_id: 18,
+            event_id,
+            policy_type: None,
+        };
+        d.set_audit_policy(&[off(8), off(9)]).unwrap();
+        d.redirection_session_started(RedirectionKind::Kvm, &admin(), T0);
+        d.redirection_session_ended(RedirectionKind::Kvm, &admin(), T0);
+        assert_eq!(d.audit_log().records().len(), 2, "no new records");
     }
 
     #[test]

@@ -179,8 +179,12 @@ fn before_16_1_provisioning_start_mints_the_setup_certificate_and_host_based_set
         );
         assert!(hbs.cert_store().certificates().is_empty(), "{version}");
     }
-    // 2.0 and 2.1 have no PKI remote configuration, hence no certificate.
-    let mut d = factory("2.1.0", 5);
-    d.begin_provisioning(NOW).unwrap();
-    assert!(d.active_tls_certificate().is_none());
+    // 2.0, 2.1 and 2.5 have no PKI remote configuration, hence no
+    // certificate.
+    for version in ["2.1.0", "2.5.3"] {
+        let mut d = factory(version, 5);
+        d.begin_provisioning(NOW).unwrap();
+        assert!(d.active_tls_certificate().is_none(), "{version}");
+        assert!(d.pki_trust().is_none(), "{version}");
+    }
 }

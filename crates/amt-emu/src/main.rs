@@ -106,8 +106,8 @@ struct ServeArgs {
     /// control API on a non-loopback --listen makes one and prints it.
     #[arg(long, env = "AMT_EMU_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
-    /// Also append every WS-Man call to this file as JSON lines (secrets
-    /// redacted).
+    /// Also append every WS-Man call and web UI request to this file as
+    /// JSON lines (secrets redacted).
     #[arg(long)]
     journal: Option<PathBuf>,
     /// A scenario file (TOML) describing the device and its faults; see

@@ -23,7 +23,7 @@ use crate::listener_set::{ListenError, ListenerAddrs, ListenerSet};
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::ports::PortPolicy;
 use crate::tls::{ClientAuth, PskKey, TlsBackend, TlsBackendKind, TlsError};
-use crate::vocabulary::{Interface, Via};
+use crate::vocabulary::{Interface, Transport, Via};
 
 pub mod machine;
 mod web;
@@ -515,6 +515,7 @@ impl DeviceHost {
     /// Stops every listener without waiting (for drop); a listener busy
     /// being reconciled at that moment is left to finish.
     pub fn signal_stop_listeners(&self) {
+        self.redirection.end_all();
         for face in &self.faces {
             if let Ok(mut set) = face.set.try_lock() {
                 set.signal_stop();
@@ -525,6 +526,8 @@ impl DeviceHost {
 
     /// Closes every listener.
     pub async fn close_listeners(&self) {
+        // The firmware going down ends its redirection sessions too.
+        self.redirection.end_all();
         for face in &self.faces {
             let mut set = face.set.lock().await;
             set.close().await;
@@ -655,12 +658,14 @@ impl DeviceHost {
 
     /// Handles one WS-Man request body: fault injection, the WS-Man
     /// engine under the device lock, flash before the reply, listeners
-    /// after a change, and the journal.
+    /// after a change, and the journal (which notes how the request
+    /// arrived: `via`, and plain or TLS where the listener said).
     pub async fn wsman(
         self: &Arc<Self>,
         principal: Principal,
         interface: Interface,
         via: Via,
+        transport: Option<Transport>,
         body: &[u8],
     ) -> WsmanOutcome {
         let started = crate::clock::monotonic();
@@ -759,6 +764,8 @@ impl DeviceHost {
             response_body: reply.filter(|_| keep).map(text),
             answered_by: replayed.then(|| "recording".to_string()),
             via: via.journal_name().map(str::to_string),
+            transport: transport.map(|t| t.journal_name().to_string()),
+            ..JournalEntry::default()
         });
         outcome
     }

@@ -34,6 +34,12 @@ impl ChunkedBody {
             data: Some(data.into()),
         }
     }
+
+    /// The bytes not yet sent (all of them before hyper writes the body),
+    /// for the journal.
+    pub fn unsent(&self) -> Option<&Bytes> {
+        self.data.as_ref()
+    }
 }
 
 impl Body for ChunkedBody {
@@ -71,7 +77,7 @@ pub(crate) fn html_page(title: &str) -> String {
     )
 }
 
-pub use crate::vocabulary::{Interface, Via};
+pub use crate::vocabulary::{Interface, Transport, Via};
 
 /// Marks a request that arrived over a PKI provisioning server's
 /// mutual-TLS connection (its chain passed the device's checks).
@@ -89,6 +95,7 @@ pub async fn serve(
     let server = host.server_header();
     // Set by the connection's service (listener::serve_connection_via).
     let via = req.extensions().get::<Via>().copied().unwrap_or_default();
+    let transport = req.extensions().get::<Transport>().copied();
     let pki_session = req.extensions().get::<PkiSession>().is_some();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
@@ -142,17 +149,19 @@ pub async fn serve(
         Err(refusal) => return Ok(*refusal),
     };
 
-    let (status, reply_body, content_type) =
-        match host.wsman(principal, interface, via, &body).await {
-            WsmanOutcome::Reply {
-                status,
-                body,
-                content_type,
-            } => (status, body, content_type),
-            // An error from the service makes hyper close the connection
-            // without writing a response.
-            WsmanOutcome::Drop => return Err(DropConnection),
-        };
+    let (status, reply_body, content_type) = match host
+        .wsman(principal, interface, via, transport, &body)
+        .await
+    {
+        WsmanOutcome::Reply {
+            status,
+            body,
+            content_type,
+        } => (status, body, content_type),
+        // An error from the service makes hyper close the connection
+        // without writing a response.
+        WsmanOutcome::Drop => return Err(DropConnection),
+    };
     let mut r = Response::new(ChunkedBody::new(reply_body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();

@@ -217,6 +217,7 @@ async fn connection<S>(
         Transport::Plain => {
             let marks = Marks {
                 via,
+                transport,
                 pki_session: false,
             };
             serve_http(
@@ -246,7 +247,11 @@ async fn connection<S>(
                         && !facts.peer_certificates.is_empty()
                         && host.with_device(|d| d.pki_trust().is_some())
                         && host.accept_pki_server(&facts.peer_certificates);
-                    let marks = Marks { via, pki_session };
+                    let marks = Marks {
+                        via,
+                        transport,
+                        pki_session,
+                    };
                     serve_http(
                         TokioIo::new(tls),
                         peer,
@@ -265,11 +270,13 @@ async fn connection<S>(
     }
 }
 
-/// What a connection's requests carry for the handlers: how it arrived,
-/// and whether it is a PKI provisioning server's.
+/// What a connection's requests carry for the handlers: how it arrived
+/// (directly or through CIRA, plain or TLS, for the journal), and whether
+/// it is a PKI provisioning server's.
 #[derive(Clone, Copy, Debug)]
 struct Marks {
     via: Via,
+    transport: Transport,
     pki_session: bool,
 }
 
@@ -284,9 +291,14 @@ async fn serve_http<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let Marks { via, pki_session } = marks;
+    let Marks {
+        via,
+        transport,
+        pki_session,
+    } = marks;
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
+        req.extensions_mut().insert(transport);
         if pki_session {
             req.extensions_mut().insert(crate::http::PkiSession);
         }

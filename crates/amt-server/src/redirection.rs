@@ -4,8 +4,10 @@
 //! port and types what the console sends (docs/redirection.md).
 //!
 //! The protocol is all in `amt-redir`; this file owns the socket, the
-//! timers, the TLS step, the journal and audit records, and the injected
-//! session faults (refuse, drop mid-stream, stall).
+//! timers, the TLS step, the journal, and the injected session faults
+//! (refuse, drop mid-stream, stall). The device hears of every session's
+//! start and end (consent IN SESSION, the audit records) through
+//! [`DeviceSession`], whose drop reports the end on every way out.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,9 +16,8 @@ use std::time::Duration;
 
 use amt_device::accounts::Realm;
 use amt_device::device::ADMIN_USER;
-use amt_device::redirection::RedirectionSessionEvent;
+use amt_device::redirection::{RedirectionKind, RedirectionUser};
 use amt_device::remote_media::RemoteDrive;
-use amt_device::user_consent::ConsentFeature;
 use amt_redir::{CloseReason, Config, Event, Session, SessionKind, SessionPolicy, StartDecision};
 use rand::Rng;
 use time::OffsetDateTime;
@@ -37,12 +38,33 @@ pub const ALONE_SETTLE: Duration = Duration::from_millis(150);
 
 /// The redirection sessions of one device, by kind (one of each at a time:
 /// a second one is answered "busy").
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OpenSessions {
     open: Mutex<HashMap<&'static str, u32>>,
+    /// Bumped when the firmware goes down (shutdown, restart): every open
+    /// session ends, as its TCP connection would.
+    ending: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for OpenSessions {
+    fn default() -> Self {
+        OpenSessions {
+            open: Mutex::default(),
+            ending: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl OpenSessions {
+    /// Ends every open session (the firmware is going down).
+    pub(crate) fn end_all(&self) {
+        self.ending.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn ending(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ending.subscribe()
+    }
+
     /// How many sessions of `kind` (`SOL`, `IDER`, `KVM`) are open.
     pub fn count(&self, kind: &str) -> u32 {
         self.lock().get(kind).copied().unwrap_or(0)
@@ -75,6 +97,45 @@ fn fault_name(kind: SessionKind) -> &'static str {
         SessionKind::Sol => "SOL",
         SessionKind::Ider => "IDER",
         SessionKind::Kvm => "KVM",
+    }
+}
+
+fn device_kind(kind: SessionKind) -> RedirectionKind {
+    match kind {
+        SessionKind::Sol => RedirectionKind::Sol,
+        SessionKind::Ider => RedirectionKind::Ider,
+        SessionKind::Kvm => RedirectionKind::Kvm,
+    }
+}
+
+/// A session the device was told opened (consent IN SESSION where it
+/// applies, the start audit record); dropping it tells the device it
+/// ended, so every exit — the console closing, an injected drop, a
+/// timeout, the firmware going down, the task being dropped — writes the
+/// end record and releases consent.
+struct DeviceSession {
+    host: Arc<DeviceHost>,
+    kind: RedirectionKind,
+    user: RedirectionUser,
+}
+
+impl DeviceSession {
+    fn start(host: &Arc<DeviceHost>, kind: RedirectionKind, user: RedirectionUser) -> Self {
+        let held = host.update_device(|d, now| d.redirection_session_started(kind, &user, now));
+        tracing::debug!(?kind, held, "redirection session reported to the device");
+        DeviceSession {
+            host: host.clone(),
+            kind,
+            user,
+        }
+    }
+}
+
+impl Drop for DeviceSession {
+    fn drop(&mut self) {
+        let (kind, user) = (self.kind, &self.user);
+        self.host
+            .update_device(|d, now| d.redirection_session_ended(kind, user, now));
     }
 }
 
@@ -148,6 +209,7 @@ where
         tracing::info!(%peer, "5900 refused: a KVM session is open");
         return;
     }
+
     let mut challenge = [0u8; 16];
     rand::rng().fill_bytes(&mut challenge);
     let config = amt_rfb::ServerConfig {
@@ -158,14 +220,39 @@ where
         },
         name: "Intel(r) AMT KVM".to_string(),
     };
-    // The VNC user has no name; the audit log names the port.
-    const VNC_USER: &str = "5900";
-    record(&host, RedirectionSessionEvent::KvmStarted, VNC_USER);
-    journal(&host, peer, None, "KVM session started (5900)");
+    // The VNC viewer has no user name: the records name the KVM default port.
+    let registered = Registered {
+        host: host.clone(),
+        kind: SessionKind::Kvm,
+    };
+    // The session is the device's once the VNC password was right.
+    let mut device_session = None;
     let (mut rd, mut wr) = tokio::io::split(io);
-    let reason = run_rfb(&mut rd, &mut wr, config, Vec::new(), Vec::new(), &host).await;
-    host.redirection_sessions().close(SessionKind::Kvm);
-    record(&host, RedirectionSessionEvent::KvmEnded, VNC_USER);
+    let ending = host.redirection_sessions().ending();
+    let mut authenticated = || {
+        device_session = Some(DeviceSession::start(
+            &host,
+            RedirectionKind::Kvm,
+            RedirectionUser::KvmDefaultPort,
+        ));
+        journal(&host, peer, None, "KVM session started (5900)");
+    };
+    let reason = run_rfb(
+        &mut rd,
+        &mut wr,
+        config,
+        (Vec::new(), Vec::new()),
+        &host,
+        ending,
+        &mut authenticated,
+    )
+    .await;
+    let started = device_session.take().is_some();
+    drop(registered);
+    if !started {
+        journal(&host, peer, None, &format!("5900 login failed: {reason}"));
+        return;
+    }
     journal(
         &host,
         peer,
@@ -209,8 +296,6 @@ struct HostPolicy<'a> {
     host: &'a DeviceHost,
     /// The session fault that fired at the start, if any.
     fault: Option<FaultKind>,
-    /// The kind registered in [`OpenSessions`] (released at the end).
-    registered: Option<SessionKind>,
 }
 
 impl SessionPolicy for HostPolicy<'_> {
@@ -276,10 +361,25 @@ impl SessionPolicy for HostPolicy<'_> {
     }
 }
 
-/// A session that opened (for the closing records).
+/// A session that opened (for the closing journal entry; the device
+/// hears of the end when `_device` drops).
 struct Opened {
     kind: SessionKind,
     user: String,
+    _device: DeviceSession,
+}
+
+/// A session counted in [`OpenSessions`]; released when dropped, so a
+/// dropped task never leaves its kind busy.
+struct Registered {
+    host: Arc<DeviceHost>,
+    kind: SessionKind,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.host.redirection_sessions().close(self.kind);
+    }
 }
 
 async fn run<S>(io: S, peer: SocketAddr, transport: Transport, host: Arc<DeviceHost>)
@@ -297,8 +397,9 @@ where
     let mut policy = HostPolicy {
         host: &host,
         fault: None,
-        registered: None,
     };
+    let mut registered: Option<Registered> = None;
+    let mut ending = host.redirection_sessions().ending();
     let mut opened: Option<Opened> = None;
     let mut cursor: Option<u64> = None;
     let mut sent_host_bytes: u64 = 0;
@@ -330,7 +431,10 @@ where
                         break 'conn format!("{} busy", kind.name());
                     }
                     host.record_login(true);
-                    policy.registered = Some(kind);
+                    registered = Some(Registered {
+                        host: host.clone(),
+                        kind,
+                    });
                     tracing::info!(%peer, kind = kind.name(), %user, "redirection session authenticated");
                 }
                 Event::AuthenticationFailed { user } => {
@@ -344,12 +448,17 @@ where
                 }
                 Event::SolOpened { user, .. } => {
                     cursor = Some(host.with_device(|d| d.host_console().serial_end()));
-                    record(&host, RedirectionSessionEvent::SolOpened, &user);
+                    let device = DeviceSession::start(
+                        &host,
+                        RedirectionKind::Sol,
+                        RedirectionUser::Digest(user.clone()),
+                    );
                     journal(&host, peer, Some(&user), "SOL session opened");
                     tracing::info!(%peer, %user, ?transport, "SOL session opened");
                     opened = Some(Opened {
                         kind: SessionKind::Sol,
                         user,
+                        _device: device,
                     });
                     stall = policy.fault == Some(FaultKind::StallSession);
                 }
@@ -404,6 +513,7 @@ where
             _ = tokio::time::sleep_until(deadline) => {
                 session.handle_timeout(crate::clock::monotonic());
             }
+            _ = ending.changed() => break "the firmware went down".to_string(),
             _ = poll.tick(), if cursor.is_some() && session.is_sol_open() => {
                 let from = cursor.unwrap_or(0);
                 let (bytes, next) = host.with_device(|d| d.host_console().serial_since(from));
@@ -414,56 +524,47 @@ where
             }
         }
     };
-    let mut consent_held = false;
     if let Some((kind, user, bytes)) = handover {
-        match kind {
-            SessionKind::Ider => {
-                consent_held = host
-                    .change_device(|d, now| {
-                        Ok(
-                            d.consent_session_opened(ConsentFeature::StorageRedirection, now)
-                                .unwrap_or(false),
-                        )
-                    })
-                    .unwrap_or(false);
-                record(&host, RedirectionSessionEvent::IderOpened, &user);
-                journal(&host, peer, Some(&user), "IDE-R session opened");
-                opened = Some(Opened { kind, user });
-                reason = run_ider(&mut rd, &mut wr, bytes, &host, peer).await;
-            }
-            SessionKind::Kvm => {
-                record(&host, RedirectionSessionEvent::KvmStarted, &user);
-                journal(&host, peer, Some(&user), "KVM session started");
-                opened = Some(Opened { kind, user });
-                reason = run_kvm_redirection(&mut rd, &mut wr, bytes, &host).await;
-            }
-            // Not reached: SOL is never handed over.
-            SessionKind::Sol => reason = "SOL handover".to_string(),
+        if kind != SessionKind::Sol {
+            let device = DeviceSession::start(
+                &host,
+                device_kind(kind),
+                RedirectionUser::Digest(user.clone()),
+            );
+            let what = match kind {
+                SessionKind::Ider => "IDE-R session opened",
+                _ => "KVM session started",
+            };
+            journal(&host, peer, Some(&user), what);
+            opened = Some(Opened {
+                kind,
+                user,
+                _device: device,
+            });
         }
-    }
-    if consent_held {
-        let _ = host.change_device(|d, now| {
-            d.consent_session_closed(now);
-            Ok(())
-        });
-    }
-    if let Some(kind) = policy.registered {
-        host.redirection_sessions().close(kind);
-    }
-    if let Some(o) = opened {
-        let event = match o.kind {
-            SessionKind::Sol => RedirectionSessionEvent::SolClosed,
-            SessionKind::Ider => RedirectionSessionEvent::IderClosed,
-            SessionKind::Kvm => RedirectionSessionEvent::KvmEnded,
+        reason = match kind {
+            SessionKind::Ider => run_ider(&mut rd, &mut wr, bytes, &host, peer, ending).await,
+            SessionKind::Kvm => run_kvm_redirection(&mut rd, &mut wr, bytes, &host, ending).await,
+            // Not reached: SOL is never handed over.
+            SessionKind::Sol => "SOL handover".to_string(),
         };
-        record(&host, event, &o.user);
+    }
+    drop(registered);
+    if let Some(Opened {
+        kind,
+        user,
+        _device,
+    }) = opened
+    {
+        // The device hears of the end before the journal does.
+        drop(_device);
         journal(
             &host,
             peer,
-            Some(&o.user),
-            &format!("{} session closed: {reason}", o.kind.name()),
+            Some(&user),
+            &format!("{} session closed: {reason}", kind.name()),
         );
-        tracing::info!(%peer, kind = o.kind.name(), %reason, "redirection session closed");
+        tracing::info!(%peer, kind = kind.name(), %reason, "redirection session closed");
     } else {
         tracing::info!(%peer, %reason, "redirection connection closed");
     }
@@ -481,6 +582,7 @@ async fn run_ider<R, W>(
     first: Vec<u8>,
     host: &DeviceHost,
     peer: SocketAddr,
+    mut ending: tokio::sync::watch::Receiver<u64>,
 ) -> String
 where
     R: AsyncRead + Unpin,
@@ -581,6 +683,11 @@ where
                 Ok(n) => ider.receive(&buf[..n], crate::clock::monotonic()),
             },
             _ = tokio::time::sleep_until(deadline) => ider.handle_timeout(crate::clock::monotonic()),
+            _ = ending.changed() => {
+                ider.connection_lost();
+                host.update_device(|d, _| d.remote_media_failed());
+                return "the firmware went down".to_string();
+            }
             // A reset, or a boot that started after the enable asks for its first block.
             _ = wants.tick() => {}
         }
@@ -596,6 +703,7 @@ async fn run_kvm_redirection<R, W>(
     wr: &mut W,
     mut first: Vec<u8>,
     host: &DeviceHost,
+    ending: tokio::sync::watch::Receiver<u64>,
 ) -> String
 where
     R: AsyncRead + Unpin,
@@ -615,21 +723,25 @@ where
         name: "Intel(r) AMT KVM".to_string(),
     };
     let reply = vec![0x41, 0, 0, 0, 0, 0, 0, 0];
-    run_rfb(rd, wr, config, reply, rest, host).await
+    // The digest login already made the session the device's.
+    run_rfb(rd, wr, config, (reply, rest), host, ending, &mut || {}).await
 }
 
 /// Drives one RFB session (`amt-rfb`) over `rd`/`wr`: keys and pointer to
 /// the device (`kvm_key`, `host_pointer`), the KVM picture
 /// (`kvm_frame`: the consent form until consent allows, then the host's
-/// screen) whenever its generation changes. `prefix` goes out in the same
-/// write as the first bytes (the 0x41 before the banner).
+/// screen) whenever its generation changes. Of `(prefix, first)`, `prefix`
+/// goes out in the same write as the first bytes (the 0x41 before the
+/// banner) and `first` is what the viewer already sent;
+/// `authenticated` runs when the RFB security handshake succeeds.
 async fn run_rfb<R, W>(
     rd: &mut R,
     wr: &mut W,
     config: amt_rfb::ServerConfig,
-    mut prefix: Vec<u8>,
-    first: Vec<u8>,
+    (mut prefix, first): (Vec<u8>, Vec<u8>),
     host: &DeviceHost,
+    mut ending: tokio::sync::watch::Receiver<u64>,
+    authenticated: &mut (dyn FnMut() + Send),
 ) -> String
 where
     R: AsyncRead + Unpin,
@@ -667,6 +779,7 @@ where
                 amt_rfb::RfbEvent::Pointer { x, y, buttons } => {
                     host.update_device(|d, _| d.host_pointer(x, y, buttons));
                 }
+                amt_rfb::RfbEvent::Authenticated => authenticated(),
                 amt_rfb::RfbEvent::Closed(reason) => closing = Some(reason.to_string()),
                 other => tracing::debug!(?other, "RFB event"),
             }
@@ -703,6 +816,7 @@ where
                 Ok(n) => rfb.receive(&buf[..n]),
             },
             _ = frames.tick() => {}
+            _ = ending.changed() => return "the firmware went down".to_string(),
         }
     }
 }
@@ -710,17 +824,6 @@ where
 /// The device's picture as the RFB server takes it (both RGB888).
 fn rfb_frame(f: amt_device::screen::Frame) -> Option<amt_rfb::Frame> {
     amt_rfb::Frame::new(f.width, f.height, f.pixels).ok()
-}
-
-/// The audit log record of a session opening or closing.
-fn record(host: &DeviceHost, event: RedirectionSessionEvent, user: &str) {
-    let r = host.change_device(|d, now| {
-        d.record_redirection_session(event, user, now);
-        Ok(())
-    });
-    if let Err(e) = r {
-        tracing::error!(error = %e, "cannot record a redirection session in the audit log");
-    }
 }
 
 /// A journal entry for a session step (the journal is WS-Man shaped: the
@@ -745,5 +848,6 @@ fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) 
         response_body: None,
         answered_by: None,
         via: None,
+        ..JournalEntry::default()
     });
 }

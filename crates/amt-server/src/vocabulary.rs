@@ -66,6 +66,16 @@ pub enum Transport {
     Tls,
 }
 
+impl Transport {
+    /// The journal's `transport` field.
+    pub fn journal_name(self) -> &'static str {
+        match self {
+            Transport::Plain => "plain",
+            Transport::Tls => "tls",
+        }
+    }
+}
+
 /// The ports one device listens on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ports {

@@ -3,6 +3,9 @@
 //! (PyPI) opens KVM inside a redirection session on 16994, where a device
 //! in client control mode shows the consent form until the code the
 //! control API shows is sent with `IPS_OptInService.SendOptInCode`.
+//! While a viewer holds a KVM session after consent, `IPS_OptInService`
+//! reads OptInState 4 (in session), and `AMT_AuditLog` has the session's
+//! start and end (Redirection Manager 18/8, 18/9) as the audit policy allows.
 
 mod support;
 
@@ -13,6 +16,7 @@ use std::time::Duration;
 use amt_device::host::BootSettings;
 use amt_device::redirection::KvmSettingsPut;
 use amt_server::{Emulator, EmulatorConfig, RunningEmulator};
+use base64::Engine;
 use support::{curl_wsman, wsman_messages_request};
 
 const PASSWORD: &str = "P@ssw0rd";
@@ -277,5 +281,267 @@ async fn kvm_pilot_sees_the_consent_form_until_the_code_is_sent_in_client_contro
     kvm_pilot_capture_when_free(port, after.clone()).await;
     let shown = share(&after, desktop);
     assert!(shown > 0.5, "the host's desktop ({shown})");
+
+    // Both sessions are in the audit log, started (18/8) and ended (18/9)
+    // by the digest user (InitiatorType 0); the last end may still be on
+    // its way when kvm-pilot exits.
+    let url = emu.wsman_http_url().expect("16992");
+    let mut kvm = Vec::new();
+    for _ in 0..100 {
+        kvm = audit_records(&url)
+            .await
+            .into_iter()
+            .filter(|r| r.0 == 18)
+            .collect();
+        if kvm.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(kvm, [(18, 8, 0), (18, 9, 0), (18, 8, 0), (18, 9, 0)]);
+    emu.shutdown().await;
+}
+
+/// A vncdotool viewer holding a KVM session on 5900 until told to go:
+/// it connects with the RFB password, captures one frame and waits.
+struct HeldViewer(std::process::Child);
+
+impl HeldViewer {
+    fn open(port: u16, password: &str, out: &Path) -> HeldViewer {
+        let script = r#"
+import sys
+from vncdotool import api
+port, password, out = sys.argv[1], sys.argv[2], sys.argv[3]
+client = api.connect("127.0.0.1::" + port, password=password, timeout=60)
+client.captureScreen(out)
+print("open", flush=True)
+sys.stdin.readline()
+client.disconnect()
+api.shutdown()
+"#;
+        let mut child = Command::new("timeout")
+            .arg("120")
+            .arg(venv_bin("python"))
+            .arg("-c")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(password)
+            .arg(out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the venv's python");
+        let mut line = String::new();
+        let stdout = child.stdout.as_mut().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("the viewer's output");
+        assert_eq!(line.trim(), "open", "vncdotool opened the session");
+        HeldViewer(child)
+    }
+
+    /// Disconnects and waits for the viewer to exit.
+    fn close(mut self) {
+        drop(self.0.stdin.take());
+        let status = self.0.wait().expect("the viewer exits");
+        assert!(status.success(), "vncdotool disconnected cleanly");
+    }
+}
+
+/// A WS-Man call built by wsman-messages, posted with curl as admin.
+async fn wsman(url: &str, ns: &str, class: &str, method: &str, args: &str) -> String {
+    let (url, body) = (
+        url.to_string(),
+        wsman_messages_request(ns, class, method, args),
+    );
+    let (status, reply) =
+        tokio::task::spawn_blocking(move || curl_wsman(&url, "admin", PASSWORD, &body))
+            .await
+            .unwrap();
+    assert_eq!(status, "200", "{ns}_{class} {method}: {reply}");
+    reply
+}
+
+fn value(xml: &str, name: &str) -> String {
+    let tag = format!(":{name}>");
+    let at = xml.find(&tag).unwrap_or_else(|| panic!("no {name}: {xml}")) + tag.len();
+    xml[at..].split('<').next().unwrap_or_default().to_string()
+}
+
+async fn opt_in_state(url: &str) -> String {
+    value(
+        &wsman(url, "IPS", "OptInService", "Get", "").await,
+        "OptInState",
+    )
+}
+
+/// Every audit record, read with `AMT_AuditLog.ReadRecords` pages as
+/// consoles do: (AuditAppID, EventID, InitiatorType).
+async fn audit_records(url: &str) -> Vec<(u16, u16, u8)> {
+    let mut records = Vec::new();
+    loop {
+        let start = records.len() + 1;
+        let reply = wsman(url, "AMT", "AuditLog", "ReadRecords", &format!("[{start}]")).await;
+        let total: usize = value(&reply, "TotalRecordCount").parse().unwrap();
+        for chunk in reply.split(":EventRecords>").skip(1).step_by(2) {
+            let b64 = chunk.split('<').next().unwrap_or_default();
+            let r = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64");
+            records.push((
+                u16::from_be_bytes([r[0], r[1]]),
+                u16::from_be_bytes([r[2], r[3]]),
+                r[4],
+            ));
+        }
+        if records.len() >= total || records.len() < start {
+            return records;
+        }
+    }
+}
+
+/// `AMT_AuditPolicyRule.SetAuditPolicyBulk` disabling `events` of the
+/// Redirection Manager (18). wsman-messages has no builder for it: its
+/// envelope for another AMT method with this class and body.
+async fn disable_redirection_audit(url: &str, events: &[u16]) {
+    let rule = "http://intel.com/wbem/wscim/1/amt-schema/1/AMT_AuditPolicyRule";
+    let each = |tag: &str, v: &dyn Fn(u16) -> String| {
+        events
+            .iter()
+            .map(|e| format!("<h:{tag}>{}</h:{tag}>", v(*e)))
+            .collect::<String>()
+    };
+    let input = format!(
+        r#"<h:SetAuditPolicyBulk_INPUT xmlns:h="{rule}">{}{}{}{}</h:SetAuditPolicyBulk_INPUT>"#,
+        each("Enable", &|_| "false".into()),
+        each("AuditedAppID", &|_| "18".into()),
+        each("EventID", &|e| e.to_string()),
+        each("PolicyType", &|_| "0".into()),
+    );
+    let template = wsman_messages_request("AMT", "AuditLog", "ReadRecords", "[1]");
+    let body_at = template.find("<Body>").unwrap() + "<Body>".len();
+    let body_end = template.find("</Body>").unwrap();
+    let request = format!("{}{input}{}", &template[..body_at], &template[body_end..])
+        .replace(
+            "AMT_AuditLog/ReadRecords",
+            "AMT_AuditPolicyRule/SetAuditPolicyBulk",
+        )
+        .replace(
+            "amt-schema/1/AMT_AuditLog<",
+            "amt-schema/1/AMT_AuditPolicyRule<",
+        );
+    let u = url.to_string();
+    let (status, reply) =
+        tokio::task::spawn_blocking(move || curl_wsman(&u, "admin", PASSWORD, &request))
+            .await
+            .unwrap();
+    assert_eq!(status, "200", "{reply}");
+    assert_eq!(return_value(&reply), "0", "{reply}");
+}
+
+/// Waits until the device saw the viewer's session end (the TCP close
+/// reaches it after the viewer exits).
+async fn wait_for_opt_in_state_other_than(url: &str, state: &str) -> String {
+    for _ in 0..200 {
+        let now = opt_in_state(url).await;
+        if now != state {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("OptInState stayed {state}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kvm_session_after_consent_is_in_session_and_audited_as_the_policy_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    host.change_device_and_listeners(|d, _| {
+        assert_eq!(d.request_kvm_state(2), 0);
+        d.put_kvm_settings(KvmSettingsPut {
+            rfb_password: Some(RFB_PASSWORD.into()),
+            is_5900_port_enabled: Some(true),
+            ..Default::default()
+        })
+        .unwrap();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let port = host.listener_addrs().rfb.expect("5900 listens").port();
+    let url = emu.wsman_http_url().expect("16992");
+
+    // Consent as a console gets it: StartOptIn, the code from where the
+    // host shows it (the control API), SendOptInCode.
+    let started = wsman(&url, "IPS", "OptInService", "StartOptIn", "").await;
+    assert_eq!(return_value(&started), "0", "{started}");
+    let code = format!("[{}]", control_code(&emu).parse::<u32>().expect("digits"));
+    let sent = wsman(&url, "IPS", "OptInService", "SendOptInCode", &code).await;
+    assert_eq!(return_value(&sent), "0", "{sent}");
+    assert_eq!(opt_in_state(&url).await, "3", "received");
+
+    let shot = dir.path().join("held.png");
+    let s = shot.clone();
+    let viewer = tokio::task::spawn_blocking(move || HeldViewer::open(port, RFB_PASSWORD, &s))
+        .await
+        .unwrap();
+    assert!(
+        share(&shot, desktop) > 0.5,
+        "the host's desktop, not the form"
+    );
+    assert_eq!(
+        opt_in_state(&url).await,
+        "4",
+        "in session while the viewer is open"
+    );
+    tokio::task::spawn_blocking(move || viewer.close())
+        .await
+        .unwrap();
+    // Consent outlives the session by OptInCodeTimeout (a reconnect needs
+    // no new code): RECEIVED, then NOT STARTED once that runs out.
+    assert_eq!(wait_for_opt_in_state_other_than(&url, "4").await, "3");
+
+    let kvm: Vec<_> = audit_records(&url)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == 18)
+        .collect();
+    // KVM session started (18/8) and ended (18/9), by the KVM default port
+    // (InitiatorType 3): the 5900 viewer has no user name.
+    assert_eq!(kvm, [(18, 8, 3), (18, 9, 3)]);
+
+    // With the policy rules for them removed, another session leaves no
+    // records.
+    disable_redirection_audit(&url, &[8, 9]).await;
+    let again = dir.path().join("again.png");
+    let a = again.clone();
+    tokio::task::spawn_blocking(move || HeldViewer::open(port, RFB_PASSWORD, &a).close())
+        .await
+        .unwrap();
+    // The session's end reached the device once 5900 takes a viewer again
+    // (one KVM session at a time; the end is told before it frees).
+    let free = dir.path().join("free.png");
+    let mut captured = false;
+    for _ in 0..20 {
+        let f = free.clone();
+        captured = tokio::task::spawn_blocking(move || vncdo_capture(port, RFB_PASSWORD, &f))
+            .await
+            .unwrap();
+        if captured {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(captured, "the next viewer gets the one KVM session");
+    let kvm_after: Vec<_> = audit_records(&url)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == 18)
+        .collect();
+    assert_eq!(
+        kvm_after, kvm,
+        "no KVM session records once the policy drops them"
+    );
     emu.shutdown().await;
 }

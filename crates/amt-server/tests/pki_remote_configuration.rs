@@ -1,4 +1,4 @@
-//! PKI remote configuration end to end (AMT 2.2 to 18): the device in
+//! PKI remote configuration end to end (AMT 2.2, 2.6 to 18): the device in
 //! provisioning sends its hello to a real listener standing in for the
 //! provisioning server; the server then connects to 16993 with its
 //! provisioning chain as the TLS client certificate (curl `--cert`/`--key`)

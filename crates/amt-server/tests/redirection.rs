@@ -3,8 +3,10 @@
 //! device enables it, then opens, is handed to the IDE-R session (open and
 //! enable answered) and shows in the audit log, and the host boots from
 //! the console's ISO; KVM is refused while disabled and, enabled, runs RFB
-//! after 0x41; SOL carries the serial port until an injected drop; the
-//! listener closes with `ListenerEnabled` off.
+//! after 0x41; SOL carries the serial port until an injected drop, and a
+//! firmware restart ends an open session (both with their audit records);
+//! the listener closes with `ListenerEnabled` off; a wrong VNC password on
+//! 5900 opens no session.
 
 use std::time::Duration;
 
@@ -187,6 +189,73 @@ async fn sol_carries_the_serial_port_until_an_injected_drop() {
     assert!(echoed.starts_with(b"abc"), "{echoed:?}");
     let transcript = host.with_device(|d| d.host_console().serial_transcript());
     assert!(transcript.ends_with(b"abcdefgh"));
+    // The dropped session was recorded opened (18/4) and closed (18/5).
+    let sol = wait_for_records(&host, &[(18, 4), (18, 5)]).await;
+    assert_eq!(sol, [(18, 4), (18, 5)]);
+    emu.shutdown().await;
+}
+
+/// The Redirection Manager (18) records, once `want` are all there.
+async fn wait_for_records(
+    host: &std::sync::Arc<amt_server::DeviceHost>,
+    want: &[(u16, u16)],
+) -> Vec<(u16, u16)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<(u16, u16)> = host.with_device(|d| {
+            d.audit_log()
+                .records()
+                .iter()
+                .map(|r| (r.app_id, r.event_id))
+                .filter(|(app, _)| *app == 18)
+                .collect()
+        });
+        if want.iter().all(|w| ids.contains(w)) {
+            return ids;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A firmware restart drops the open SOL session, as it drops every TCP
+/// connection, and the session's end is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_firmware_restart_ends_an_open_sol_session_and_records_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32770), 0);
+        Ok(())
+    })
+    .unwrap();
+    let (mut s, status) = start_session(addr, b"SOL ", 0).await;
+    assert_eq!(status, 0);
+    s.write_all(&user_password("admin", PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(read_n(&mut s, 9).await[..2], [0x14, 0]);
+    s.write_all(&hex(
+        "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read_n(&mut s, 23).await[..2], [0x21, 0]);
+    assert_eq!(wait_for_records(&host, &[(18, 4)]).await, [(18, 4)]);
+
+    host.power_cycle().await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the restart closed the session's connection"
+    );
+    assert_eq!(
+        wait_for_records(&host, &[(18, 5)]).await,
+        [(18, 4), (18, 5)]
+    );
     emu.shutdown().await;
 }
 
@@ -371,6 +440,75 @@ async fn port_5900_asks_for_the_rfb_password() {
             .await
             .unwrap();
         assert_eq!(read_n(&mut s, 4).await, [0, 0, 0, result], "{password}");
+        if result == 0 {
+            // ClientInit, so the session is the device's, then the viewer goes.
+            s.write_all(&[1]).await.unwrap();
+            read_n(&mut s, 24).await;
+        }
     }
+    // The right password's session started and ended (InitiatorType 3, the
+    // KVM default port); the wrong one's never started.
+    wait_for_records(&host, &[(18, 8), (18, 9)]).await;
+    let records: Vec<_> = host.with_device(|d| {
+        d.audit_log()
+            .records()
+            .iter()
+            .filter(|r| r.app_id == 18)
+            .map(|r| (r.event_id, r.initiator.clone()))
+            .collect()
+    });
+    use amt_device::audit_log::AuditInitiator::KvmDefaultPort;
+    assert_eq!(records, [(8, KvmDefaultPort), (9, KvmDefaultPort)]);
+    emu.shutdown().await;
+}
+
+/// Debian's amtterm opens SOL on 16994: the session's start (18/4) and end
+/// (18/5, after ^]) are audited with its login as initiator, and SOL, which
+/// never needs consent, leaves `OptInState` alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn amtterm_sol_session_is_audited_with_its_user() {
+    use amt_device::audit_log::AuditInitiator;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.unwrap();
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32770), 0);
+        Ok(())
+    })
+    .unwrap();
+    let mut amtterm = Command::new("timeout")
+        .args(["60", "amtterm", "-u", "admin", "-p", PASSWORD, "127.0.0.1"])
+        .arg(addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("amtterm (see .ci/install-clients)");
+    wait_for_records(&host, &[(18, 4)]).await;
+    let state = host.with_device(|d| d.consent_state(time::OffsetDateTime::now_utc()));
+    assert_eq!(state.value(), 0, "SOL holds no consent");
+    // ^] ends the session (EndSOLRedirection, EndRedirectionSession).
+    let mut stdin = amtterm.stdin.take().unwrap();
+    stdin.write_all(b"\x1d").unwrap();
+    stdin.flush().unwrap();
+    let status = tokio::task::spawn_blocking(move || amtterm.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "amtterm ended cleanly: {status}");
+    wait_for_records(&host, &[(18, 5)]).await;
+    let records: Vec<_> = host.with_device(|d| {
+        d.audit_log()
+            .records()
+            .iter()
+            .filter(|r| r.app_id == 18)
+            .map(|r| (r.event_id, r.initiator.clone()))
+            .collect()
+    });
+    let admin = AuditInitiator::DigestUser("admin".into());
+    assert_eq!(records, [(4, admin.clone()), (5, admin)]);
     emu.shutdown().await;
 }

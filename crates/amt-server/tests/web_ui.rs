@@ -362,3 +362,163 @@ async fn hostile_urls_get_an_http_error_and_nothing_else() {
     support::assert_console_works(&format!("http://{addr}/wsman")).await;
     emu.shutdown().await;
 }
+
+/// The web UI entries of the control API's journal, oldest first.
+fn web_entries(journal: &serde_json::Value) -> Vec<serde_json::Value> {
+    journal
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["kind"] == "web").cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn page_views_and_form_posts_are_journaled_without_the_form_s_secrets() {
+    const SECRET: &str = "Sekr1t-in-a-form!";
+    let dir = tempfile::tempdir().unwrap();
+    let journal_file = dir.path().join("journal.jsonl");
+    let emu = Emulator::start(EmulatorConfig {
+        firmware: Some("15.0.23".parse().unwrap()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        control_port: Some(0),
+        journal: amt_server::JournalConfig {
+            file: Some(journal_file.clone()),
+            ..amt_server::JournalConfig::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = emu.http_addr().expect("16992 is open on AMT 15");
+    let control = emu.control_addr().expect("control API");
+
+    // A page view before and after the login, the style sheet, a form
+    // post that powers the host off, and forms carrying a password.
+    assert_eq!(
+        curl(format!("http://{addr}/logon.htm"), vec![])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        curl(format!("http://{addr}/styles.css"), vec![])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(addr, "/index.htm", "admin", ADMIN_PASSWORD)
+            .await
+            .status,
+        200
+    );
+    let off = post_form(addr, "admin", ADMIN_PASSWORD, "t=&power=8").await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let with_password = format!("power=2&password={SECRET}");
+    let refused = post_form(addr, "admin", ADMIN_PASSWORD, &with_password).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let mut args = digest("admin", ADMIN_PASSWORD);
+    args.extend([
+        "-H".into(),
+        "Content-Type: text/plain".into(),
+        "--data".into(),
+        SECRET.into(),
+    ]);
+    let plain = curl(format!("http://{addr}/RemoteForm"), args).await;
+    assert_eq!(plain.status, 415);
+    assert_eq!(
+        emu.host().with_device(|d| d.power_state()),
+        PowerState::SoftOff
+    );
+
+    let journal = curl(format!("http://{control}/api/journal"), vec![]).await;
+    assert_eq!(journal.status, 200, "{}", journal.body);
+    let json: serde_json::Value = serde_json::from_str(&journal.body).unwrap();
+    let web = web_entries(&json);
+    let seen: Vec<(String, String, u64)> = web
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or("").to_string(),
+                e["path"].as_str().unwrap_or("").to_string(),
+                e["http_status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, u64)> = [
+        ("GET", "/logon.htm", 200),
+        ("GET", "/index.htm", 200),
+        ("POST", "/RemoteForm", 200),
+        ("POST", "/RemoteForm", 400),
+        ("POST", "/RemoteForm", 415),
+    ]
+    .iter()
+    .map(|(m, p, s)| (m.to_string(), p.to_string(), *s))
+    .collect();
+    // Not the style sheet, nor curl's first, unauthenticated tries (401).
+    assert_eq!(seen, expected, "{json:#}");
+    for e in &web {
+        assert_eq!(e["interface"], "remote", "{e}");
+        assert_eq!(e["transport"], "plain", "{e}");
+        assert!(e.get("via").is_none(), "a direct connection: {e}");
+        assert!(e["duration_ms"].as_f64().is_some(), "{e}");
+    }
+    assert_eq!(web[0]["user"], serde_json::Value::Null, "{}", web[0]);
+    assert!(
+        web[0]["response_body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Log On"),
+        "{}",
+        web[0]
+    );
+    assert_eq!(web[1]["user"], "admin", "{}", web[1]);
+    let power = &web[2];
+    assert_eq!(power["user"], "admin", "{power}");
+    assert_eq!(power["form_action"], "power: off", "{power}");
+    assert_eq!(power["form_result"], "done", "{power}");
+    assert_eq!(power["request_body"], "t=&power=8", "{power}");
+    let bad = &web[3];
+    assert!(bad.get("form_action").is_none(), "{bad}");
+    assert_eq!(
+        bad["form_result"], "refused: unknown field \"password\"",
+        "{bad}"
+    );
+    assert_eq!(bad["request_body"], "power=2&password=***", "{bad}");
+    let not_a_form = &web[4];
+    assert_eq!(
+        not_a_form["form_result"], "refused: not a form",
+        "{not_a_form}"
+    );
+    assert!(not_a_form.get("request_body").is_none() || not_a_form["request_body"].is_null());
+    let file = std::fs::read_to_string(&journal_file).unwrap();
+    for text in [&journal.body, &file] {
+        assert!(!text.contains(SECRET), "the form's password leaked: {text}");
+        assert!(!text.contains(ADMIN_PASSWORD), "{text}");
+    }
+    let lines: Vec<serde_json::Value> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        web_entries(&serde_json::Value::Array(lines)).len(),
+        5,
+        "{file}"
+    );
+
+    // The dashboard's journal marks them as web requests.
+    let page = curl(format!("http://{control}/devices/device"), vec![]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("<span class=\"kind kind-web\">web</span>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("POST /RemoteForm (power: off)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(SECRET));
+    emu.shutdown().await;
+}

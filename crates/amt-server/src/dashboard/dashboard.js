@@ -25,17 +25,21 @@ function journalItem(entry) {
   li.dataset.seq = entry.seq;
   const details = el("details");
   const summary = el("summary");
-  const call = [entry.class, entry.operation || (entry.action || "").split("/").pop()]
-    .filter(Boolean).join(".");
+  // A web UI request is named by its method and path (and form action).
+  const call = entry.kind === "web"
+    ? [entry.method, entry.path].join(" ") + (entry.form_action ? " (" + entry.form_action + ")" : "")
+    : [entry.class, entry.operation || (entry.action || "").split("/").pop()]
+      .filter(Boolean).join(".");
   const bad = entry.http_status >= 400 || entry.fault || entry.injected;
+  summary.append(el("span", "mono", "#" + entry.seq), el("span", "muted", entry.time));
+  if (entry.kind) summary.append(el("span", "kind kind-" + entry.kind, entry.kind));
   summary.append(
-    el("span", "mono", "#" + entry.seq),
-    el("span", "muted", entry.time),
     el("span", "", entry.user || "(anonymous)"),
     el("strong", "", call || "(unparsed)"),
     el("span", bad ? "status-bad" : "status-ok",
       String(entry.http_status) + (entry.fault ? " " + entry.fault : "")),
   );
+  if (entry.form_result) summary.append(el("span", "muted", entry.form_result));
   if (entry.injected) summary.append(el("span", "status-bad", "injected: " + entry.injected));
   summary.append(el("span", "muted", entry.duration_ms.toFixed(1) + " ms"));
   details.append(summary);

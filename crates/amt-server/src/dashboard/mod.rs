@@ -341,6 +341,18 @@ fn live(host: &DeviceHost) -> Live {
 }
 
 fn call_name(e: &crate::journal::JournalEntry) -> String {
+    // A web UI request: what a browser asked, and what its form did.
+    if e.kind.as_deref() == Some(crate::journal::KIND_WEB) {
+        let mut name = format!(
+            "{} {}",
+            e.method.as_deref().unwrap_or("?"),
+            e.path.as_deref().unwrap_or("?")
+        );
+        if let Some(a) = e.form_action.as_deref() {
+            name.push_str(&format!(" ({a})"));
+        }
+        return name;
+    }
     let op = e.action.as_deref().and_then(|a| a.rsplit('/').next());
     match (e.class.as_deref(), op) {
         (Some(c), Some(o)) => format!("{c}.{o}"),
@@ -477,8 +489,19 @@ fn journal_item(e: &crate::journal::JournalEntry) -> String {
         .as_deref()
         .map(|i| format!("<span class=\"status-bad\">injected: {}</span>", esc(i)))
         .unwrap_or_default();
+    // The kind marker: web UI requests stand out from WS-Man calls.
+    let kind = e
+        .kind
+        .as_deref()
+        .map(|k| format!("<span class=\"kind kind-{0}\">{0}</span>", esc(k)))
+        .unwrap_or_default();
+    let result = e
+        .form_result
+        .as_deref()
+        .map(|r| format!("<span class=\"muted\">{}</span>", esc(r)))
+        .unwrap_or_default();
     format!(
-        "<li data-seq=\"{seq}\"><details><summary><span class=\"mono\">#{seq}</span><span class=\"muted\">{time}</span><span>{user}</span><strong>{call}</strong><span class=\"{class}\">{status}</span>{injected}<span class=\"muted\">{ms:.1} ms</span></summary>\
+        "<li data-seq=\"{seq}\"><details><summary><span class=\"mono\">#{seq}</span><span class=\"muted\">{time}</span>{kind}<span>{user}</span><strong>{call}</strong><span class=\"{class}\">{status}</span>{result}{injected}<span class=\"muted\">{ms:.1} ms</span></summary>\
 <div class=\"muted\">request</div><pre>{req}</pre><div class=\"muted\">response</div><pre>{resp}</pre></details></li>",
         seq = e.seq,
         time = esc(&e.time),

@@ -169,7 +169,7 @@ pub trait TlsBackend: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// PKI remote configuration (AMT 2.2 to 18, in provisioning): asks
+    /// PKI remote configuration (AMT 2.2, 2.6 to 18, in provisioning): asks
     /// network clients for a certificate, lets one without through, and
     /// accepts a chain only on [`PkiTrust::verdict`]; `None` stops asking.
     /// A backend without it never asks (PKI configuration is then

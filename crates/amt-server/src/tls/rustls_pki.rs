@@ -1,5 +1,5 @@
 //! The rustls configuration of a device in provisioning with PKI remote
-//! configuration (AMT 2.2 to 18): the device's own certificate, and a
+//! configuration (AMT 2.2, 2.6 to 18): the device's own certificate, and a
 //! client certificate asked for but not required. A provisioning server
 //! presents its provisioning chain (leaf, intermediates, root); the chain
 //! passes only on `amt_device::remote_configuration::PkiTrust::verdict`

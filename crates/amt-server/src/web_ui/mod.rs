@@ -12,7 +12,9 @@
 //! nothing is read from disk (the style sheet is compiled in), a path is
 //! never decoded, so `..` or `%2e%2e` is simply not a page (404).
 //!
-//! Rendering is pure ([`render`]): a page of a device at a time.
+//! Rendering is pure ([`render`]): a page of a device at a time. Every
+//! request but the style sheet and a refused login goes to the device's
+//! journal (`"kind": "web"`), form posts with the action they took.
 
 pub mod accounts;
 pub mod events;
@@ -38,8 +40,9 @@ use time::OffsetDateTime;
 
 use crate::device_host::{DeviceHost, Principal};
 use crate::http::ChunkedBody;
+use crate::journal::{JournalEntry, KIND_WEB};
 use crate::listener::SlotGuard;
-use crate::vocabulary::Interface;
+use crate::vocabulary::{Interface, Transport, Via};
 
 /// The longest request target served; a longer one is 414, before any
 /// lookup or login.
@@ -188,12 +191,106 @@ pub fn parse_remote_form(body: &[u8]) -> Result<RemoteCommand, RemoteFormError> 
     Ok(RemoteCommand { action })
 }
 
-/// Serves one request that is not `/wsman`.
+/// What the journal learns while a request is served.
+#[derive(Debug, Default)]
+struct Trace {
+    /// Not journaled: the style sheet (fetched with every page, no login,
+    /// nothing done), or a login the digest check refused (every digest
+    /// login starts with one; WS-Man does not journal them either).
+    skip: bool,
+    user: Option<String>,
+    form_action: Option<String>,
+    form_result: Option<String>,
+    /// The form as posted; the journal masks its secret fields.
+    form_body: Option<String>,
+}
+
+/// Serves one request that is not `/wsman`, and journals it
+/// (`"kind": "web"`).
 pub async fn serve(
     req: Request<Incoming>,
     host: Arc<DeviceHost>,
     interface: Interface,
     slot: Option<Arc<SlotGuard>>,
+) -> Response<ChunkedBody> {
+    let started = crate::clock::monotonic();
+    let arrived = OffsetDateTime::now_utc();
+    // Set by the connection's service (listener::serve_http).
+    let via = req.extensions().get::<Via>().copied().unwrap_or_default();
+    let transport = req.extensions().get::<Transport>().copied();
+    let method = req.method().as_str().to_string();
+    let path = journal_path(req.uri().path());
+    let mut trace = Trace::default();
+    let response = answer(req, &host, interface, slot, &mut trace).await;
+    if trace.skip {
+        return response;
+    }
+    let journal = host.journal();
+    let page = journal
+        .keeps_bodies()
+        .then(|| response.body().unsent())
+        .flatten()
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    journal.record(JournalEntry {
+        time: arrived
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        interface: match interface {
+            Interface::Remote => "remote".into(),
+            Interface::Local => "local".into(),
+        },
+        user: trace.user,
+        http_status: response.status().as_u16(),
+        duration_ms: crate::clock::monotonic()
+            .saturating_duration_since(started)
+            .as_secs_f64()
+            * 1000.0,
+        request_body: trace.form_body,
+        response_body: page,
+        via: via.journal_name().map(str::to_string),
+        kind: Some(KIND_WEB.into()),
+        transport: transport.map(|t| t.journal_name().to_string()),
+        method: Some(method),
+        path: Some(path),
+        form_action: trace.form_action,
+        form_result: trace.form_result,
+        ..JournalEntry::default()
+    });
+    response
+}
+
+/// The path as the journal keeps it: at most [`MAX_TARGET_BYTES`] (a
+/// longer one was refused with 414 and is cut).
+fn journal_path(path: &str) -> String {
+    let mut end = path.len().min(MAX_TARGET_BYTES);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    path.get(..end).unwrap_or_default().to_string()
+}
+
+/// How the journal names a power action of the remote control form.
+pub fn journal_action(action: PowerAction) -> String {
+    let name = match action {
+        PowerAction::PowerUp => "on",
+        PowerAction::PowerDown => "off",
+        PowerAction::PowerCycle => "cycle",
+        PowerAction::MasterBusReset => "reset",
+        PowerAction::SoftOff => "graceful shutdown",
+        PowerAction::SoftReset => "graceful restart",
+        PowerAction::Sleep => "standby",
+        PowerAction::Hibernate => "hibernate",
+        PowerAction::Nmi => "nmi",
+    };
+    format!("power: {name}")
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    host: &Arc<DeviceHost>,
+    interface: Interface,
+    slot: Option<Arc<SlotGuard>>,
+    trace: &mut Trace,
 ) -> Response<ChunkedBody> {
     let server = host.server_header();
     let target = req
@@ -233,6 +330,7 @@ pub async fn serve(
         return r;
     }
     let Some(realm) = page.realm() else {
+        trace.skip = page == Page::Styles;
         let now = OffsetDateTime::now_utc();
         let body = host.with_device(|d| render(page, d, now));
         let kind = if page == Page::Styles {
@@ -270,10 +368,14 @@ pub async fn serve(
         }
     }
     let principal =
-        match crate::http::login(&host, authorization, &method, &target, interface, false) {
+        match crate::http::login(host, authorization, &method, &target, interface, false) {
             Ok(p) => p,
-            Err(refusal) => return *refusal,
+            Err(refusal) => {
+                trace.skip = true;
+                return *refusal;
+            }
         };
+    trace.user = Some(host.with_device(|d| principal.user_name(d)));
     if !host.with_device(|d| may(principal, d, realm)) {
         tracing::info!(
             ?page,
@@ -297,19 +399,25 @@ pub async fn serve(
         .and_then(|t| t.split(';').next())
         .map(str::trim);
     if form_type != Some("application/x-www-form-urlencoded") {
+        // Not a form: its body is not kept (nothing says where a secret
+        // would be in it).
+        trace.form_result = Some("refused: not a form".into());
         return error(
             &server,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported Media Type",
         );
     }
+    trace.form_body = Some(String::from_utf8_lossy(&body).into_owned());
     let command = match parse_remote_form(&body) {
         Ok(c) => c,
         Err(e) => {
             tracing::info!(error = %e, "remote control form refused");
+            trace.form_result = Some(format!("refused: {e}"));
             return error(&server, StatusCode::BAD_REQUEST, "Bad Request");
         }
     };
+    trace.form_action = Some(journal_action(command.action));
     // The same device call as CIM_PowerManagementService.RequestPowerStateChange.
     let code = u32::from(command.action.code());
     let outcome = host
@@ -320,11 +428,16 @@ pub async fn serve(
     let message = match outcome {
         Ok(Ok(())) => {
             tracing::info!(action = ?command.action, "power action from the web UI");
+            trace.form_result = Some("done".into());
             "Command sent successfully."
         }
-        Ok(Err(_)) => "The command is not available in the current power state.",
+        Ok(Err(_)) => {
+            trace.form_result = Some("not available in the current power state".into());
+            "The command is not available in the current power state."
+        }
         Err(e) => {
             tracing::error!(error = %e, "power action from the web UI not saved");
+            trace.form_result = Some("not saved to flash".into());
             return error(
                 &server,
                 StatusCode::INTERNAL_SERVER_ERROR,
