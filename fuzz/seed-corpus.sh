@@ -83,6 +83,7 @@ for method, path, body in [
     (b"POST", b"/api/mebx/certificate-hashes",
      b'{"hash_type":"sha256","hash":"' + b"ab" * 32 + b'","description":"x"}'),
     (b"POST", b"/api/faults", b'{"operation":"CommitChanges","kind":"drop_after_response","times":1}'),
+    (b"POST", b"/api/faults", b'{"kind":"drop_before_response","first_on_connection":true,"tls_version":"1.3","times":1}'),
 ]:
     put("http_front", b"CTL " + method + b" " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 

@@ -14,7 +14,7 @@ use rand::Rng;
 use time::OffsetDateTime;
 
 use crate::digest::{DigestError, NonceTracker};
-use crate::faults::{FaultInjector, FaultKind, RequestFacts};
+use crate::faults::{ConnectionFacts, FaultInjector, FaultKind, RequestFacts};
 use crate::flash_store::{FlashStore, FlashStoreError};
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::ServerLimits;
@@ -110,6 +110,18 @@ pub struct DeviceHost {
     events: tokio::sync::broadcast::Sender<DeviceEvent>,
     /// The redirection sessions open on 16994/16995 (redirection.rs).
     redirection: crate::redirection::OpenSessions,
+    /// Whether the listeners may be open: not while an injected port
+    /// stack restart lasts, nor after the device was stopped.
+    port_stack: Mutex<PortStack>,
+}
+
+/// The state of the device's port stack, which listeners follow.
+#[derive(Debug, Default)]
+struct PortStack {
+    /// Down until then (an injected `restart_ports`).
+    down_until: Option<std::time::Instant>,
+    /// The device was shut down: nothing reopens.
+    stopped: bool,
 }
 
 /// How many undelivered events a slow subscriber may lag behind before it
@@ -183,6 +195,7 @@ impl DeviceHost {
             written: Mutex::new(0),
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             redirection: Default::default(),
+            port_stack: Default::default(),
         };
         host.refresh_tls()?;
         Ok(host)
@@ -500,21 +513,91 @@ impl DeviceHost {
             .unwrap_or_default()
     }
 
-    /// Opens and closes listeners to match the device's port policy.
+    /// Opens and closes listeners to match the device's port policy
+    /// (everything closed while the port stack is down).
     pub async fn reconcile_listeners(self: &Arc<Self>) -> Result<(), ListenError> {
         for face in &self.faces {
-            let policy = self.with_device(|d| PortPolicy::of(d, face.interface));
             let mut set = face.set.lock().await;
-            let result = set.reconcile(policy, self).await;
+            let result = if self.ports_down() {
+                set.close().await;
+                Ok(())
+            } else {
+                let policy = self.with_device(|d| PortPolicy::of(d, face.interface));
+                set.reconcile(policy, self).await
+            };
             *face.addrs.lock().unwrap_or_else(|p| p.into_inner()) = set.addrs();
             result?;
         }
         Ok(())
     }
 
+    fn port_stack(&self) -> MutexGuard<'_, PortStack> {
+        self.port_stack.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the port stack is down (restarting, or the device stopped).
+    fn ports_down(&self) -> bool {
+        let st = self.port_stack();
+        st.stopped
+            || st
+                .down_until
+                .is_some_and(|until| crate::clock::monotonic() < until)
+    }
+
+    /// The firmware's port stack restart (an injected `restart_ports`):
+    /// every listener of every interface closes now, and a task reopens
+    /// them on the same ports once `seconds` have passed. A restart during
+    /// a restart extends it.
+    async fn restart_port_stack(self: &Arc<Self>, seconds: u64) {
+        let until = crate::clock::monotonic() + std::time::Duration::from_secs(seconds);
+        {
+            let mut st = self.port_stack();
+            st.down_until = Some(st.down_until.map_or(until, |u| u.max(until)));
+        }
+        tracing::info!(
+            seconds,
+            "port stack restarting (injected fault): every listener closed"
+        );
+        self.close_listeners().await;
+        // Weak: a device dropped meanwhile is not kept alive to reopen.
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut wake = until;
+            loop {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+                let Some(host) = weak.upgrade() else {
+                    return;
+                };
+                {
+                    let mut st = host.port_stack();
+                    match st.down_until {
+                        Some(u) if u > crate::clock::monotonic() => {
+                            wake = u;
+                            continue;
+                        }
+                        _ => st.down_until = None,
+                    }
+                }
+                tracing::info!("port stack back up: listeners reopen");
+                if let Err(e) = host.reconcile_listeners().await {
+                    tracing::error!(error = %e, "cannot reopen listeners after a port stack restart");
+                }
+                return;
+            }
+        });
+    }
+
+    /// Stops every listener for good (the device shuts down): nothing
+    /// reopens them afterwards, not even a port stack restart in progress.
+    pub async fn shut_down_listeners(&self) {
+        self.port_stack().stopped = true;
+        self.close_listeners().await;
+    }
+
     /// Stops every listener without waiting (for drop); a listener busy
     /// being reconciled at that moment is left to finish.
     pub fn signal_stop_listeners(&self) {
+        self.port_stack().stopped = true;
         self.redirection.end_all();
         for face in &self.faces {
             if let Ok(mut set) = face.set.try_lock() {
@@ -659,7 +742,9 @@ impl DeviceHost {
     /// Handles one WS-Man request body: fault injection, the WS-Man
     /// engine under the device lock, flash before the reply, listeners
     /// after a change, and the journal (which notes how the request
-    /// arrived: `via`, and plain or TLS where the listener said).
+    /// arrived: `via`, and plain or TLS where the listener said). The
+    /// request is taken as the first of its connection, of no TLS version;
+    /// [`DeviceHost::wsman_on`] says otherwise.
     pub async fn wsman(
         self: &Arc<Self>,
         principal: Principal,
@@ -668,11 +753,34 @@ impl DeviceHost {
         transport: Option<Transport>,
         body: &[u8],
     ) -> WsmanOutcome {
+        self.wsman_on(
+            principal,
+            interface,
+            via,
+            transport,
+            ConnectionFacts::default(),
+            body,
+        )
+        .await
+    }
+
+    /// [`DeviceHost::wsman`] for a request that came on a connection the
+    /// listener describes (its place on it, its TLS version), which fault
+    /// rules may be scoped by.
+    pub async fn wsman_on(
+        self: &Arc<Self>,
+        principal: Principal,
+        interface: Interface,
+        via: Via,
+        transport: Option<Transport>,
+        connection: ConnectionFacts,
+        body: &[u8],
+    ) -> WsmanOutcome {
         let started = crate::clock::monotonic();
         let arrived = OffsetDateTime::now_utc();
         // Parsed once: fault rules, the journal and the engine all read it.
         let parsed = amt_wsman::envelope::Request::parse(body);
-        let facts = RequestFacts::of(parsed.as_ref());
+        let facts = RequestFacts::of(parsed.as_ref()).on(connection);
         let injected = self.faults.take(&facts.fault_facts());
         let (outcome, fault, replayed) = match &injected {
             Some(FaultKind::Delay { ms }) => {
@@ -685,6 +793,15 @@ impl DeviceHost {
                 let (_, fault, replayed) = self
                     .run_wsman(principal, parsed.as_ref(), facts.reads_only())
                     .await;
+                (WsmanOutcome::Drop, fault, replayed)
+            }
+            Some(FaultKind::RestartPorts { seconds }) => {
+                let (_, fault, replayed) = self
+                    .run_wsman(principal, parsed.as_ref(), facts.reads_only())
+                    .await;
+                // The listeners close before this connection does, so a
+                // client that reconnects on the EOF is refused.
+                self.restart_port_stack(*seconds).await;
                 (WsmanOutcome::Drop, fault, replayed)
             }
             Some(FaultKind::SoapFault { subcode, reason }) => {

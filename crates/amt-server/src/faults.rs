@@ -1,11 +1,14 @@
 //! Fault injection: make a device misbehave on purpose, scoped by class,
-//! operation or method and by count ("the next 2 CommitChanges", "every
-//! AdminSetup").
+//! operation or method, by the connection a request came on (its first
+//! request, its TLS version) and by count ("the next 2 CommitChanges",
+//! "every AdminSetup", "the first request of a TLS 1.3 connection").
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::tls::TlsVersion;
 
 /// What an injected fault does to a matching request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +39,14 @@ pub enum FaultKind {
     /// Refuse TLS handshakes for `seconds` (the firmware's TLS
     /// re-initialisation window), starting when the rule is added.
     RefuseTls { seconds: u64 },
+    /// Process the request (changes are kept), close its connection
+    /// without answering, and take every listener of the device down
+    /// (WS-Man plain and TLS, redirection, RMCP, on the network and the
+    /// local interface) for `seconds`, after which they reopen on the same
+    /// ports: the port stack restart AMT 19–21 go through on CommitChanges
+    /// (rpc-go waits for "AMT services to stabilize" before reconnecting).
+    /// Connections already open are left to finish.
+    RestartPorts { seconds: u64 },
     /// Redirection (16994/16995): refuse the session at its start
     /// (StartRedirectionSessionReply with status 0xFF, then close).
     /// Session rules are scoped by `class` = `SOL`, `IDER` or `KVM` (empty:
@@ -73,6 +84,77 @@ pub struct FaultScope {
     /// a method name such as `CommitChanges`.
     #[serde(default)]
     pub operation: Option<String>,
+    /// Only the first HTTP request of its connection (the one right after
+    /// the TCP accept or the TLS handshake). A digest challenge counts: it
+    /// is the first request, and the firmware closes the connection after
+    /// it, so the authenticated retry is the first on its own connection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_on_connection: bool,
+    /// Only requests over a TLS connection that negotiated this version
+    /// (`"1.2"`, `"1.3"`; also `"1.0"`, `"1.1"`); plain connections never
+    /// match.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "tls_version_name"
+    )]
+    pub tls_version: Option<TlsVersion>,
+}
+
+/// `tls_version` as rules write it: `"1.3"` (`"TLSv1.3"` is read too).
+mod tls_version_name {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::tls::TlsVersion;
+
+    pub(super) fn name(v: TlsVersion) -> &'static str {
+        match v {
+            TlsVersion::Tls1_0 => "1.0",
+            TlsVersion::Tls1_1 => "1.1",
+            TlsVersion::Tls1_2 => "1.2",
+            TlsVersion::Tls1_3 => "1.3",
+        }
+    }
+
+    pub(super) fn parse(text: &str) -> Option<TlsVersion> {
+        let t = text.trim();
+        let t = t
+            .strip_prefix("TLSv")
+            .or_else(|| t.strip_prefix("tlsv"))
+            .unwrap_or(t);
+        Some(match t {
+            "1" | "1.0" => TlsVersion::Tls1_0,
+            "1.1" => TlsVersion::Tls1_1,
+            "1.2" => TlsVersion::Tls1_2,
+            "1.3" => TlsVersion::Tls1_3,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<TlsVersion>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(name(*v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<TlsVersion>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            parse(&t).ok_or_else(|| {
+                D::Error::custom(format!(
+                    "tls_version {t:?}: expected \"1.0\", \"1.1\", \"1.2\" or \"1.3\""
+                ))
+            })
+        })
+        .transpose()
+    }
 }
 
 /// A rule as added through the control API, the CLI or a scenario.
@@ -103,6 +185,18 @@ pub struct RequestFacts {
     /// `Get`, `Put`, … or the method name.
     pub operation: Option<String>,
     pub selectors: Vec<(String, String)>,
+    /// What the connection the request came on says about it.
+    pub connection: ConnectionFacts,
+}
+
+/// What the listener knows about a request's connection, without looking
+/// at the request: how many requests came before it on that connection,
+/// and the TLS version its handshake settled (none on a plain one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionFacts {
+    /// 0 for the first request of the connection.
+    pub request_index: u32,
+    pub tls_version: Option<TlsVersion>,
 }
 
 impl RequestFacts {
@@ -138,7 +232,14 @@ impl RequestFacts {
             class,
             operation,
             selectors,
+            connection: ConnectionFacts::default(),
         }
+    }
+
+    /// These facts, for a request that came on `connection`.
+    pub fn on(mut self, connection: ConnectionFacts) -> Self {
+        self.connection = connection;
+        self
     }
 
     /// Whether the request is a read (Get, Enumerate, Pull, Release), which
@@ -160,6 +261,7 @@ impl RequestFacts {
         RequestFacts {
             class: self.class.clone(),
             operation: self.operation.clone(),
+            connection: self.connection,
             ..RequestFacts::default()
         }
     }
@@ -278,7 +380,12 @@ fn matches(scope: &FaultScope, facts: &RequestFacts) -> bool {
         None => true,
         Some(w) => got.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(w)),
     };
-    field(&scope.class, &facts.class) && field(&scope.operation, &facts.operation)
+    field(&scope.class, &facts.class)
+        && field(&scope.operation, &facts.operation)
+        && (!scope.first_on_connection || facts.connection.request_index == 0)
+        && scope
+            .tls_version
+            .is_none_or(|v| facts.connection.tls_version == Some(v))
 }
 
 #[cfg(test)]
@@ -299,8 +406,8 @@ mod tests {
         f.add(FaultRule {
             id: 0,
             scope: FaultScope {
-                class: None,
                 operation: Some("CommitChanges".into()),
+                ..FaultScope::default()
             },
             kind: FaultKind::DropAfterResponse,
             times: Some(2),
@@ -322,6 +429,7 @@ mod tests {
             scope: FaultScope {
                 class: Some("IPS_HostBasedSetupService".into()),
                 operation: Some("AdminSetup".into()),
+                ..FaultScope::default()
             },
             kind: FaultKind::ReturnValue { value: 1 },
             times: None,
@@ -363,5 +471,56 @@ mod tests {
         assert!(f.tls_refused());
         f.clear();
         assert!(!f.tls_refused());
+    }
+
+    #[test]
+    fn connection_scoped_rules_match_the_first_request_of_a_tls_1_3_connection() {
+        let f = FaultInjector::new();
+        let rule: FaultRule = serde_json::from_str(
+            r#"{"kind":"drop_before_response","first_on_connection":true,"tls_version":"1.3"}"#,
+        )
+        .unwrap();
+        assert!(rule.scope.first_on_connection);
+        assert_eq!(rule.scope.tls_version, Some(TlsVersion::Tls1_3));
+        f.add(rule);
+        let get = |request_index, tls_version| {
+            facts("AMT_GeneralSettings", "Get").on(ConnectionFacts {
+                request_index,
+                tls_version,
+            })
+        };
+        assert_eq!(f.take(&get(0, None)), None, "plain connections never match");
+        assert_eq!(f.take(&get(0, Some(TlsVersion::Tls1_2))), None);
+        assert_eq!(
+            f.take(&get(1, Some(TlsVersion::Tls1_3))),
+            None,
+            "not the first"
+        );
+        assert_eq!(
+            f.take(&get(0, Some(TlsVersion::Tls1_3)).fault_facts()),
+            Some(FaultKind::DropBeforeResponse)
+        );
+    }
+
+    #[test]
+    fn connection_scope_round_trips_and_stays_out_of_plain_rules() {
+        let r: FaultRule = serde_json::from_str(
+            r#"{"operation":"CommitChanges","kind":"restart_ports","seconds":5,"times":1}"#,
+        )
+        .unwrap();
+        assert_eq!(r.kind, FaultKind::RestartPorts { seconds: 5 });
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("first_on_connection"), "{text}");
+        assert!(!text.contains("tls_version"), "{text}");
+        let r: FaultRule = serde_json::from_str(
+            r#"{"kind":"delay","ms":1,"first_on_connection":true,"tls_version":"TLSv1.2"}"#,
+        )
+        .unwrap();
+        let back: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["tls_version"], "1.2");
+        assert_eq!(back["first_on_connection"], true);
+        let e = serde_json::from_str::<FaultRule>(r#"{"kind":"stall","tls_version":"1.4"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("tls_version"), "{e}");
     }
 }

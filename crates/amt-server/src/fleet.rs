@@ -23,24 +23,29 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use amt_device::{BiosClock, FirmwareProfile, FirmwareVersion, TlsSettings};
+use amt_device::network::GeneralNetworkSettings;
+use amt_device::{BiosClock, FirmwareProfile, FirmwareVersion, ProvisioningState};
 use serde::Serialize;
 use thiserror::Error;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::control_server::{ControlListener, Target};
 use crate::device_host::DeviceHost;
 use crate::faults::FaultRule;
-use crate::listener_set::ListenerAddrs;
+use crate::listener_set::{BoundSockets, ListenerAddrs};
+use crate::ports::{PortPolicy, RemoteFacts};
+use crate::rmcp::{PresenceSource, RmcpResponder};
 use crate::scenario::Scenario;
 use crate::vocabulary::{Interface, Ports, Transport};
 use crate::{EmulatorConfig, JournalConfig, LmsConfig, RunningEmulator, ServerError, ServerLimits};
 
 /// Ports a device takes in `ports` addressing: 16992 at `base + 10 * i`,
-/// 16993 at `+ 1`, 16994 at `+ 2`, 16995 at `+ 3`, the rest kept for the
-/// protocols to come. (The redirection ports are bound when the device
-/// wakes and its policy opens them, not while it is dormant.)
+/// 16993 at `+ 1`, 16994 at `+ 2`, 16995 at `+ 3`, UDP 623 (RMCP) at
+/// [`RMCP_BLOCK_OFFSET`] (`+ 4`) and 664 at `+ 5`, the local face at
+/// [`LMS_BLOCK_OFFSET`] (`+ 8`, `+ 9`), the rest kept for the protocols to
+/// come. (The redirection ports are bound when the device wakes and its
+/// policy opens them, not while it is dormant.)
 pub const PORT_BLOCK: u16 = 10;
 /// Default first port of `ports` addressing.
 pub const DEFAULT_PORT_BASE: u16 = 20000;
@@ -126,6 +131,9 @@ pub struct FleetConfig {
 
 /// Where a member's local face sits in its port block (ports addressing).
 pub const LMS_BLOCK_OFFSET: u16 = 8;
+/// Where a member's UDP 623 sits in its port block (ports addressing); 664
+/// is the next port.
+pub const RMCP_BLOCK_OFFSET: u16 = 4;
 
 impl Default for FleetConfig {
     fn default() -> Self {
@@ -218,6 +226,9 @@ pub struct Member {
     dormant_addrs: Mutex<ListenerAddrs>,
     wake: Notify,
     stop: watch::Sender<bool>,
+    /// The dormant member's task, which owns its bound sockets until the
+    /// device is made.
+    dormant_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     running: Mutex<Option<RunningEmulator>>,
     /// Shared by the fleet: how many devices are made at once (each mints
     /// an RSA key), so a burst of first connections is served in arrival
@@ -237,6 +248,9 @@ pub struct MemberView {
     pub address: IpAddr,
     pub http: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    /// UDP 623, where the member answers presence pings (dormant or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmcp: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest_realm: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,6 +334,7 @@ impl Member {
             address,
             http: addrs.http,
             tls: addrs.tls,
+            rmcp: addrs.rmcp,
             digest_realm: None,
             uuid: None,
             provisioning_state: None,
@@ -338,10 +353,7 @@ impl Member {
 
     /// Makes (or loads) the device, listening on `sockets`. A device that
     /// cannot start is marked failed; the error is also returned.
-    async fn materialize(
-        &self,
-        sockets: Vec<(Transport, TcpListener)>,
-    ) -> Result<Arc<DeviceHost>, ServerError> {
+    async fn materialize(&self, sockets: BoundSockets) -> Result<Arc<DeviceHost>, ServerError> {
         let permit = self.makers.clone().acquire_owned().await;
         self.state.send_replace(MemberState::Starting);
         let config = self.lock_config().clone();
@@ -381,6 +393,16 @@ impl Member {
     /// Stops the member: listeners close, a dormant one never starts.
     pub async fn remove(&self) {
         self.stop.send_replace(true);
+        // Its sockets are closed when this returns (a fleet started again
+        // on the same addresses can bind them).
+        let task = self
+            .dormant_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         self.shutdown_running().await;
         self.state.send_replace(MemberState::Removed);
     }
@@ -610,6 +632,8 @@ impl FleetInner {
                             Ports {
                                 redirection: Some(http as u16 + 2),
                                 redirection_tls: Some(http as u16 + 3),
+                                rmcp: Some(http as u16 + RMCP_BLOCK_OFFSET),
+                                rmcp_secure: Some(http as u16 + RMCP_BLOCK_OFFSET + 1),
                                 ..Ports::wsman_only(http as u16, http as u16 + 1)
                             },
                         )
@@ -687,6 +711,7 @@ impl FleetInner {
             dormant_addrs: Mutex::new(ListenerAddrs::default()),
             wake: Notify::new(),
             stop,
+            dormant_task: Mutex::new(None),
             running: Mutex::new(None),
             makers: self.makers.clone(),
         })
@@ -716,9 +741,16 @@ fn next_ip(ip: IpAddr) -> Option<IpAddr> {
 /// Binds a member's ports and starts it: loaded now if its flash is
 /// stored, else dormant until first used.
 async fn open_member(member: Arc<Member>) -> Result<Arc<Member>, FleetError> {
-    let (listen, ports, state_dir, firmware) = {
+    let (listen, ports, state_dir, firmware, admin_password, shaped) = {
         let c = member.lock_config();
-        (c.listen, c.ports, c.state_dir.clone(), c.firmware)
+        (
+            c.listen,
+            c.ports,
+            c.state_dir.clone(),
+            c.firmware,
+            c.admin_password.is_some(),
+            c.scenario.is_some(),
+        )
     };
     let stored = state_dir
         .as_ref()
@@ -726,31 +758,79 @@ async fn open_member(member: Arc<Member>) -> Result<Arc<Member>, FleetError> {
     if stored {
         // Decoding needs no key generation; a bad image fails this member
         // only, but an address that cannot be bound is the operator's to fix.
-        return match member.materialize(Vec::new()).await {
+        return match member.materialize(BoundSockets::default()).await {
             Err(ServerError::Listen(e)) => Err(bind_error(&member.id, e.addr, e.source)),
             _ => Ok(member),
         };
     }
-    // A new device opens what its factory TLS settings open.
+    // A new device opens what the port policy opens for its factory
+    // state (a group's admin password only provisions it, which moves no
+    // port of the network face's WS-Man or RMCP).
     let profile = FirmwareProfile::new(firmware.unwrap_or(FirmwareVersion::DEFAULT));
-    let factory = TlsSettings::factory(&profile);
-    let mut sockets = Vec::new();
+    let provisioned = admin_password;
+    let policy = PortPolicy::remote_of(&RemoteFacts::factory(&profile, provisioned));
+    let mut sockets = BoundSockets::default();
     let mut addrs = ListenerAddrs::default();
-    if factory.remote_plain_http_open() {
+    if policy.http {
         let socket = bind(&member.id, SocketAddr::new(listen, ports.http)).await?;
         addrs.http = socket.local_addr().ok();
-        sockets.push((Transport::Plain, socket));
+        sockets.tcp.push((Transport::Plain, socket));
     }
-    if factory.remote_tls_open() && profile.mints_self_signed_certificate() {
+    if policy.tls {
         let socket = bind(&member.id, SocketAddr::new(listen, ports.tls)).await?;
         addrs.tls = socket.local_addr().ok();
-        sockets.push((Transport::Tls, socket));
+        sockets.tcp.push((Transport::Tls, socket));
+    }
+    // A scenario may change what the pong says (network settings,
+    // provisioning): such a member answers pings once it is made, never
+    // with a guess.
+    //
+    // Only 623 is bound while dormant. 664 opens with 16993 (on every
+    // factory CSME 16.1+ device), but the emulator's 664 drops every
+    // datagram (RSP is not modelled), so a dormant socket there would
+    // change nothing a console sees but the ICMP "port unreachable" while
+    // doubling the descriptors of a default 10,000-device fleet (one per
+    // member today, docs/decisions.md). The live device binds it on wake.
+    let mut responder = None;
+    if let Some(port) = ports.rmcp.filter(|_| policy.rmcp && !shaped) {
+        let presence = crate::rmcp::presence_of(
+            GeneralNetworkSettings::default().rmcp_ping_response_enabled,
+            profile.version(),
+            if provisioned {
+                ProvisioningState::PostProvisioning
+            } else {
+                ProvisioningState::PreProvisioning
+            },
+            addrs,
+        );
+        let addr = SocketAddr::new(listen, port);
+        let started = match UdpSocket::bind(addr).await {
+            Ok(socket) => RmcpResponder::on_socket(socket, false, PresenceSource::Fixed(presence)),
+            Err(e) => Err(e),
+        };
+        // As a live device: discovery never stops a member from serving.
+        match started {
+            Ok(r) => {
+                addrs.rmcp = Some(r.local_addr());
+                responder = Some(r);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                tracing::debug!(device = %member.id, %addr, "RMCP port not opened (privileged; use a port offset)");
+            }
+            Err(e) => {
+                tracing::warn!(device = %member.id, %addr, error = %e, "RMCP port not opened")
+            }
+        }
     }
     *member
         .dormant_addrs
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = addrs;
-    tokio::spawn(dormant(member.clone(), sockets));
+    let task = tokio::spawn(dormant(member.clone(), sockets, responder));
+    *member
+        .dormant_task
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(task);
     Ok(member)
 }
 
@@ -779,14 +859,28 @@ fn bind_error(id: &str, addr: SocketAddr, source: std::io::Error) -> FleetError 
     }
 }
 
-/// A dormant member: waits for its first connection (or a wake-up from
-/// the control API), then makes the device and serves that connection.
-async fn dormant(member: Arc<Member>, sockets: Vec<(Transport, TcpListener)>) {
+/// A dormant member: answers RMCP pings with its factory pong, waits for
+/// its first connection (or a wake-up from the control API), then makes
+/// the device and serves that connection.
+///
+/// The UDP 623 socket is handed over to the live device rather than closed
+/// and bound again: between the dormant responder's stop and the live
+/// one's start no ping is answered, but none is lost either (it waits in
+/// the socket and the live device answers it), no pong ever comes from the
+/// factory guess once the device can have changed, and no other process
+/// can take the port in between.
+async fn dormant(member: Arc<Member>, mut sockets: BoundSockets, rmcp: Option<RmcpResponder>) {
     let mut stop = member.stop.subscribe();
     let first = tokio::select! {
-        _ = stop.wait_for(|s| *s) => return,
-        _ = member.wake.notified() => None,
-        accepted = accept_any(&sockets) => Some(accepted),
+        _ = stop.wait_for(|s| *s) => None,
+        _ = member.wake.notified() => Some(None),
+        accepted = accept_any(&sockets.tcp) => Some(Some(accepted)),
+    };
+    if let Some(responder) = rmcp {
+        sockets.rmcp = responder.into_socket().await;
+    }
+    let Some(first) = first else {
+        return;
     };
     let made = member.materialize(sockets).await;
     if let (Some((stream, peer, transport)), Ok(host)) = (first, made) {

@@ -97,6 +97,11 @@ pub async fn serve(
     let via = req.extensions().get::<Via>().copied().unwrap_or_default();
     let transport = req.extensions().get::<Transport>().copied();
     let pki_session = req.extensions().get::<PkiSession>().is_some();
+    let connection = req
+        .extensions()
+        .get::<crate::faults::ConnectionFacts>()
+        .copied()
+        .unwrap_or_default();
     let path = req.uri().path().to_string();
     if path != "/wsman" {
         // Everything else is the firmware's own web UI (or a 404 from it).
@@ -150,7 +155,7 @@ pub async fn serve(
     };
 
     let (status, reply_body, content_type) = match host
-        .wsman(principal, interface, via, transport, &body)
+        .wsman_on(principal, interface, via, transport, connection, &body)
         .await
     {
         WsmanOutcome::Reply {

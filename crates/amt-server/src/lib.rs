@@ -57,7 +57,7 @@ pub use http::Interface;
 pub use journal::{Journal, JournalEntry};
 pub use limits::ServerLimits;
 pub use listener::{Listener, Transport};
-pub use listener_set::{ListenError, ListenerAddrs, ListenerSet};
+pub use listener_set::{BoundSockets, ListenError, ListenerAddrs, ListenerSet};
 pub use ports::{PortPolicy, Ports};
 
 /// How to start one emulated device.
@@ -251,7 +251,7 @@ pub struct Emulator;
 impl Emulator {
     /// Loads or creates the device and opens its listeners.
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, ServerError> {
-        Self::start_on(config, Vec::new()).await
+        Self::start_on(config, BoundSockets::default()).await
     }
 
     /// [`Emulator::start`], listening on network-interface sockets already
@@ -259,7 +259,7 @@ impl Emulator {
     /// exists); what the port policy does not want open is closed.
     pub async fn start_on(
         config: EmulatorConfig,
-        sockets: Vec<(Transport, tokio::net::TcpListener)>,
+        sockets: BoundSockets,
     ) -> Result<RunningEmulator, ServerError> {
         // Reading flash and minting a new device's RSA key are CPU and disk
         // work: off the async threads, so other devices keep answering.
@@ -275,7 +275,9 @@ impl Emulator {
         .await
         .map_err(|e| ServerError::Start(e.to_string()))??;
         let mut listeners = vec![
-            ListenerSet::new(config.listen, config.ports, Interface::Remote).with_sockets(sockets),
+            ListenerSet::new(config.listen, config.ports, Interface::Remote)
+                .with_sockets(sockets.tcp)
+                .with_rmcp_sockets(sockets.rmcp, sockets.rmcp_secure),
         ];
         if let Some(lms) = config.lms {
             listeners.push(ListenerSet::new(lms.listen, lms.ports, Interface::Local));
@@ -411,7 +413,7 @@ impl RunningEmulator {
         if let Some(c) = self.control.take() {
             c.stop().await;
         }
-        self.host.close_listeners().await;
+        self.host.shut_down_listeners().await;
     }
 }
 

@@ -219,6 +219,7 @@ async fn connection<S>(
                 via,
                 transport,
                 pki_session: false,
+                tls_version: None,
             };
             serve_http(
                 TokioIo::new(stream),
@@ -251,6 +252,7 @@ async fn connection<S>(
                         via,
                         transport,
                         pki_session,
+                        tls_version: facts.version,
                     };
                     serve_http(
                         TokioIo::new(tls),
@@ -271,13 +273,15 @@ async fn connection<S>(
 }
 
 /// What a connection's requests carry for the handlers: how it arrived
-/// (directly or through CIRA, plain or TLS, for the journal), and whether
-/// it is a PKI provisioning server's.
+/// (directly or through CIRA, plain or TLS, for the journal), whether it
+/// is a PKI provisioning server's, and the TLS version its handshake
+/// settled (for fault rules scoped by it).
 #[derive(Clone, Copy, Debug)]
 struct Marks {
     via: Via,
     transport: Transport,
     pki_session: bool,
+    tls_version: Option<crate::tls::TlsVersion>,
 }
 
 async fn serve_http<I>(
@@ -295,10 +299,19 @@ async fn serve_http<I>(
         via,
         transport,
         pki_session,
+        tls_version,
     } = marks;
+    // Requests served so far on this connection, for rules scoped to its
+    // first request.
+    let served = std::sync::atomic::AtomicU32::new(0);
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(via);
         req.extensions_mut().insert(transport);
+        let request_index = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        req.extensions_mut().insert(crate::faults::ConnectionFacts {
+            request_index,
+            tls_version,
+        });
         if pki_session {
             req.extensions_mut().insert(crate::http::PkiSession);
         }

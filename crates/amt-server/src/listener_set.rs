@@ -5,12 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use thiserror::Error;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 use crate::device_host::DeviceHost;
 use crate::listener::Listener;
 use crate::ports::PortPolicy;
-use crate::rmcp::RmcpResponder;
+use crate::rmcp::{PresenceSource, RmcpResponder};
 use crate::vocabulary::{Interface, Ports, Service, Transport};
 
 #[derive(Debug, Error)]
@@ -37,6 +37,17 @@ pub struct ListenerAddrs {
     pub rmcp_secure: Option<SocketAddr>,
 }
 
+/// Sockets of a device's network face bound before the device existed (a
+/// fleet binds a dormant member's ports at start).
+#[derive(Debug, Default)]
+pub struct BoundSockets {
+    pub tcp: Vec<(Transport, TcpListener)>,
+    /// UDP 623 (+ offset).
+    pub rmcp: Option<UdpSocket>,
+    /// UDP 664 (+ offset).
+    pub rmcp_secure: Option<UdpSocket>,
+}
+
 /// The listeners a device has open.
 #[derive(Debug)]
 pub struct ListenerSet {
@@ -54,6 +65,9 @@ pub struct ListenerSet {
     /// device's ports at start and creates the device on its first
     /// connection); the first reconcile listens on them instead of binding.
     adopted: Vec<(Transport, TcpListener)>,
+    /// UDP 623 and 664 handed over by a dormant fleet member's responders.
+    adopted_rmcp: Option<UdpSocket>,
+    adopted_rmcp_secure: Option<UdpSocket>,
 }
 
 impl ListenerSet {
@@ -70,6 +84,8 @@ impl ListenerSet {
             rmcp: None,
             rmcp_secure: None,
             adopted: Vec::new(),
+            adopted_rmcp: None,
+            adopted_rmcp_secure: None,
         }
     }
 
@@ -85,6 +101,27 @@ impl ListenerSet {
             }
         }
         self.adopted = sockets;
+        self
+    }
+
+    /// Answers RMCP on these already-bound UDP sockets (623, 664) where
+    /// the port policy wants them open; the first reconcile closes the
+    /// others. Datagrams waiting in them are answered by this device.
+    pub fn with_rmcp_sockets(
+        mut self,
+        rmcp: Option<UdpSocket>,
+        rmcp_secure: Option<UdpSocket>,
+    ) -> Self {
+        for (socket, port) in [
+            (&rmcp, &mut self.ports.rmcp),
+            (&rmcp_secure, &mut self.ports.rmcp_secure),
+        ] {
+            if let Some(addr) = socket.as_ref().and_then(|s| s.local_addr().ok()) {
+                *port = Some(addr.port());
+            }
+        }
+        self.adopted_rmcp = rmcp;
+        self.adopted_rmcp_secure = rmcp_secure;
         self
     }
 
@@ -175,16 +212,23 @@ impl ListenerSet {
                 *port = Some(p);
             }
         }
-        for (slot, want, port, secure) in [
-            (&mut self.rmcp, policy.rmcp, &mut self.ports.rmcp, false),
+        for (slot, want, port, secure, adopted) in [
+            (
+                &mut self.rmcp,
+                policy.rmcp,
+                &mut self.ports.rmcp,
+                false,
+                self.adopted_rmcp.take(),
+            ),
             (
                 &mut self.rmcp_secure,
                 policy.rmcp_secure,
                 &mut self.ports.rmcp_secure,
                 true,
+                self.adopted_rmcp_secure.take(),
             ),
         ] {
-            reconcile_rmcp(slot, want, face, port, secure, host).await;
+            reconcile_rmcp(slot, want, face, port, (secure, adopted), host).await;
         }
         Ok(())
     }
@@ -238,7 +282,7 @@ async fn reconcile_rmcp(
     want: bool,
     (ip, interface): (IpAddr, Interface),
     port: &mut Option<u16>,
-    secure: bool,
+    (secure, adopted): (bool, Option<UdpSocket>),
     host: &Arc<DeviceHost>,
 ) {
     let Some(number) = *port else {
@@ -247,7 +291,18 @@ async fn reconcile_rmcp(
     match (slot.is_some(), want) {
         (false, true) => {
             let addr = SocketAddr::new(ip, number);
-            match RmcpResponder::start(addr, secure, interface, host.clone()).await {
+            let started = match adopted {
+                Some(socket) => RmcpResponder::on_socket(
+                    socket,
+                    secure,
+                    PresenceSource::Device {
+                        host: host.clone(),
+                        interface,
+                    },
+                ),
+                None => RmcpResponder::start(addr, secure, interface, host.clone()).await,
+            };
+            match started {
                 Ok(r) => {
                     *port = Some(r.local_addr().port());
                     tracing::info!(addr = %r.local_addr(), secure, ?interface, "RMCP listening");

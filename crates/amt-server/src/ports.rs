@@ -1,7 +1,8 @@
 //! The AMT port numbers and which of them a device opens.
 
 use amt_device::provisioning::ProvisioningState;
-use amt_device::Device;
+use amt_device::redirection::RedirectionSettings;
+use amt_device::{Device, FirmwareProfile, FirmwareVersion, TlsSettings};
 
 use crate::vocabulary::Interface;
 pub use crate::vocabulary::{
@@ -33,36 +34,39 @@ impl PortPolicy {
     /// The network interface: closed altogether when MEBx disabled network
     /// access.
     pub fn remote(device: &Device) -> Self {
-        let tls = &device.active_tls().settings;
-        let up = device.network_access_enabled();
-        let http = up && tls.remote_plain_http_open();
+        Self::remote_of(&RemoteFacts::of(device))
+    }
+
+    /// The network interface of a device described by `facts` (a live
+    /// device's, or a factory one's that a dormant fleet member has not
+    /// made yet).
+    pub fn remote_of(f: &RemoteFacts) -> Self {
+        let up = f.network_access_enabled;
+        let http = up && f.plain_http_open;
         // TLS needs a certificate to present, or a PSK setup waiting for
         // its setup server. A device in provisioning with PKI remote
         // configuration listens for its provisioning server even where TLS
         // is off (before CSME 16.1).
         let tls = up
-            && ((tls.remote_tls_open() && presents_certificate(device))
-                || device.tls_psk().is_some()
-                || (device.pki_trust().is_some() && presents_certificate(device)));
-        let mut policy = PortPolicy::with_rmcp(device, http, tls);
+            && ((f.tls_enabled && f.presents_certificate)
+                || f.psk_setup_waiting
+                || (f.pki_trust && f.presents_certificate));
+        let mut policy = PortPolicy::with_rmcp(f.version, http, tls);
         // The redirection ports follow the WS-Man ones (the same TLS
         // settings and firmware rules: no remote plain from CSME 16.1), and
         // exist only on a provisioned device whose redirection listener is
         // on (`AMT_RedirectionService.ListenerEnabled`).
-        let provisioned = device.provisioning_state() == ProvisioningState::PostProvisioning;
-        let redirection = provisioned && device.redirection().listener_enabled();
+        let redirection = f.provisioned && f.redirection_listener_enabled;
         policy.redirection = redirection && http;
         policy.redirection_tls = redirection && tls;
         // 5900 never uses TLS; it needs KVM on, `Is5900PortEnabled` and an
         // RFB password (which `Is5900PortEnabled` already requires).
-        let r = device.redirection_policy();
-        policy.rfb =
-            up && provisioned && r.kvm_enabled && r.port_5900_enabled && r.rfb_password_set;
+        policy.rfb = up && f.provisioned && f.rfb_ready;
         policy
     }
 
-    fn with_rmcp(device: &Device, http: bool, tls: bool) -> Self {
-        let rmcp_era = device.profile().version().at_least(4, 0);
+    fn with_rmcp(version: FirmwareVersion, http: bool, tls: bool) -> Self {
+        let rmcp_era = version.at_least(4, 0);
         PortPolicy {
             http,
             tls,
@@ -81,11 +85,15 @@ impl PortPolicy {
         let tls = &device.active_tls().settings;
         if device.profile().local_tls_only() {
             // CSME 19: no non-TLS port even locally; LMS 16993 always.
-            return PortPolicy::with_rmcp(device, false, presents_certificate(device));
+            return PortPolicy::with_rmcp(
+                device.profile().version(),
+                false,
+                presents_certificate(device),
+            );
         }
         let http = !tls.local.enabled || tls.local.accept_non_secure_connections;
         let tls = tls.local.enabled && presents_certificate(device);
-        PortPolicy::with_rmcp(device, http, tls)
+        PortPolicy::with_rmcp(device.profile().version(), http, tls)
     }
 
     pub fn of(device: &Device, interface: Interface) -> Self {
@@ -100,4 +108,68 @@ impl PortPolicy {
 /// or the on-die CA chain an AMT 19+ device presents before provisioning.
 fn presents_certificate(device: &Device) -> bool {
     device.active_tls_certificate().is_some() || device.presents_odca_chain()
+}
+
+/// What the network interface's port policy reads of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteFacts {
+    pub version: FirmwareVersion,
+    /// MEBx left network access on.
+    pub network_access_enabled: bool,
+    /// The TLS settings in force leave 16992 open remotely.
+    pub plain_http_open: bool,
+    /// The TLS settings in force turn TLS on remotely.
+    pub tls_enabled: bool,
+    pub presents_certificate: bool,
+    /// A PSK setup waits for its setup server.
+    pub psk_setup_waiting: bool,
+    /// PKI remote configuration is under way.
+    pub pki_trust: bool,
+    pub provisioned: bool,
+    pub redirection_listener_enabled: bool,
+    /// KVM on, `Is5900PortEnabled` and an RFB password set.
+    pub rfb_ready: bool,
+}
+
+impl RemoteFacts {
+    pub fn of(device: &Device) -> Self {
+        let tls = &device.active_tls().settings;
+        let r = device.redirection_policy();
+        RemoteFacts {
+            version: device.profile().version(),
+            network_access_enabled: device.network_access_enabled(),
+            plain_http_open: tls.remote_plain_http_open(),
+            tls_enabled: tls.remote_tls_open(),
+            presents_certificate: presents_certificate(device),
+            psk_setup_waiting: device.tls_psk().is_some(),
+            pki_trust: device.pki_trust().is_some(),
+            provisioned: device.provisioning_state() == ProvisioningState::PostProvisioning,
+            redirection_listener_enabled: device.redirection().listener_enabled(),
+            rfb_ready: r.kvm_enabled && r.port_5900_enabled && r.rfb_password_set,
+        }
+    }
+
+    /// A device as `Device::new` makes it on `profile`, without making it
+    /// (no key is minted): factory TLS settings, network access on, no
+    /// setup under way; `provisioned` for one a fleet starts in client
+    /// control mode (which changes none of the TLS settings).
+    pub fn factory(profile: &FirmwareProfile, provisioned: bool) -> Self {
+        let tls = TlsSettings::factory(profile);
+        RemoteFacts {
+            version: profile.version(),
+            network_access_enabled: true,
+            plain_http_open: tls.remote_plain_http_open(),
+            tls_enabled: tls.remote_tls_open(),
+            // The self-signed certificate (16.1+) or the on-die CA chain
+            // (19+) is there from the first start.
+            presents_certificate: profile.mints_self_signed_certificate()
+                || profile.presents_odca_chain(),
+            psk_setup_waiting: false,
+            pki_trust: false,
+            provisioned,
+            redirection_listener_enabled: RedirectionSettings::default().listener_enabled(),
+            // No RFB password at the factory.
+            rfb_ready: false,
+        }
+    }
 }

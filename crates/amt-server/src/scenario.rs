@@ -309,6 +309,33 @@ times = 1
     }
 
     #[test]
+    fn connection_scoped_and_port_restart_rules_parse() {
+        let s = Scenario::parse(
+            r#"
+[[faults]]
+kind = "drop_before_response"
+first_on_connection = true
+tls_version = "1.3"
+times = 1
+[[faults]]
+operation = "CommitChanges"
+kind = "restart_ports"
+seconds = 5
+"#,
+        )
+        .unwrap();
+        let scope = &s.faults[0].scope;
+        assert!(scope.first_on_connection);
+        assert_eq!(scope.tls_version, Some(crate::tls::TlsVersion::Tls1_3));
+        assert_eq!(
+            s.faults[1].kind,
+            crate::faults::FaultKind::RestartPorts { seconds: 5 }
+        );
+        let e = Scenario::parse("[[faults]]\nkind = \"stall\"\ntls_version = \"1.4\"").unwrap_err();
+        assert!(e.contains("tls_version"), "{e}");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         for (text, needle) in [
             ("[device]\nfirmware = \"banana\"", "banana"),

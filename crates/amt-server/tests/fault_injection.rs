@@ -31,12 +31,27 @@ async fn start() -> RunningEmulator {
 /// HTTP status, body).
 async fn post(emu: &RunningEmulator, file: &str, max_time: u64) -> (i32, String, String) {
     let url = format!("https://{}/wsman", emu.tls_addr().unwrap());
+    let (exit, code, body, _) = curl(&url, file, max_time, &[]).await;
+    (exit, code, body)
+}
+
+/// curl --digest posting a request file to `url`, with `extra` options:
+/// (exit code, HTTP status, body, curl's stderr).
+async fn curl(
+    url: &str,
+    file: &str,
+    max_time: u64,
+    extra: &[&str],
+) -> (i32, String, String, String) {
+    let url = url.to_string();
     let file = format!("@{}", fixture(file));
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let out = Command::new("curl")
             .args(["-sk", "--digest", "-u", &format!("admin:{PASSWORD}")])
             .args(["--max-time", &max_time.to_string()])
             .args(["-H", "Content-Type: application/soap+xml;charset=UTF-8"])
+            .args(&extra)
             .args(["-w", "\n%{http_code}", "--data-binary", &file, &url])
             .stdin(Stdio::null())
             .output()
@@ -47,6 +62,7 @@ async fn post(emu: &RunningEmulator, file: &str, max_time: u64) -> (i32, String,
             out.status.code().unwrap_or(-1),
             code.to_string(),
             body.to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
         )
     })
     .await
@@ -64,6 +80,7 @@ fn rule(
         scope: FaultScope {
             class: class.map(str::to_string),
             operation: operation.map(str::to_string),
+            ..FaultScope::default()
         },
         kind,
         times,
@@ -313,5 +330,164 @@ async fn a_dropped_commit_changes_is_still_committed() {
         .as_deref()
         .unwrap_or("")
         .contains("DropAfterResponse"));
+    emu.shutdown().await;
+}
+
+/// curl's exit code for "the server closed the connection without
+/// answering" (`Empty reply from server`).
+const CURL_EMPTY_REPLY: i32 = 52;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amt_21_drops_the_first_request_of_a_tls_1_3_connection_and_a_retry_is_answered() {
+    // AMT 21 over TLS 1.3 (rpc-go PR #1381): the first WS-Man request after
+    // the handshake gets EOF; rpc-go retries its first GetGeneralSettings
+    // once, and the retry is answered.
+    let emu = Emulator::start(EmulatorConfig {
+        admin_password: Some(PASSWORD.into()),
+        firmware: Some("21.0.5".parse().unwrap()),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let rule: FaultRule = serde_json::from_str(
+        r#"{"kind":"drop_before_response","first_on_connection":true,"tls_version":"1.3","times":1}"#,
+    )
+    .unwrap();
+    emu.host().faults().add(rule);
+    let url = emu.wsman_tls_url().unwrap();
+
+    // TLS 1.2 connections are not affected, and leave the rule unspent.
+    let (exit, code, body, trace) = curl(&url, GET_GENERAL, 20, &["-v", "--tls-max", "1.2"]).await;
+    assert_eq!((exit, code.as_str()), (0, "200"), "{trace}");
+    assert!(trace.contains("TLSv1.2"), "{trace}");
+    assert!(body.contains("AMT_GeneralSettings"));
+    assert_eq!(emu.host().faults().rules()[0].fired, 0);
+
+    // TLS 1.3: the authenticated request, the first on its connection
+    // (the digest challenge closed the one before), gets no answer.
+    let (exit, _, body, trace) = curl(&url, GET_GENERAL, 20, &["-v", "--tlsv1.3"]).await;
+    assert_eq!(exit, CURL_EMPTY_REPLY, "{trace}");
+    assert!(trace.contains("TLSv1.3"), "{trace}");
+    assert!(trace.contains("Empty reply from server"), "{trace}");
+    assert!(!body.contains("AMT_GeneralSettings"));
+    let journal = emu.host().journal().entries(0);
+    let dropped = journal.last().unwrap();
+    assert_eq!(dropped.http_status, 0, "journaled as dropped");
+    assert_eq!(dropped.injected.as_deref(), Some("DropBeforeResponse"));
+
+    // The retry, as rpc-go makes it, is answered.
+    let (exit, code, body, trace) = curl(&url, GET_GENERAL, 20, &["-v", "--tlsv1.3"]).await;
+    assert_eq!((exit, code.as_str()), (0, "200"), "{trace}");
+    assert!(trace.contains("TLSv1.3"), "{trace}");
+    assert!(body.contains("AMT_GeneralSettings"));
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_on_connection_matches_every_authenticated_request_as_each_has_its_own_connection() {
+    // Every reply closes its connection (`Connection: close`, as the
+    // firmware answers), so curl opens one per request, even given two
+    // URLs at once; each authenticated request is the first on its
+    // connection and an uncounted rule drops every one of them.
+    let emu = start().await;
+    let mut rule = rule(None, Some("Get"), FaultKind::DropBeforeResponse, None);
+    rule.scope.first_on_connection = true;
+    emu.host().faults().add(rule);
+    let url = emu.wsman_tls_url().unwrap();
+    // Two URLs in one invocation: curl would reuse the connection if the
+    // device let it.
+    let (exit, _, _, trace) = curl(&url, GET_GENERAL, 20, &["-v", &url]).await;
+    assert_eq!(exit, CURL_EMPTY_REPLY, "{trace}");
+    assert_eq!(
+        trace.matches("Empty reply from server").count(),
+        2,
+        "both requests dropped: {trace}"
+    );
+    assert!(
+        !trace.contains("Re-using existing connection"),
+        "each request came on a new connection: {trace}"
+    );
+    assert_eq!(emu.host().faults().rules()[0].fired, 2);
+    emu.shutdown().await;
+}
+
+/// Whether a TCP connection to `addr` is refused (nothing listens).
+fn refused(addr: std::net::SocketAddr) -> bool {
+    match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_ports_after_commit_changes_refuses_connections_then_reopens_the_same_ports() {
+    let emu = EmulatorConfig::new()
+        .admin_password(PASSWORD)
+        .with_lms()
+        .start()
+        .await
+        .unwrap();
+    let remote = emu.host().listener_addrs();
+    let lms = emu.lms_addrs();
+    let addrs: Vec<std::net::SocketAddr> = [
+        remote.tls,
+        remote.redirection,
+        remote.redirection_tls,
+        remote.rfb,
+        lms.http,
+        lms.tls,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        remote.tls.is_some() && remote.redirection_tls.is_some() && lms.http.is_some(),
+        "{remote:?} {lms:?}"
+    );
+    for addr in &addrs {
+        assert!(!refused(*addr), "{addr} listens before the restart");
+    }
+    emu.host().faults().add(
+        serde_json::from_str(
+            r#"{"operation":"CommitChanges","kind":"restart_ports","seconds":3,"times":1}"#,
+        )
+        .unwrap(),
+    );
+    let url = emu.wsman_tls_url().unwrap();
+    let (exit, _, _, trace) = curl(
+        &url,
+        "AMT_SetupAndConfigurationService/CommitChanges.request.xml",
+        20,
+        &["-v"],
+    )
+    .await;
+    assert_eq!(exit, CURL_EMPTY_REPLY, "the connection closes: {trace}");
+    // Right after: every port of both interfaces refuses.
+    for addr in &addrs {
+        assert!(refused(*addr), "{addr} refuses during the restart");
+    }
+    assert_eq!(emu.tls_addr(), None, "no TLS listener while down");
+    let last = emu.host().journal().entries(0).last().cloned().unwrap();
+    assert_eq!(last.http_status, 0);
+    assert!(last.injected.unwrap_or_default().contains("RestartPorts"));
+
+    // Then they come back on the same ports (a generous bound: the window
+    // is 3 s; the assertion is only that it ends).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emu.host().listener_addrs().tls.is_none() || emu.lms_addrs().http.is_none() {
+        assert!(Instant::now() < deadline, "the ports never reopened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(emu.host().listener_addrs(), remote, "same ports, remote");
+    assert_eq!(emu.lms_addrs(), lms, "same ports, LMS");
+    for addr in &addrs {
+        assert!(!refused(*addr), "{addr} listens again");
+    }
+    let (exit, code, _) = post(&emu, GET_GENERAL, 20).await;
+    assert_eq!(
+        (exit, code.as_str()),
+        (0, "200"),
+        "answered after the restart"
+    );
     emu.shutdown().await;
 }

@@ -112,7 +112,7 @@ async fn sol_carries_the_serial_port_until_an_injected_drop() {
         id: 0,
         scope: FaultScope {
             class: Some("SOL".into()),
-            operation: None,
+            ..FaultScope::default()
         },
         kind: FaultKind::DropSession { after_bytes: 5 },
         times: Some(1),

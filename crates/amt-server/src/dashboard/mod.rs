@@ -666,6 +666,7 @@ fn fault_rules(id: &str, rules: &Value) -> String {
         ("garbage", "garbage bytes"),
         ("stall", "stall"),
         ("refuse_tls", "refuse TLS for a while"),
+        ("restart_ports", "process, drop, restart the ports"),
     ]
     .iter()
     .map(|(v, l)| format!("<option value=\"{v}\">{l}</option>"))
@@ -679,7 +680,7 @@ fn fault_rules(id: &str, rules: &Value) -> String {
 <label>reason (SOAP fault)<input name=\"reason\"></label>\
 <label>ReturnValue<input name=\"value\" inputmode=\"numeric\" placeholder=\"1\"></label>\
 <label>delay ms<input name=\"ms\" inputmode=\"numeric\" placeholder=\"500\"></label>\
-<label>TLS seconds<input name=\"seconds\" inputmode=\"numeric\" placeholder=\"10\"></label>\
+<label>seconds (TLS, ports)<input name=\"seconds\" inputmode=\"numeric\" placeholder=\"10\"></label>\
 <label>times<input name=\"times\" inputmode=\"numeric\" placeholder=\"every call\"></label>\
 <button type=\"submit\">Add rule</button></form>",
         encode(id)
@@ -821,7 +822,7 @@ fn fault_json(form: &Form) -> Result<Value, String> {
         "delay" => {
             rule.insert("ms".into(), json!(number(form, "ms")?.unwrap_or(500)));
         }
-        "refuse_tls" => {
+        "refuse_tls" | "restart_ports" => {
             rule.insert(
                 "seconds".into(),
                 json!(number(form, "seconds")?.unwrap_or(10)),
