@@ -7,68 +7,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::{run, CLIENT_TIMEOUT};
+use support::{run, Fleet, CLIENT_TIMEOUT};
 
 const OFFSET: u16 = 15302;
 
-/// The fleet process, killed on drop.
-struct FleetProcess {
-    child: Child,
-    _state: tempfile::TempDir,
-}
-
-impl Drop for FleetProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> FleetProcess {
-    let state = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amt-emu"))
-        .arg("fleet")
-        .args(args)
-        .arg("--state-dir")
-        .arg(state.path().join("fleet"))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amt-emu fleet");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let fleet = FleetProcess {
-        child,
-        _state: state,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut log = String::new();
-    while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("fleet ready") {
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return fleet;
-        }
-    }
-    panic!("the fleet did not become ready:\n{log}");
+fn start(args: &[&str]) -> Fleet {
+    Fleet::start(args, &[])
 }
 
 /// A presence ping: RMCP 6, reserved, sequence 0xFF, class 6 (ASF); ASF
