@@ -858,13 +858,8 @@ impl DeviceHost {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         self.journal.record(JournalEntry {
             seq: 0,
-            time: arrived
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            interface: match interface {
-                Interface::Remote => "remote".into(),
-                Interface::Local => "local".into(),
-            },
+            time: crate::journal::timestamp(arrived),
+            interface: interface.name().into(),
             user: Some(principal.user_name(&self.lock().device)),
             resource_uri: facts.resource_uri.clone(),
             class: facts.class.clone(),

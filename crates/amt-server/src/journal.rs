@@ -173,6 +173,12 @@ impl Journal {
     }
 }
 
+/// A journal entry's time: RFC 3339, empty if it cannot be written.
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// Masks the content of every secret element (any prefix) in an XML text
 /// (`amt_wsman::redact`: the recorder masks recordings the same way).
 pub fn redact(xml: &str) -> String {

@@ -831,10 +831,8 @@ fn rfb_frame(f: amt_device::screen::Frame) -> Option<amt_rfb::Frame> {
 fn journal(host: &DeviceHost, peer: SocketAddr, user: Option<&str>, what: &str) {
     host.journal().record(JournalEntry {
         seq: 0,
-        time: OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        interface: "remote".into(),
+        time: crate::journal::timestamp(OffsetDateTime::now_utc()),
+        interface: Interface::Remote.name().into(),
         user: user.map(str::to_string),
         resource_uri: None,
         class: Some("redirection".into()),

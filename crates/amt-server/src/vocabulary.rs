@@ -29,6 +29,16 @@ pub enum Interface {
     Local,
 }
 
+impl Interface {
+    /// The interface as the journal and the control API name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interface::Remote => "remote",
+            Interface::Local => "local",
+        }
+    }
+}
+
 /// What a listener serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {

@@ -21,7 +21,7 @@ use amt_device::network::GeneralSettingsPut;
 use amt_server::{EmulatorConfig, RunningEmulator};
 use amt_testkit::TestCa;
 use sha2::{Digest, Sha256, Sha384};
-use support::{ha1_hex, pem, write_file, wsman_messages_request};
+use support::{ha1_hex, pem, read_pong, rmcp_ping, write_file, wsman_messages_request};
 use tokio::net::UdpSocket;
 
 const PASSWORD: &str = "P@ssw0rd!1";
@@ -44,21 +44,15 @@ async fn start(firmware: &str, admin: Option<&str>) -> RunningEmulator {
 
 // ---- RMCP ----
 
-/// An ASF presence ping (RMCP version 6, reserved, sequence 0xFF = no
-/// ACK, class 6 = ASF; ASF IANA 4542, type 0x80, the tag, reserved,
-/// data length 0).
-fn ping(tag: u8) -> [u8; 12] {
-    [
-        0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x80, tag, 0x00, 0x00,
-    ]
-}
-
 /// Sends pings with `tags` in order and returns the first pong that comes
 /// back (a generous wait: the test machine may be busy).
 async fn first_pong(addr: SocketAddr, tags: &[u8]) -> Vec<u8> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client socket");
     for &tag in tags {
-        socket.send_to(&ping(tag), addr).await.expect("ping sent");
+        socket
+            .send_to(&rmcp_ping(tag), addr)
+            .await
+            .expect("ping sent");
     }
     let mut buf = [0u8; 512];
     let (n, from) = tokio::time::timeout(Duration::from_secs(30), socket.recv_from(&mut buf))
@@ -67,38 +61,6 @@ async fn first_pong(addr: SocketAddr, tags: &[u8]) -> Vec<u8> {
         .expect("received");
     assert_eq!(from, addr);
     buf[..n].to_vec()
-}
-
-/// The pong fields as the Intel AMT SDK documents them (offsets in the
-/// datagram: 12 bytes of RMCP and ASF header, then the data).
-struct Pong {
-    tag: u8,
-    open_port: u16,
-    major: u8,
-    minor: u8,
-    setup_state: u8,
-}
-
-fn read_pong(p: &[u8]) -> Pong {
-    assert_eq!(p.len(), 28, "{p:02x?}");
-    assert_eq!(&p[..4], &[0x06, 0x00, 0xFF, 0x06], "RMCP header");
-    assert_eq!(&p[4..8], &[0x00, 0x00, 0x11, 0xBE], "ASF IANA");
-    assert_eq!(p[8], 0x40, "presence pong");
-    assert_eq!(p[11], 16, "data length");
-    assert_eq!(&p[12..16], &[0x00, 0x00, 0x01, 0x57], "Intel's IANA 343");
-    assert_eq!(p[20] & 0x0f, 0x01, "ASF 1.0 entities");
-    assert_eq!(p[21] & 0x20, 0x20, "DASH supported");
-    let (major, minor) = match p[18] {
-        0 => (p[22], p[23]),
-        v => (v >> 4, v & 0x0f),
-    };
-    Pong {
-        tag: p[9],
-        open_port: u16::from_be_bytes([p[16], p[17]]),
-        major,
-        minor,
-        setup_state: p[19] & 0x03,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -148,10 +110,10 @@ async fn rmcp_answers_remotely_on_15_and_follows_rmcp_ping_response_enabled() {
     };
     set(false).expect("Put");
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("socket");
-    socket.send_to(&ping(1), rmcp).await.expect("sent");
+    socket.send_to(&rmcp_ping(1), rmcp).await.expect("sent");
     // The responder answers datagrams in order: a pong to this second
     // ping (sent while still off) proves the first was not answered.
-    socket.send_to(&ping(3), rmcp).await.expect("sent");
+    socket.send_to(&rmcp_ping(3), rmcp).await.expect("sent");
     set(true).expect("Put");
     let pong = read_pong(&first_pong(rmcp, &[2]).await);
     assert_eq!(pong.tag, 2);

@@ -7,12 +7,15 @@
 //! layout (as in firmware_generations.rs), not against `amt-rmcp`; the
 //! fleet's state is read from its control API with curl.
 
+mod support;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use amt_server::fleet::{Addressing, FleetConfig, GroupConfig};
 use amt_server::{Fleet, MemberState, Ports};
+use support::{read_pong, rmcp_ping, Pong};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -23,51 +26,16 @@ const PASSWORD: &str = "P@ssw0rd";
 /// binding it.
 const RMCP_PORT: u16 = 623 + 15301;
 
-/// An ASF presence ping: RMCP version 6, reserved, sequence 0xFF (no
-/// ACK), class 6 (ASF); ASF IANA 4542, type 0x80, tag, reserved, length 0.
-fn ping(tag: u8) -> [u8; 12] {
-    [
-        0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x80, tag, 0x00, 0x00,
-    ]
-}
-
-/// The pong fields as the Intel AMT SDK documents them.
-#[derive(Debug, PartialEq, Eq)]
-struct Pong {
-    tag: u8,
-    open_port: u16,
-    major: u8,
-    minor: u8,
-    setup_state: u8,
-}
-
-fn read_pong(p: &[u8]) -> Pong {
-    assert_eq!(p.len(), 28, "{p:02x?}");
-    assert_eq!(&p[..4], &[0x06, 0x00, 0xFF, 0x06], "RMCP header");
-    assert_eq!(&p[4..8], &[0x00, 0x00, 0x11, 0xBE], "ASF IANA");
-    assert_eq!(p[8], 0x40, "presence pong");
-    assert_eq!(p[11], 16, "data length");
-    assert_eq!(&p[12..16], &[0x00, 0x00, 0x01, 0x57], "Intel's IANA 343");
-    let (major, minor) = match p[18] {
-        0 => (p[22], p[23]),
-        v => (v >> 4, v & 0x0f),
-    };
-    Pong {
-        tag: p[9],
-        open_port: u16::from_be_bytes([p[16], p[17]]),
-        major,
-        minor,
-        setup_state: p[19] & 0x03,
-    }
-}
-
 /// Pings `addr` (again every second, as a scanner retries) until a pong
 /// with `tag` comes back; generous overall wait for a busy machine.
 async fn pong_from(addr: SocketAddr, tag: u8) -> Pong {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client socket");
     let mut buf = [0u8; 512];
     for _ in 0..30 {
-        socket.send_to(&ping(tag), addr).await.expect("ping sent");
+        socket
+            .send_to(&rmcp_ping(tag), addr)
+            .await
+            .expect("ping sent");
         if let Ok(got) =
             tokio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buf)).await
         {

@@ -152,13 +152,7 @@ async fn vncdotool_captures_the_bios_setup_over_5900_and_cannot_once_it_is_disab
     let emu = start(dir.path()).await;
     let host = emu.host().clone();
     host.change_device_and_listeners(|d, now| {
-        assert_eq!(d.request_kvm_state(2), 0);
-        d.put_kvm_settings(KvmSettingsPut {
-            rfb_password: Some(RFB_PASSWORD.into()),
-            is_5900_port_enabled: Some(true),
-            ..Default::default()
-        })
-        .unwrap();
+        support::enable_kvm_on_5900(d, RFB_PASSWORD);
         // Client control mode: KVM needs the user's consent first.
         d.start_opt_in(now);
         let code = d.pending_consent_code(now).expect("a code on the screen");
@@ -458,13 +452,7 @@ async fn a_kvm_session_after_consent_is_in_session_and_audited_as_the_policy_all
     let emu = start(dir.path()).await;
     let host = emu.host().clone();
     host.change_device_and_listeners(|d, _| {
-        assert_eq!(d.request_kvm_state(2), 0);
-        d.put_kvm_settings(KvmSettingsPut {
-            rfb_password: Some(RFB_PASSWORD.into()),
-            is_5900_port_enabled: Some(true),
-            ..Default::default()
-        })
-        .unwrap();
+        support::enable_kvm_on_5900(d, RFB_PASSWORD);
         Ok(())
     })
     .await

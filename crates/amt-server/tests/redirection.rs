@@ -34,6 +34,26 @@ async fn start(dir: &std::path::Path) -> RunningEmulator {
     .unwrap()
 }
 
+/// A device with SOL enabled (`RequestStateChange(32770)`: SOL on, IDE-R off), its
+/// host and its 16994 address.
+async fn start_with_sol(
+    dir: &std::path::Path,
+) -> (
+    RunningEmulator,
+    std::sync::Arc<amt_server::DeviceHost>,
+    std::net::SocketAddr,
+) {
+    let emu = start(dir).await;
+    let host = emu.host().clone();
+    let addr = host.listener_addrs().redirection.expect("16994 listens");
+    host.change_device(|d, _| {
+        assert_eq!(d.request_redirection_state(32770), 0);
+        Ok(())
+    })
+    .expect("redirection enabled");
+    (emu, host, addr)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,14 +120,7 @@ async fn ider_opens_after_it_is_enabled_and_kvm_is_refused_while_disabled() {
 async fn sol_carries_the_serial_port_until_an_injected_drop() {
     use amt_server::faults::{FaultKind, FaultRule, FaultScope};
     let dir = tempfile::tempdir().unwrap();
-    let emu = start(dir.path()).await;
-    let host = emu.host().clone();
-    let addr = host.listener_addrs().redirection.unwrap();
-    host.change_device(|d, _| {
-        assert_eq!(d.request_redirection_state(32770), 0);
-        Ok(())
-    })
-    .unwrap();
+    let (emu, host, addr) = start_with_sol(dir.path()).await;
     host.faults().add(FaultRule {
         id: 0,
         scope: FaultScope {
@@ -177,14 +190,7 @@ async fn wait_for_records(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_firmware_restart_ends_an_open_sol_session_and_records_its_end() {
     let dir = tempfile::tempdir().unwrap();
-    let emu = start(dir.path()).await;
-    let host = emu.host().clone();
-    let addr = host.listener_addrs().redirection.unwrap();
-    host.change_device(|d, _| {
-        assert_eq!(d.request_redirection_state(32770), 0);
-        Ok(())
-    })
-    .unwrap();
+    let (emu, host, addr) = start_with_sol(dir.path()).await;
     let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
     s.write_all(&hex(
         "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
@@ -329,13 +335,7 @@ async fn port_5900_asks_for_the_rfb_password() {
     let host = emu.host().clone();
     assert_eq!(host.listener_addrs().rfb, None);
     host.change_device_and_listeners(|d, _| {
-        assert_eq!(d.request_kvm_state(2), 0);
-        d.put_kvm_settings(amt_device::redirection::KvmSettingsPut {
-            rfb_password: Some("Vnc!pas1".into()),
-            is_5900_port_enabled: Some(true),
-            ..Default::default()
-        })
-        .unwrap();
+        support::enable_kvm_on_5900(d, "Vnc!pas1");
         Ok(())
     })
     .await
@@ -396,14 +396,7 @@ async fn amtterm_sol_session_is_audited_with_its_user() {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    let emu = start(dir.path()).await;
-    let host = emu.host().clone();
-    let addr = host.listener_addrs().redirection.unwrap();
-    host.change_device(|d, _| {
-        assert_eq!(d.request_redirection_state(32770), 0);
-        Ok(())
-    })
-    .unwrap();
+    let (emu, host, addr) = start_with_sol(dir.path()).await;
     let mut amtterm = Command::new("timeout")
         .args(["60", "amtterm", "-u", "admin", "-p", PASSWORD, "127.0.0.1"])
         .arg(addr.port().to_string())

@@ -232,13 +232,8 @@ pub async fn serve(
         .flatten()
         .map(|b| String::from_utf8_lossy(b).into_owned());
     journal.record(JournalEntry {
-        time: arrived
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        interface: match interface {
-            Interface::Remote => "remote".into(),
-            Interface::Local => "local".into(),
-        },
+        time: crate::journal::timestamp(arrived),
+        interface: interface.name().into(),
         user: trace.user,
         http_status: response.status().as_u16(),
         duration_ms: crate::clock::monotonic()

@@ -540,3 +540,59 @@ pub async fn http_device(
     let addr = emu.http_addr().expect("16992 is open on AMT 15");
     (emu, addr, format!("http://{addr}/wsman"))
 }
+
+/// An ASF presence ping (DMTF DSP0136): RMCP version 6, reserved, sequence
+/// 0xFF (no ACK), class 6 (ASF); ASF IANA 4542, type 0x80, the tag,
+/// reserved, data length 0. Written against the byte layout, not against
+/// the emulator's `amt-rmcp` codec: there is no packaged RMCP ping client.
+pub fn rmcp_ping(tag: u8) -> [u8; 12] {
+    [
+        0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x80, tag, 0x00, 0x00,
+    ]
+}
+
+/// The presence pong fields as the Intel AMT SDK documents them (offsets in
+/// the datagram: 12 bytes of RMCP and ASF header, then the data).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pong {
+    pub tag: u8,
+    pub open_port: u16,
+    pub major: u8,
+    pub minor: u8,
+    pub setup_state: u8,
+}
+
+/// Reads a presence pong, checking its fixed fields.
+pub fn read_pong(p: &[u8]) -> Pong {
+    assert_eq!(p.len(), 28, "{p:02x?}");
+    assert_eq!(&p[..4], &[0x06, 0x00, 0xFF, 0x06], "RMCP header");
+    assert_eq!(&p[4..8], &[0x00, 0x00, 0x11, 0xBE], "ASF IANA");
+    assert_eq!(p[8], 0x40, "presence pong");
+    assert_eq!(p[11], 16, "data length");
+    assert_eq!(&p[12..16], &[0x00, 0x00, 0x01, 0x57], "Intel's IANA 343");
+    assert_eq!(p[20] & 0x0f, 0x01, "ASF 1.0 entities");
+    assert_eq!(p[21] & 0x20, 0x20, "DASH supported");
+    let (major, minor) = match p[18] {
+        0 => (p[22], p[23]),
+        v => (v >> 4, v & 0x0f),
+    };
+    Pong {
+        tag: p[9],
+        open_port: u16::from_be_bytes([p[16], p[17]]),
+        major,
+        minor,
+        setup_state: p[19] & 0x03,
+    }
+}
+
+/// KVM on, an RFB password set and 5900 open: what a console sets before a
+/// VNC viewer connects to 5900.
+pub fn enable_kvm_on_5900(d: &mut amt_device::Device, rfb_password: &str) {
+    assert_eq!(d.request_kvm_state(2), 0, "KVM enabled");
+    d.put_kvm_settings(amt_device::redirection::KvmSettingsPut {
+        rfb_password: Some(rfb_password.into()),
+        is_5900_port_enabled: Some(true),
+        ..Default::default()
+    })
+    .expect("RFB password and 5900 accepted");
+}
