@@ -34,6 +34,19 @@ async fn start(dir: &std::path::Path) -> RunningEmulator {
     .unwrap()
 }
 
+/// An SOL session as `admin`, started as MeshCommander's
+/// StartSOLRedirection starts it (heartbeat 0: it sends its own).
+async fn sol_session(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
+    s.write_all(&hex(
+        "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
+    ))
+    .await
+    .expect("StartSOLRedirection sent");
+    assert_eq!(read_n(&mut s, 23).await[..2], [0x21, 0]);
+    s
+}
+
 /// A device with SOL enabled (`RequestStateChange(32770)`: SOL on, IDE-R off), its
 /// host and its 16994 address.
 async fn start_with_sol(
@@ -132,14 +145,7 @@ async fn sol_carries_the_serial_port_until_an_injected_drop() {
         fired: 0,
     });
 
-    let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
-    // MeshCommander's StartSOLRedirection (heartbeat 0: it sends its own).
-    s.write_all(&hex(
-        "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
-    ))
-    .await
-    .unwrap();
-    assert_eq!(read_n(&mut s, 23).await[..2], [0x21, 0]);
+    let mut s = sol_session(addr).await;
     // Typed at the console: the host's login prompt echoes it.
     s.write_all(&hex("28000000 02000000 0300 616263"))
         .await
@@ -191,13 +197,7 @@ async fn wait_for_records(
 async fn a_firmware_restart_ends_an_open_sol_session_and_records_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let (emu, host, addr) = start_with_sol(dir.path()).await;
-    let mut s = admin_session(addr, b"SOL ", 0, PASSWORD).await;
-    s.write_all(&hex(
-        "20000000 01000000 1027 6400 0000 1027 6400 0000 00000000",
-    ))
-    .await
-    .unwrap();
-    assert_eq!(read_n(&mut s, 23).await[..2], [0x21, 0]);
+    let mut s = sol_session(addr).await;
     assert_eq!(wait_for_records(&host, &[(18, 4)]).await, [(18, 4)]);
 
     host.power_cycle().await.unwrap();

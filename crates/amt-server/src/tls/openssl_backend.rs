@@ -125,6 +125,25 @@ impl OpensslBackend {
         Ok(())
     }
 
+    /// Sets one input and rebuilds the contexts; the input goes back to
+    /// what it was if they cannot be built.
+    fn change<T: PartialEq>(
+        &self,
+        field: impl Fn(&mut Inputs) -> &mut T,
+        value: T,
+    ) -> Result<(), TlsError> {
+        let mut inputs = self.lock();
+        if *field(&mut inputs) == value {
+            return Ok(());
+        }
+        let previous = std::mem::replace(field(&mut inputs), value);
+        if let Err(e) = self.rebuild(&inputs) {
+            *field(&mut inputs) = previous;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inputs> {
         self.inputs.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -158,29 +177,11 @@ impl TlsBackend for OpensslBackend {
     }
 
     fn set_client_auth(&self, auth: Option<ClientAuth>) -> Result<(), TlsError> {
-        let mut inputs = self.lock();
-        if inputs.client_auth == auth {
-            return Ok(());
-        }
-        let previous = std::mem::replace(&mut inputs.client_auth, auth);
-        if let Err(e) = self.rebuild(&inputs) {
-            inputs.client_auth = previous;
-            return Err(e);
-        }
-        Ok(())
+        self.change(|i| &mut i.client_auth, auth)
     }
 
     fn present_pki(&self, trust: Option<PkiTrust>) -> Result<(), TlsError> {
-        let mut inputs = self.lock();
-        if inputs.pki == trust {
-            return Ok(());
-        }
-        let previous = std::mem::replace(&mut inputs.pki, trust);
-        if let Err(e) = self.rebuild(&inputs) {
-            inputs.pki = previous;
-            return Err(e);
-        }
-        Ok(())
+        self.change(|i| &mut i.pki, trust)
     }
 
     fn set_psk(&self, psk: Option<PskKey>) -> Result<(), TlsError> {
