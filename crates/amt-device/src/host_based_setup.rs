@@ -366,6 +366,29 @@ impl Device {
         Ok(())
     }
 
+    /// `CommitChanges` ends a remote configuration once the admin password
+    /// is set: provisioning completes in admin control mode when a PKI
+    /// provisioning server authenticated with its chain, or a secure
+    /// host-based configuration (19+) named the certificate of the mutual
+    /// TLS session (rpc-go's `activate --acm`: the local system account
+    /// sets the password there, then `admin` commits). The certificate
+    /// proves the server, as AdminSetup's signed nonce does. Returns
+    /// whether it did.
+    pub fn complete_admin_configuration(&mut self, now: OffsetDateTime) -> bool {
+        let server_proven =
+            self.remote_configuration.server_authenticated || self.secure_configuration.is_some();
+        if self.provisioning_state != ProvisioningState::InProvisioning || !server_proven {
+            return false;
+        }
+        let Some(ha1) = self.admin_password_ha1 else {
+            return false;
+        };
+        self.complete_provisioning(ControlMode::Admin, ha1);
+        self.log_event(now, crate::message_log::LogEvent::Provisioned);
+        self.note_tls_changed();
+        true
+    }
+
     pub(crate) fn complete_provisioning(&mut self, mode: ControlMode, ha1: [u8; 16]) {
         self.admin_password_ha1 = Some(ha1);
         self.remote_configuration.server_authenticated = false;

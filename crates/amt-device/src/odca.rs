@@ -528,26 +528,4 @@ impl crate::device::Device {
             amt_cert_hash: leaf.leaf_hash(HashType::Sha384),
         })
     }
-
-    /// `CommitChanges` during a secure host-based configuration, once the
-    /// admin password is set (rpc-go's `activate --acm` on CSME 19+: the
-    /// local system account sets it with SetAdminAclEntryEx over the mutual
-    /// TLS session StartConfigurationHBased named, then `admin` commits):
-    /// provisioning completes in admin control mode, the TLS certificate
-    /// having proven the provisioning server as the signed nonce of
-    /// AdminSetup did before 19. Returns whether it did.
-    pub fn complete_secure_configuration(&mut self, now: OffsetDateTime) -> bool {
-        if self.provisioning_state != crate::ProvisioningState::InProvisioning
-            || self.secure_configuration.is_none()
-        {
-            return false;
-        }
-        let Some(ha1) = self.admin_password_ha1 else {
-            return false;
-        };
-        self.complete_provisioning(crate::ControlMode::Admin, ha1);
-        self.log_event(now, crate::message_log::LogEvent::Provisioned);
-        self.note_tls_changed();
-        true
-    }
 }

@@ -26,7 +26,7 @@ use thiserror::Error;
 
 use crate::device::Device;
 use crate::host_based_setup::{domain_matches, has_provisioning_marker, leaf_domain, parse};
-use crate::provisioning::{ControlMode, ProvisioningState};
+use crate::provisioning::ProvisioningState;
 use crate::provisioning_hashes::HashList;
 
 /// The provisioning server's hello port.
@@ -285,9 +285,15 @@ impl Device {
     /// remote configuration; `None` otherwise (no client certificate is
     /// asked for).
     pub fn pki_trust(&self) -> Option<PkiTrust> {
-        (self.has_pki_remote_configuration()
-            && self.provisioning_state == ProvisioningState::InProvisioning)
-            .then(|| self.pki_trust_snapshot())
+        self.awaits_pki_server().then(|| self.pki_trust_snapshot())
+    }
+
+    /// Whether the TLS stack asks network clients for a provisioning
+    /// chain now: in provisioning, on a firmware with PKI remote
+    /// configuration ([`Device::pki_trust`] without the snapshot).
+    pub fn awaits_pki_server(&self) -> bool {
+        self.has_pki_remote_configuration()
+            && self.provisioning_state == ProvisioningState::InProvisioning
     }
 
     /// A provisioning server connected with `chain`: if it passes, it may
@@ -302,23 +308,6 @@ impl Device {
         self.pki_client_chain_verdict(chain)?;
         self.remote_configuration.server_authenticated = true;
         Ok(())
-    }
-
-    /// `CommitChanges` from an authenticated provisioning server after it
-    /// set the admin password: provisioning completes in admin control
-    /// mode. Returns whether it did.
-    pub fn complete_pki_configuration(&mut self, now: time::OffsetDateTime) -> bool {
-        if self.provisioning_state != ProvisioningState::InProvisioning
-            || !self.remote_configuration.server_authenticated
-        {
-            return false;
-        }
-        let Some(ha1) = self.admin_password_ha1 else {
-            return false;
-        };
-        self.complete_provisioning(ControlMode::Admin, ha1);
-        self.log_event(now, crate::message_log::LogEvent::Provisioned);
-        true
     }
 }
 

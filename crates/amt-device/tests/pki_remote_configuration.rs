@@ -89,7 +89,7 @@ fn a_chain_to_an_enabled_root_with_the_oid_or_ou_in_the_suffix_completes_configu
         let ha1 = d.digest_ha1("admin", "P@ssw0rd");
         d.set_admin_acl_entry("admin", &ha1).unwrap();
         d.commit_changes().unwrap();
-        assert!(d.complete_pki_configuration(NOW));
+        assert!(d.complete_admin_configuration(NOW));
         assert_eq!(d.provisioning_state(), ProvisioningState::PostProvisioning);
         assert_eq!(d.control_mode(), ControlMode::Admin);
         assert_eq!(d.admin_password_ha1(), Some(ha1));
@@ -141,7 +141,7 @@ fn wrong_root_missing_marker_and_wrong_suffix_are_refused_by_rule() {
     assert!(d
         .accept_pki_provisioning_server(&chain(&other_root))
         .is_err());
-    assert!(!d.complete_pki_configuration(NOW));
+    assert!(!d.complete_admin_configuration(NOW));
     assert_eq!(d.provisioning_state(), ProvisioningState::InProvisioning);
 }
 

@@ -246,7 +246,7 @@ async fn connection<S>(
                     // network face is a PKI provisioning server's.
                     let pki_session = interface == Interface::Remote
                         && !facts.peer_certificates.is_empty()
-                        && host.with_device(|d| d.pki_trust().is_some())
+                        && host.with_device(|d| d.awaits_pki_server())
                         && host.accept_pki_server(&facts.peer_certificates);
                     let marks = Marks {
                         via,

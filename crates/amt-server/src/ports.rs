@@ -50,7 +50,7 @@ impl PortPolicy {
         let tls = up
             && ((f.tls_enabled && f.presents_certificate)
                 || f.psk_setup_waiting
-                || (f.pki_trust && f.presents_certificate));
+                || (f.awaits_pki_server && f.presents_certificate));
         let mut policy = PortPolicy::with_rmcp(f.version, http, tls);
         // The redirection ports follow the WS-Man ones (the same TLS
         // settings and firmware rules: no remote plain from CSME 16.1), and
@@ -124,7 +124,7 @@ pub struct RemoteFacts {
     /// A PSK setup waits for its setup server.
     pub psk_setup_waiting: bool,
     /// PKI remote configuration is under way.
-    pub pki_trust: bool,
+    pub awaits_pki_server: bool,
     pub provisioned: bool,
     pub redirection_listener_enabled: bool,
     /// KVM on, `Is5900PortEnabled` and an RFB password set.
@@ -142,7 +142,7 @@ impl RemoteFacts {
             tls_enabled: tls.remote_tls_open(),
             presents_certificate: presents_certificate(device),
             psk_setup_waiting: device.tls_psk().is_some(),
-            pki_trust: device.pki_trust().is_some(),
+            awaits_pki_server: device.awaits_pki_server(),
             provisioned: device.provisioning_state() == ProvisioningState::PostProvisioning,
             redirection_listener_enabled: device.redirection().listener_enabled(),
             rfb_ready: r.kvm_enabled && r.port_5900_enabled && r.rfb_password_set,
@@ -165,7 +165,7 @@ impl RemoteFacts {
             presents_certificate: profile.mints_self_signed_certificate()
                 || profile.presents_odca_chain(),
             psk_setup_waiting: false,
-            pki_trust: false,
+            awaits_pki_server: false,
             provisioned,
             redirection_listener_enabled: RedirectionSettings::default().listener_enabled(),
             // No RFB password at the factory.

@@ -95,6 +95,12 @@ impl FaultCode {
 }
 
 impl Fault {
+    /// A method the class does not have: the action URI is the class's
+    /// ResourceURI and the method name, as the firmware names it back.
+    pub fn unknown_method(resource_uri: &str, method: &str) -> Fault {
+        Fault::ActionNotSupported(format!("{resource_uri}/{method}"))
+    }
+
     pub fn code(&self) -> FaultCode {
         match self {
             Fault::MustUnderstand(_) => FaultCode::MustUnderstand,

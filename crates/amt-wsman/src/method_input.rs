@@ -168,10 +168,7 @@ pub fn request_state_change(
     apply: impl FnOnce(&mut amt_device::Device, u32) -> u32,
 ) -> Result<Outcome<MethodOutput>, Fault> {
     if method != "RequestStateChange" {
-        return Err(Fault::ActionNotSupported(format!(
-            "{}/{method}",
-            class.resource_uri
-        )));
+        return Err(Fault::unknown_method(class.resource_uri, method));
     }
     let args = MethodInput::of(class, method, input)?;
     let code = match states.of(&args) {

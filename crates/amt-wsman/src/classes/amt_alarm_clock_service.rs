@@ -101,7 +101,7 @@ impl ClassHandler for AmtAlarmClockService {
         ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if method != "AddAlarm" {
-            return Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}")));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let result = (|| {

@@ -92,9 +92,7 @@ impl ClassHandler for AmtAuditLog {
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if method != "ReadRecords" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let b64 = base64::engine::general_purpose::STANDARD;

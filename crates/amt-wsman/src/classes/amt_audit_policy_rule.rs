@@ -131,9 +131,7 @@ impl ClassHandler for AmtAuditPolicyRule {
             "SetAuditPolicy" => false,
             "SetAuditPolicyBulk" => true,
             _ => {
-                return Err(Fault::ActionNotSupported(format!(
-                    "{RESOURCE_URI}/{method}"
-                )))
+                return Err(Fault::unknown_method(RESOURCE_URI, method))
             }
         };
         let args = MethodInput::of(&self.info(), method, input)?;

@@ -91,9 +91,7 @@ impl ClassHandler for AmtAuthorizationService {
             | "SetAclEnabledState"
             | "GetAclEnabledState" => MethodInput::of(&self.info(), method, input)?,
             _ => {
-                return Err(Fault::ActionNotSupported(format!(
-                    "{RESOURCE_URI}/{method}"
-                )))
+                return Err(Fault::unknown_method(RESOURCE_URI, method))
             }
         };
         let unchanged = |value| Outcome {

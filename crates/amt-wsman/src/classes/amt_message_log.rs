@@ -123,7 +123,7 @@ impl ClassHandler for AmtMessageLog {
                 device.clear_message_log(ctx.now);
                 Ok(method_outcome(Ok(Vec::new()), true))
             }
-            _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

@@ -126,9 +126,7 @@ impl ClassHandler for AmtPublicKeyManagementService {
             "GeneratePKCS10RequestEx",
         ];
         if !known.contains(&method) {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let created_certificate = |handle: u32| {

@@ -144,7 +144,7 @@ impl ClassHandler for AmtRemoteAccessService {
                 device.close_remote_access_connection();
                 Ok(method_outcome(Ok(Vec::new()), false))
             }
-            _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

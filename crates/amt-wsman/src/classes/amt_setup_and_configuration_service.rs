@@ -109,9 +109,7 @@ impl ClassHandler for AmtSetupAndConfigurationService {
             "GetUuid",
         ];
         if !known.contains(&method) {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         Ok(match method {
@@ -120,9 +118,7 @@ impl ClassHandler for AmtSetupAndConfigurationService {
                     // From a PKI provisioning server, or at the end of a
                     // secure host-based configuration (19+): configuration
                     // completes.
-                    if !device.complete_pki_configuration(ctx.now) {
-                        device.complete_secure_configuration(ctx.now);
-                    }
+                    device.complete_admin_configuration(ctx.now);
                     Vec::new()
                 }),
                 true,

@@ -100,9 +100,7 @@ impl ClassHandler for AmtTimeSynchronizationService {
                 })();
                 Ok(method_outcome(result, true))
             }
-            _ => Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            ))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

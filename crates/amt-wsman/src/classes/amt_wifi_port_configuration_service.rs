@@ -160,9 +160,7 @@ impl ClassHandler for AmtWiFiPortConfigurationService {
             "AddWiFiSettings" => true,
             "UpdateWiFiSettings" => false,
             _ => {
-                return Err(Fault::ActionNotSupported(format!(
-                    "{RESOURCE_URI}/{method}"
-                )))
+                return Err(Fault::unknown_method(RESOURCE_URI, method))
             }
         };
         let args = MethodInput::of(&self.info(), method, input)?;

@@ -68,7 +68,7 @@ impl ClassHandler for CimBootConfigSetting {
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if method != "ChangeBootOrder" {
-            return Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}")));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let Some(source) = args

@@ -109,7 +109,7 @@ impl ClassHandler for CimBootService {
                     }
                 })
             }
-            _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

@@ -245,7 +245,7 @@ impl ClassHandler for CimFilterCollectionSubscription {
                     device_changed: true,
                 })
             }
-            other => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{other}"))),
+            other => Err(Fault::unknown_method(RESOURCE_URI, other)),
         }
     }
 }

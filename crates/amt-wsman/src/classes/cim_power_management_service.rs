@@ -113,7 +113,7 @@ impl ClassHandler for CimPowerManagementService {
                 let args = MethodInput::of(&self.info(), method, input)?;
                 Ok(request_power_state_change(device, &args, ctx))
             }
-            _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

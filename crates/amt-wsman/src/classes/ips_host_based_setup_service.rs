@@ -103,9 +103,7 @@ impl ClassHandler for IpsHostBasedSetupService {
                 // configuration over HECI replaced it): the firmware no
                 // longer knows the action at all.
                 if !device.profile().has_admin_setup() {
-                    return Err(Fault::ActionNotSupported(format!(
-                        "{RESOURCE_URI}/{method}"
-                    )));
+                    return Err(Fault::unknown_method(RESOURCE_URI, method));
                 }
                 admin_setup(device, MethodInput::of(&self.info(), method, input)?, ctx).0
             }
@@ -113,9 +111,7 @@ impl ClassHandler for IpsHostBasedSetupService {
                 upgrade_client_to_admin(device, MethodInput::of(&self.info(), method, input)?).0
             }
             _ => {
-                return Err(Fault::ActionNotSupported(format!(
-                    "{RESOURCE_URI}/{method}"
-                )))
+                return Err(Fault::unknown_method(RESOURCE_URI, method))
             }
         };
         // A refused call changes nothing persistent, except when it failed

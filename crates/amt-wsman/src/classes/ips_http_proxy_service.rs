@@ -66,9 +66,7 @@ impl ClassHandler for IpsHttpProxyService {
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if method != "AddProxyAccessPoint" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let result = (|| {

@@ -88,9 +88,7 @@ impl ClassHandler for IpsOptInService {
         ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if !matches!(method, "StartOptIn" | "CancelOptIn" | "SendOptInCode") {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let status = match method {

@@ -82,7 +82,7 @@ impl ClassHandler for IpsPowerManagementService {
                     },
                 })
             }
-            _ => Err(Fault::ActionNotSupported(format!("{RESOURCE_URI}/{method}"))),
+            _ => Err(Fault::unknown_method(RESOURCE_URI, method)),
         }
     }
 }

@@ -63,9 +63,7 @@ impl ClassHandler for IpsScreenConfigurationService {
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
         if method != "SetSessionState" {
-            return Err(Fault::ActionNotSupported(format!(
-                "{RESOURCE_URI}/{method}"
-            )));
+            return Err(Fault::unknown_method(RESOURCE_URI, method));
         }
         let args = MethodInput::of(&self.info(), method, input)?;
         let result = (|| -> Result<_, PtStatus> {

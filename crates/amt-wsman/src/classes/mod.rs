@@ -364,10 +364,7 @@ pub trait ClassHandler: Sync {
         _request: &Request,
         _ctx: &CallContext,
     ) -> Result<Outcome<MethodOutput>, Fault> {
-        Err(Fault::ActionNotSupported(format!(
-            "{}/{method}",
-            self.info().resource_uri
-        )))
+        Err(Fault::unknown_method(self.info().resource_uri, method))
     }
 }
 
