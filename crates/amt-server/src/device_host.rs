@@ -560,29 +560,24 @@ impl DeviceHost {
         );
         self.close_listeners().await;
         // Weak: a device dropped meanwhile is not kept alive to reopen.
+        // Each restart has its own task; a later restart that extended the
+        // window reopens at its own end.
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut wake = until;
-            loop {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-                let Some(host) = weak.upgrade() else {
-                    return;
-                };
-                {
-                    let mut st = host.port_stack();
-                    match st.down_until {
-                        Some(u) if u > crate::clock::monotonic() => {
-                            wake = u;
-                            continue;
-                        }
-                        _ => st.down_until = None,
-                    }
-                }
-                tracing::info!("port stack back up: listeners reopen");
-                if let Err(e) = host.reconcile_listeners().await {
-                    tracing::error!(error = %e, "cannot reopen listeners after a port stack restart");
-                }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+            let Some(host) = weak.upgrade() else {
                 return;
+            };
+            {
+                let mut st = host.port_stack();
+                if st.down_until.is_some_and(|u| u > until) {
+                    return;
+                }
+                st.down_until = None;
+            }
+            tracing::info!("port stack back up: listeners reopen");
+            if let Err(e) = host.reconcile_listeners().await {
+                tracing::error!(error = %e, "cannot reopen listeners after a port stack restart");
             }
         });
     }
@@ -743,31 +738,9 @@ impl DeviceHost {
     /// engine under the device lock, flash before the reply, listeners
     /// after a change, and the journal (which notes how the request
     /// arrived: `via`, and plain or TLS where the listener said). The
-    /// request is taken as the first of its connection, of no TLS version;
-    /// [`DeviceHost::wsman_on`] says otherwise.
+    /// listener describes the connection the request came on (its place on
+    /// it, its TLS version), which fault rules may be scoped by.
     pub async fn wsman(
-        self: &Arc<Self>,
-        principal: Principal,
-        interface: Interface,
-        via: Via,
-        transport: Option<Transport>,
-        body: &[u8],
-    ) -> WsmanOutcome {
-        self.wsman_on(
-            principal,
-            interface,
-            via,
-            transport,
-            ConnectionFacts::default(),
-            body,
-        )
-        .await
-    }
-
-    /// [`DeviceHost::wsman`] for a request that came on a connection the
-    /// listener describes (its place on it, its TLS version), which fault
-    /// rules may be scoped by.
-    pub async fn wsman_on(
         self: &Arc<Self>,
         principal: Principal,
         interface: Interface,

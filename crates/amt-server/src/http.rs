@@ -155,7 +155,7 @@ pub async fn serve(
     };
 
     let (status, reply_body, content_type) = match host
-        .wsman_on(principal, interface, via, transport, connection, &body)
+        .wsman(principal, interface, via, transport, connection, &body)
         .await
     {
         WsmanOutcome::Reply {
